@@ -1,0 +1,3 @@
+module github.com/secure-movie-service/sms/service
+
+go 1.26

@@ -1,0 +1,67 @@
+// Package store keeps movies. It defines the Store interface the API depends on,
+// an in-memory index, and the durable journal beneath it. It imports only the
+// standard library.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Movie is one stored movie. ID, CreatedBy and the timestamps are set by the
+// server, never by the client; Version backs the ETag and changes on every write.
+type Movie struct {
+	ID        string    `json:"id"`
+	Title     string    `json:"title"`
+	Year      int       `json:"year"`
+	Genres    []string  `json:"genres"`
+	Director  string    `json:"director"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Version   uint64    `json:"-"`
+}
+
+// Sentinel errors; the API maps each one to an HTTP status in one table.
+var (
+	ErrNotFound        = errors.New("store: not found")
+	ErrExists          = errors.New("store: id exists")
+	ErrVersionMismatch = errors.New("store: version mismatch")
+	ErrNoSpace         = errors.New("store: no space left on device")
+	ErrUnavailable     = errors.New("store: unavailable")
+)
+
+// Query selects a page of movies in id order.
+type Query struct {
+	After string // exclusive cursor: the last id of the previous page
+	Limit int    // 1..100, checked by the caller
+	Title string // case-insensitive substring; empty matches all
+	Year  int    // exact; 0 matches all
+	Genre string // case-insensitive exact match against any genre; empty matches all
+}
+
+// Store is what the API needs from storage. Writes return only after the
+// write is durable; a write that returns an error is not visible to reads.
+type Store interface {
+	Get(ctx context.Context, id string) (Movie, error)
+	// List returns up to q.Limit movies after q.After and, when more match,
+	// the id to pass as the next cursor.
+	List(ctx context.Context, q Query) (items []Movie, next string, err error)
+	// Create stores m with Version 1; ErrExists if the id is taken.
+	Create(ctx context.Context, m Movie) (Movie, error)
+	// Update replaces the movie with m.ID if its version equals version,
+	// else ErrVersionMismatch; the stored Version becomes version+1.
+	Update(ctx context.Context, m Movie, version uint64) (Movie, error)
+	// Delete removes the movie if its version equals version (0: any version).
+	Delete(ctx context.Context, id string, version uint64) error
+	// Ready reports nil when the store accepts writes.
+	Ready(ctx context.Context) error
+	Close() error
+}
+
+// clone returns a copy of m that shares no memory with it.
+func clone(m Movie) Movie {
+	m.Genres = append([]string(nil), m.Genres...)
+	return m
+}
