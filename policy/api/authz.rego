@@ -187,16 +187,14 @@ grants contains "ALLOW_EDITOR_CREATE: editor may create movies" if {
 # title: Editor changes its own movie
 # description: >-
 #   An editor may PUT or DELETE a movie only when the stored owner, loaded by the service before
-#   the decision, is the editor's own subject.
+#   the decision, is the editor's own (non-empty) subject and the movie is the one in the path.
 # custom:
 #   controls:
 #     - C-AUTHZ-OWNER
 grants contains "ALLOW_EDITOR_OWNER: editor may change movies it created" if {
 	editor_change
-	resource_given
 	movie_type
 	movie_id
-	movie_owner
 	input.resource.owner == input.subject.sub
 }
 
