@@ -1,0 +1,76 @@
+# METADATA
+# title: OPA API authorization (the sidecar's own lock)
+# description: >-
+#   Evaluated by OPA for every HTTP request when it runs with
+#   `--authentication=token --authorization=basic`. OPA gives this policy
+#   input.method (upper case), input.path (the URL path split on "/", leading "/" dropped;
+#   the Data and Health APIs split the escaped path, so "%2F" never acts as a separator),
+#   input.params (the query, an object of string arrays, {} when there is none) and
+#   input.identity (the bearer token, present only when the request carried
+#   "Authorization: Bearer <token>").
+#
+#   Exactly two things are allowed: the service, proven by its token, may
+#   POST /v1/data/movies/authz/decision with no query parameters, and anyone may GET /health.
+#   Everything else is denied, including every write to /v1/policies and /v1/data, any other
+#   read of /v1/data (the whole tree would leak the token hash), /v1/query, /v1/compile,
+#   /v1/config and /v1/status, and the decision query with parameters such as explain,
+#   metrics, instrument or provenance.
+#
+#   The service token is random, created at `make run` time and never committed. OPA knows only
+#   its SHA-256, as lowercase hex (what sha256sum prints), from a generated data file loaded
+#   at the data root:
+#
+#     {"movies_opa": {"service_token_sha256": "<64 lowercase hex digits>"}}
+#
+#   that is data.movies_opa.service_token_sha256, compared exactly with crypto.sha256 of the
+#   token. With the file missing, or the value not 64 lowercase hex digits, no token matches and
+#   only /health answers.
+# custom:
+#   controls:
+#     - C-OPA-API-AUTHZ
+#     - C-AUTHZ-DEFAULT-DENY
+package system.authz
+
+# METADATA
+# title: Allow
+# description: OPA's authorization decision; false unless a rule below grants the request.
+# entrypoint: true
+# custom:
+#   controls:
+#     - C-OPA-API-AUTHZ
+#     - C-AUTHZ-DEFAULT-DENY
+default allow := false
+
+# METADATA
+# title: The service queries decisions
+# description: >-
+#   Only the decision document, only by POST, only without query parameters, only with the
+#   service token.
+# custom:
+#   controls:
+#     - C-OPA-API-AUTHZ
+allow if {
+	service_caller
+	input.method == "POST"
+	input.path == ["v1", "data", "movies", "authz", "decision"]
+	input.params == {}
+}
+
+# METADATA
+# title: Liveness probe
+# description: GET /health needs no token, so probes work; it tells nothing but "up".
+allow if {
+	input.method == "GET"
+	input.path == ["health"]
+}
+
+# METADATA
+# title: Service caller
+# description: The bearer token hashes to the configured service token hash.
+# custom:
+#   controls:
+#     - C-OPA-API-AUTHZ
+service_caller if {
+	is_string(input.identity)
+	crypto.sha256(input.identity) == data.movies_opa.service_token_sha256
+}
