@@ -1,6 +1,3 @@
-// Package store keeps movies. It defines the Store interface the API depends on,
-// an in-memory index, and the durable journal beneath it. It imports only the
-// standard library.
 package store
 
 import (
@@ -30,6 +27,13 @@ var (
 	ErrVersionMismatch = errors.New("store: version mismatch")
 	ErrNoSpace         = errors.New("store: no space left on device")
 	ErrUnavailable     = errors.New("store: unavailable")
+
+	// ErrLocked is returned by Open when another process (or another Journal
+	// in this process) holds the data directory's lock.
+	ErrLocked = errors.New("store: data directory is locked by another process")
+	// ErrCorrupt is wrapped by the *CorruptError that Open, Backup and Restore
+	// return when stored bytes fail their checks anywhere but a torn tail.
+	ErrCorrupt = errors.New("store: data is corrupt")
 )
 
 // Query selects a page of movies in id order.
@@ -60,8 +64,9 @@ type Store interface {
 	Close() error
 }
 
-// clone returns a copy of m that shares no memory with it.
+// clone returns a copy of m that shares no memory with it. Genres is
+// never nil, so it encodes as [] rather than null.
 func clone(m Movie) Movie {
-	m.Genres = append([]string(nil), m.Genres...)
+	m.Genres = append(make([]string, 0, len(m.Genres)), m.Genres...)
 	return m
 }

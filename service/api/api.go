@@ -1,0 +1,61 @@
+// Package api is the movie service's HTTP layer: routes, middleware, input
+// decoding and validation, and the one table that turns errors into
+// application/problem+json responses. Authentication is a function it is
+// given; every authorization decision is asked of OPA through Authorizer.
+// It imports only the standard library and the service's own packages.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/secure-movie-service/sms/service/authz"
+	"github.com/secure-movie-service/sms/service/limit"
+	"github.com/secure-movie-service/sms/service/store"
+)
+
+// Identity is who a verified token says the caller is.
+type Identity struct {
+	Sub   string
+	Roles []string
+}
+
+// Authenticator verifies a bearer token and returns its identity; any
+// error means 401.
+type Authenticator func(token string) (Identity, error)
+
+// Authorizer decides requests; *authz.Client is the implementation.
+type Authorizer interface {
+	Decide(ctx context.Context, in authz.Input) (authz.Decision, error)
+	Ping(ctx context.Context) error
+}
+
+// Config is everything the handler depends on.
+type Config struct {
+	Store        store.Store
+	Authenticate Authenticator
+	Authorizer   Authorizer
+	Logger       *slog.Logger
+	Proxies      limit.Proxies
+	SubjectLimit *limit.Limiter // per authenticated subject
+	IPLimit      *limit.Limiter // per client address, for unauthenticated traffic
+	MaxInFlight  int            // requests served at once; more get 503
+	OpenAPI      []byte         // served at /openapi.yaml
+	Now          func() time.Time
+}
+
+// New returns the service's handler.
+func New(cfg Config) http.Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 256
+	}
+	return routes(&cfg)
+}

@@ -1,0 +1,212 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"math"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/secure-movie-service/sms/service/limit"
+)
+
+// reqInfo is what the middleware learns about a request for the access log.
+type reqInfo struct {
+	id         string
+	clientIP   string
+	subject    string
+	decisionID string
+}
+
+type ctxKey struct{}
+
+func info(r *http.Request) *reqInfo {
+	if ri, ok := r.Context().Value(ctxKey{}).(*reqInfo); ok {
+		return ri
+	}
+	return &reqInfo{}
+}
+
+// recorder remembers the status a handler wrote.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// frame is the outermost middleware: request id, security headers, panic
+// recovery and the access log. The log line never holds the raw path or
+// query, headers, or bodies: only the route pattern and what we derived.
+func frame(c *Config, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &reqInfo{id: newRequestID(), clientIP: c.Proxies.ClientIP(r).String()}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
+		h := w.Header()
+		h.Set("X-Request-Id", ri.id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Referrer-Policy", "no-referrer")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				// The panic value may hold request data; log only where it happened.
+				c.Logger.Error("panic recovered", "log", "error", "request_id", ri.id, "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					writeProblem(rec, r, http.StatusInternalServerError, "internal error", nil)
+				}
+			}
+			c.Logger.Info("request", "log", "access",
+				"request_id", ri.id, "method", r.Method, "route", r.Pattern,
+				"status", rec.status, "duration_ms", float64(time.Since(start).Microseconds())/1000,
+				"subject", ri.subject, "client_ip", ri.clientIP, "decision_id", ri.decisionID)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// limitInFlight serves at most n requests at once and answers 503 past that,
+// without queueing.
+func limitInFlight(n int, next http.Handler) http.Handler {
+	sem := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+			next.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Retry-After", "1")
+			writeProblem(w, r, http.StatusServiceUnavailable, "the service is at capacity; try again shortly", nil)
+		}
+	})
+}
+
+// limitIP applies the per-address limit to unauthenticated traffic.
+func limitIP(c *Config, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allowed(w, r, c.IPLimit, info(r).clientIP) {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// authenticate admits only requests with a verified bearer token in the
+// Authorization header; then the per-subject limit applies. Failures count
+// against the client address, so guessing tokens is rate limited too.
+func authenticate(c *Config, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ri := info(r)
+		q := r.URL.Query()
+		if q.Has("access_token") || q.Has("token") || q.Has("id_token") {
+			if allowed(w, r, c.IPLimit, ri.clientIP) {
+				unauthorized(w, r, `error="invalid_request", error_description="send the token in the Authorization header"`)
+			}
+			return
+		}
+		token, ok := bearer(r)
+		var id Identity
+		var err error
+		if ok {
+			id, err = c.Authenticate(token)
+		}
+		if !ok || err != nil || id.Sub == "" {
+			if err != nil {
+				c.Logger.Info("authentication failed", "log", "audit", "request_id", ri.id, "client_ip", ri.clientIP, "error", err.Error())
+			}
+			if allowed(w, r, c.IPLimit, ri.clientIP) {
+				if ok {
+					unauthorized(w, r, `error="invalid_token"`)
+				} else {
+					unauthorized(w, r, "")
+				}
+			}
+			return
+		}
+		ri.subject = id.Sub
+		if !allowed(w, r, c.SubjectLimit, "sub:"+id.Sub) {
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+	})
+}
+
+type identityKey struct{}
+
+func identity(r *http.Request) Identity {
+	id, _ := r.Context().Value(identityKey{}).(Identity)
+	return id
+}
+
+// bearer returns the token of the one Authorization header, if it is a
+// well-formed Bearer credential.
+func bearer(r *http.Request) (string, bool) {
+	vals := r.Header.Values("Authorization")
+	if len(vals) != 1 {
+		return "", false
+	}
+	scheme, token, ok := strings.Cut(vals[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	for i := 0; i < len(token); i++ {
+		if c := token[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' || c == '+' || c == '/' || c == '=') {
+			return "", false
+		}
+	}
+	return token, true
+}
+
+func unauthorized(w http.ResponseWriter, r *http.Request, params string) {
+	challenge := `Bearer realm="movies"`
+	if params != "" {
+		challenge += ", " + params
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	writeProblem(w, r, http.StatusUnauthorized, "a valid bearer token is required", nil)
+}
+
+// allowed takes a token from key's bucket, or answers 429 with Retry-After.
+func allowed(w http.ResponseWriter, r *http.Request, l *limit.Limiter, key string) bool {
+	if l == nil {
+		return true
+	}
+	ok, wait := l.Allow(key)
+	if ok {
+		return true
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Max(1, math.Ceil(wait.Seconds())))))
+	writeProblem(w, r, http.StatusTooManyRequests, "rate limit exceeded; retry after the time in Retry-After", nil)
+	return false
+}

@@ -1,0 +1,215 @@
+// Package authz asks OPA for every authorization decision the service makes.
+// It fails closed: only a well-formed answer whose "allow" is the JSON boolean
+// true allows; anything else denies. It imports only the standard library.
+package authz
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// ErrUnavailable means OPA could not answer: it is down, slow, answered
+// with a non-200 status, or sent a body that is oversized or not JSON.
+// The request is denied (503); the service keeps running and asks again next time.
+var ErrUnavailable = errors.New("authz: decision unavailable")
+
+// Subject is the verified identity of the caller, taken from its token.
+type Subject struct {
+	Sub   string   `json:"sub"`
+	Roles []string `json:"roles"`
+}
+
+// Resource is the stored object a request acts on, loaded before the decision.
+type Resource struct {
+	Type  string `json:"type"`
+	ID    string `json:"id"`
+	Owner string `json:"owner"`
+}
+
+// Input is the decision input; its JSON is the contract with policy/api.
+type Input struct {
+	Method   string    `json:"method"`
+	Route    string    `json:"route"`
+	Path     []string  `json:"path"`
+	Subject  *Subject  `json:"subject"`
+	Resource *Resource `json:"resource"`
+}
+
+// Decision is OPA's answer. Reasons and ID are for the audit log only.
+type Decision struct {
+	Allow   bool
+	Reasons []string
+	ID      string // OPA's decision id, when decision logging is on
+	Cached  bool
+
+	undefined bool // the policy gave no result: it is not loaded
+}
+
+// Config configures a Client.
+type Config struct {
+	URL              string        // OPA base URL, e.g. http://127.0.0.1:8181
+	Token            string        // bearer token for OPA's token authentication; may be empty
+	Timeout          time.Duration // per decision; default 500ms
+	MaxResponseBytes int64         // default 64 KiB
+	CacheTTL         time.Duration // decision cache lifetime; 0 disables the cache; at most 10s
+	CacheSize        int           // default 10000 entries
+	Transport        http.RoundTripper
+}
+
+const decisionPath = "/v1/data/movies/authz/decision"
+
+// Client asks OPA for decisions. It is safe for concurrent use.
+type Client struct {
+	endpoint string
+	token    string
+	timeout  time.Duration
+	maxBody  int64
+	http     *http.Client
+	cache    *cache
+}
+
+// New returns a Client for cfg.
+func New(cfg Config) (*Client, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("authz: OPA URL must be http(s)://host[:port]")
+	}
+	if cfg.CacheTTL < 0 || cfg.CacheTTL > 10*time.Second {
+		return nil, errors.New("authz: decision cache TTL must be between 0 and 10s")
+	}
+	c := &Client{
+		endpoint: strings.TrimSuffix(u.String(), "/") + decisionPath,
+		token:    cfg.Token,
+		timeout:  cmp(cfg.Timeout, 500*time.Millisecond),
+		maxBody:  cmp(cfg.MaxResponseBytes, 64<<10),
+	}
+	tr := cfg.Transport
+	if tr == nil {
+		tr = &http.Transport{
+			Proxy:               nil, // never send decisions through an environment proxy
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     30 * time.Second,
+		}
+	}
+	c.http = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if cfg.CacheTTL > 0 {
+		c.cache = newCache(cmp(cfg.CacheSize, 10000), cfg.CacheTTL, time.Now)
+	}
+	return c, nil
+}
+
+func cmp[T int | int64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Decide asks OPA whether in is allowed. A nil error with Allow false is
+// "OPA said no" (403); ErrUnavailable is "OPA could not answer" (503).
+func (c *Client) Decide(ctx context.Context, in Input) (Decision, error) {
+	body, err := json.Marshal(struct {
+		Input Input `json:"input"`
+	}{in})
+	if err != nil {
+		return Decision{}, fmt.Errorf("%w: encode input: %v", ErrUnavailable, err)
+	}
+	if c.cache != nil {
+		if d, ok := c.cache.get(string(body)); ok {
+			d.Cached = true
+			return d, nil
+		}
+	}
+	d, err := c.ask(ctx, body)
+	if err != nil {
+		return Decision{}, err
+	}
+	if c.cache != nil {
+		c.cache.put(string(body), d)
+	}
+	return d, nil
+}
+
+// probe is the input Ping asks about; any defined answer will do.
+var probe = []byte(`{"input":{"method":"GET","route":"/readyz","path":["readyz"],"subject":null,"resource":null}}`)
+
+// Ping asks OPA one uncached question and reports nil when OPA answered it
+// with a decision from a loaded policy. /readyz uses it.
+func (c *Client) Ping(ctx context.Context) error {
+	d, err := c.ask(ctx, probe)
+	if err != nil {
+		return err
+	}
+	if d.undefined {
+		return fmt.Errorf("%w: policy not loaded", ErrUnavailable)
+	}
+	return nil
+}
+
+func (c *Client) ask(ctx context.Context, body []byte) (Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return Decision{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Decision{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if err != nil {
+		return Decision{}, fmt.Errorf("%w: read response: %v", ErrUnavailable, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return Decision{}, fmt.Errorf("%w: OPA answered status %d", ErrUnavailable, resp.StatusCode)
+	}
+	if int64(len(raw)) > c.maxBody {
+		return Decision{}, fmt.Errorf("%w: response larger than %d bytes", ErrUnavailable, c.maxBody)
+	}
+	return parse(raw)
+}
+
+// parse reads OPA's response. Only {"result":{"allow":true,…}} allows.
+func parse(raw []byte) (Decision, error) {
+	var resp struct {
+		DecisionID string          `json:"decision_id"`
+		Result     json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return Decision{}, fmt.Errorf("%w: malformed response: %v", ErrUnavailable, err)
+	}
+	d := Decision{ID: resp.DecisionID}
+	if len(resp.Result) == 0 || string(resp.Result) == "null" {
+		d.Reasons = []string{"DENY_UNDEFINED: the policy returned no decision"}
+		d.undefined = true
+		return d, nil
+	}
+	var result struct {
+		Allow   json.RawMessage `json:"allow"`
+		Reasons []string        `json:"reasons"`
+	}
+	if bytes.TrimSpace(resp.Result)[0] != '{' || json.Unmarshal(resp.Result, &result) != nil {
+		d.Reasons = []string{"DENY_MALFORMED: the decision is not an object of the expected shape"}
+		return d, nil
+	}
+	d.Reasons = result.Reasons
+	d.Allow = string(result.Allow) == "true"
+	if !d.Allow && string(result.Allow) != "false" {
+		d.Reasons = append(d.Reasons, "DENY_NOT_BOOLEAN: allow is not the boolean true")
+	}
+	return d, nil
+}

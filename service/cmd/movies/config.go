@@ -1,0 +1,104 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// config is the server's configuration. Every flag has an environment
+// default named MOVIES_<FLAG> (dashes become underscores). Secrets never
+// travel in flags or the environment: the OPA token is read from a file.
+type config struct {
+	addr, dataDir, jwks, issuer, audience string
+	opaURL, opaTokenFile                  string
+	tlsCert, tlsKey                       string
+	trustedProxies                        string
+
+	maxInFlight, maxHeaderBytes                int
+	readHeaderTimeout, readTimeout             time.Duration
+	writeTimeout, idleTimeout, shutdownTimeout time.Duration
+	subjectRate, ipRate                        float64
+	subjectBurst, ipBurst, limiterKeys         int
+	opaTimeout, decisionCacheTTL               time.Duration
+	tokenCacheSize                             int
+	tokenLeeway                                time.Duration
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := newFlagSet("movies", stderr)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&c.dataDir, "data-dir", "", "directory of the durable movie journal (required)")
+	fs.StringVar(&c.jwks, "jwks", "", "JWKS file with the public keys that sign bearer tokens (required)")
+	fs.StringVar(&c.issuer, "issuer", "", "required token issuer (iss)")
+	fs.StringVar(&c.audience, "audience", "", "required token audience (aud)")
+	fs.StringVar(&c.opaURL, "opa-url", "", "OPA base URL, e.g. http://127.0.0.1:8181 (required)")
+	fs.StringVar(&c.opaTokenFile, "opa-token-file", "", "file holding the bearer token for OPA")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate (PEM); with -tls-key serves HTTPS only")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key (PEM)")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed")
+	fs.IntVar(&c.maxInFlight, "max-inflight", 256, "requests served at once; more get 503")
+	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 16<<10, "largest request header block (larger: 431)")
+	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 5*time.Second, "time to read request headers")
+	fs.DurationVar(&c.readTimeout, "read-timeout", 15*time.Second, "time to read a whole request")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 20*time.Second, "time to write a response")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 60*time.Second, "keep-alive idle time")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period on SIGTERM")
+	fs.Float64Var(&c.subjectRate, "rate-subject", 20, "requests per second per authenticated subject")
+	fs.IntVar(&c.subjectBurst, "burst-subject", 40, "burst per authenticated subject")
+	fs.Float64Var(&c.ipRate, "rate-ip", 5, "requests per second per client address without a valid token")
+	fs.IntVar(&c.ipBurst, "burst-ip", 20, "burst per client address without a valid token")
+	fs.IntVar(&c.limiterKeys, "limiter-keys", 10000, "rate-limit buckets remembered per limiter")
+	fs.DurationVar(&c.opaTimeout, "opa-timeout", 500*time.Millisecond, "time allowed for one OPA decision")
+	fs.DurationVar(&c.decisionCacheTTL, "decision-cache-ttl", time.Second, "how long an OPA decision is reused for the identical input (0 disables; at most 10s)")
+	fs.IntVar(&c.tokenCacheSize, "token-cache-size", 10000, "verified tokens remembered until their exp (negative disables)")
+	fs.DurationVar(&c.tokenLeeway, "token-leeway", 30*time.Second, "clock skew allowed for exp/nbf/iat (at most 5m)")
+	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + envName(f.Name) + ")" })
+	if err := fs.Parse(args); err != nil {
+		return c, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return c, err
+	}
+	for _, req := range []struct{ name, val string }{{"jwks", c.jwks}, {"issuer", c.issuer}, {"audience", c.audience}, {"opa-url", c.opaURL}, {"data-dir", c.dataDir}} {
+		if req.val == "" {
+			return c, fmt.Errorf("%w: -%s (or %s) is required", errUsage, req.name, envName(req.name))
+		}
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return c, fmt.Errorf("%w: -tls-cert and -tls-key go together", errUsage)
+	}
+	return c, nil
+}
+
+// applyEnv sets every flag not given on the command line from its
+// environment variable, parsed as the flag itself would parse it.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" && !set[f.Name] && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%w: %s: %w", errUsage, envName(f.Name), e)
+			}
+		}
+	})
+	return err
+}
+
+func envName(flagName string) string {
+	return "MOVIES_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}

@@ -1,0 +1,81 @@
+package limit
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// Proxies is the set of reverse proxies whose X-Forwarded-For is believed.
+type Proxies []netip.Prefix
+
+// ParseProxies parses a comma-separated list of addresses or CIDR prefixes.
+func ParseProxies(s string) (Proxies, error) {
+	var ps Proxies
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("trusted proxy %q: %w", f, err)
+			}
+			ps = append(ps, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: %w", f, err)
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps, nil
+}
+
+func (ps Proxies) trusted(a netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ClientIP returns the address of the client that sent r. X-Forwarded-For
+// is read only when the connection comes from a trusted proxy, and then from
+// the right: the first address that is not itself a trusted proxy is the
+// client. A malformed entry stops the walk at the last trusted hop.
+func (ps Proxies) ClientIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	peer = peer.Unmap()
+	if !ps.trusted(peer) {
+		return peer
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return client
+			}
+			client = a.Unmap()
+			if !ps.trusted(client) {
+				return client
+			}
+		}
+	}
+	return client
+}

@@ -1,0 +1,98 @@
+// Package limit holds the service's abuse limits: token-bucket rate limits
+// keyed by subject or client address with bounded memory, and the client
+// address rule that trusts X-Forwarded-For only from configured proxies.
+// It imports only the standard library.
+package limit
+
+import (
+	"math"
+	"sync"
+	"time"
+)
+
+// Limiter is a set of token buckets, one per key, each refilled at Rate
+// tokens per second up to Burst. It remembers at most MaxKeys buckets: when
+// full it forgets buckets that have refilled (forgetting them loses
+// nothing), and if none has, the one idle longest. It is safe for
+// concurrent use.
+type Limiter struct {
+	rate    float64
+	burst   float64
+	maxKeys int
+	now     func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// New returns a Limiter; rate is in tokens per second.
+func New(rate float64, burst, maxKeys int, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{rate: rate, burst: float64(max(burst, 1)), maxKeys: max(maxKeys, 1), now: now, buckets: make(map[string]*bucket)}
+}
+
+// Allow takes one token from key's bucket. When the bucket is empty it
+// returns false and how long until a token is available.
+func (l *Limiter) Allow(key string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) >= l.maxKeys {
+			l.evict(now)
+		}
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[key] = b
+	}
+	l.refill(b, now)
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	if l.rate <= 0 {
+		return false, time.Hour
+	}
+	wait := time.Duration(math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)))
+	return false, wait
+}
+
+func (l *Limiter) refill(b *bucket, now time.Time) {
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = math.Min(l.burst, b.tokens+el*l.rate)
+		b.last = now
+	}
+}
+
+// evict makes room for one more bucket.
+func (l *Limiter) evict(now time.Time) {
+	var oldestKey string
+	var oldest time.Time
+	for k, b := range l.buckets {
+		l.refill(b, now)
+		if b.tokens >= l.burst {
+			delete(l.buckets, k)
+			continue
+		}
+		if oldestKey == "" || b.last.Before(oldest) {
+			oldestKey, oldest = k, b.last
+		}
+	}
+	if len(l.buckets) >= l.maxKeys {
+		delete(l.buckets, oldestKey)
+	}
+}
+
+// Len reports how many buckets are remembered.
+func (l *Limiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}

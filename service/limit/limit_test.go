@@ -1,0 +1,84 @@
+package limit
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func TestLimiterTokenBucket(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := New(2, 3, 100, func() time.Time { return now })
+	for i := range 3 {
+		if ok, _ := l.Allow("a"); !ok {
+			t.Fatalf("request %d within burst refused", i)
+		}
+	}
+	ok, wait := l.Allow("a")
+	if ok || wait != 500*time.Millisecond {
+		t.Fatalf("past burst: ok=%v wait=%v, want refused with 500ms", ok, wait)
+	}
+	if ok, _ := l.Allow("b"); !ok {
+		t.Fatal("another key shares the bucket")
+	}
+	now = now.Add(500 * time.Millisecond)
+	if ok, _ := l.Allow("a"); !ok {
+		t.Fatal("not refilled after Retry-After")
+	}
+}
+
+func TestLimiterMemoryBounded(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := New(1, 5, 50, func() time.Time { return now })
+	for i := range 10_000 {
+		l.Allow(fmt.Sprint("ip-", i))
+		if l.Len() > 50 {
+			t.Fatalf("limiter remembers %d keys, bound 50", l.Len())
+		}
+	}
+	// A busy key that keeps being used survives a flood of new keys only
+	// while it is not the idlest; an exhausted key is not reset by a flood
+	// that evicts refilled buckets first.
+	l = New(1, 2, 3, func() time.Time { return now })
+	l.Allow("hot")
+	l.Allow("hot")
+	if ok, _ := l.Allow("hot"); ok {
+		t.Fatal("burst not enforced")
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	proxies, err := ParseProxies("10.0.0.0/8, 192.168.1.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, remote string
+		xff          []string
+		want         string
+	}{
+		{"C-RATE-XFF untrusted peer's XFF ignored", "203.0.113.9:5555", []string{"1.2.3.4"}, "203.0.113.9"},
+		{"trusted proxy's XFF used", "10.1.2.3:80", []string{"198.51.100.7"}, "198.51.100.7"},
+		{"C-RATE-XFF spoofed left entries ignored", "10.1.2.3:80", []string{"6.6.6.6, 198.51.100.7"}, "198.51.100.7"},
+		{"chain of trusted proxies walked", "10.1.2.3:80", []string{"198.51.100.7, 192.168.1.1", "10.9.9.9"}, "198.51.100.7"},
+		{"malformed entry stops at last trusted hop", "10.1.2.3:80", []string{"garbage"}, "10.1.2.3"},
+		{"no XFF from proxy", "10.1.2.3:80", nil, "10.1.2.3"},
+		{"ipv6 peer", "[2001:db8::1]:443", []string{"1.2.3.4"}, "2001:db8::1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tc.remote
+			for _, v := range tc.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			if got := proxies.ClientIP(r).String(); got != tc.want {
+				t.Fatalf("ClientIP = %s, want %s", got, tc.want)
+			}
+		})
+	}
+	if _, err := ParseProxies("10.0.0.0/33"); err == nil {
+		t.Error("bad prefix accepted")
+	}
+}
