@@ -1,0 +1,256 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// lockedBuffer collects a process's output safely while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// proc is a started child process.
+type proc struct {
+	cmd    *exec.Cmd
+	out    *lockedBuffer // stdout and stderr
+	waited chan struct{}
+	err    error
+}
+
+func startProc(tb testing.TB, dir, bin string, args ...string) *proc {
+	tb.Helper()
+	p := &proc{cmd: exec.Command(bin, args...), out: &lockedBuffer{}, waited: make(chan struct{})}
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatalf("start %s: %v", bin, err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.waited) }()
+	tb.Cleanup(func() { p.kill() })
+	return p
+}
+
+func (p *proc) kill() {
+	p.cmd.Process.Kill()
+	<-p.waited
+}
+
+// stop sends SIGTERM and waits at most d for the process to exit.
+func (p *proc) stop(tb testing.TB, d time.Duration) error {
+	tb.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.waited:
+		return p.err
+	case <-time.After(d):
+		tb.Fatalf("process did not exit within %v after SIGTERM:\n%s", d, p.out)
+		return nil
+	}
+}
+
+// waitFor polls cond every 50ms for at most d.
+func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for i := 0; i < 1000 && time.Now().Before(deadline); i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("timed out after %v waiting for %s", d, what)
+}
+
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// opaServer is a real OPA process hardened as `make run` starts it.
+type opaServer struct {
+	*proc
+	url, addr, token, dir string
+}
+
+// startOPA starts OPA with policy/api and policy/system on a loopback
+// port, token authentication, and a fresh service token.
+func startOPA(tb testing.TB) *opaServer {
+	tb.Helper()
+	dir := tb.TempDir()
+	var raw [32]byte
+	rand.Read(raw[:])
+	token := hex.EncodeToString(raw[:])
+	sum := sha256.Sum256([]byte(token))
+	data, _ := json.Marshal(map[string]any{"movies_opa": map[string]string{"service_token_sha256": hex.EncodeToString(sum[:])}})
+	writeFile(tb, filepath.Join(dir, "opa-data.json"), data, 0o600)
+	writeFile(tb, filepath.Join(dir, "opa-token"), []byte(token+"\n"), 0o600)
+	o := &opaServer{addr: freeAddr(tb), token: token, dir: dir}
+	o.url = "http://" + o.addr
+	o.start(tb)
+	return o
+}
+
+func (o *opaServer) start(tb testing.TB) {
+	tb.Helper()
+	root := repoRoot(tb)
+	o.proc = startProc(tb, root, toolBinary(tb, "opa"), "run", "--server", "--addr", o.addr,
+		"--authentication=token", "--authorization=basic", "--skip-version-check",
+		"--set", "decision_logs.console=true", "--ignore", "*_test.rego",
+		filepath.Join(root, "policy/api"), filepath.Join(root, "policy/system"), filepath.Join(o.dir, "opa-data.json"))
+	waitFor(tb, 60*time.Second, "OPA /health", func() bool {
+		resp, err := http.Get(o.url + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
+// moviesServer is a real movies process.
+type moviesServer struct {
+	*proc
+	url, addr string
+	dataDir   string
+}
+
+type moviesOpts struct {
+	opaURL, opaTokenFile string
+	dataDir              string
+	extra                []string
+	https                bool
+}
+
+// startMovies starts the movies binary on an ephemeral loopback port and
+// waits until it logs the address it listens on.
+func startMovies(tb testing.TB, id *identityProvider, o moviesOpts) *moviesServer {
+	tb.Helper()
+	if o.dataDir == "" {
+		o.dataDir = filepath.Join(tb.TempDir(), "data")
+	}
+	args := []string{"-addr", "127.0.0.1:0", "-data-dir", o.dataDir, "-jwks", id.jwksPath,
+		"-issuer", id.issuer, "-audience", id.audience, "-opa-url", o.opaURL}
+	if o.opaTokenFile != "" {
+		args = append(args, "-opa-token-file", o.opaTokenFile)
+	}
+	args = append(args, o.extra...)
+	m := &moviesServer{proc: startProc(tb, tb.TempDir(), binary(tb, "./service/cmd/movies"), args...), dataDir: o.dataDir}
+	waitFor(tb, 20*time.Second, "movies to listen", func() bool {
+		sc := bufio.NewScanner(strings.NewReader(m.out.String()))
+		for sc.Scan() {
+			var line struct{ Msg, Addr, URL string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				m.addr, m.url = line.Addr, line.URL
+				return true
+			}
+		}
+		select {
+		case <-m.waited:
+			tb.Fatalf("movies exited: %v\n%s", m.err, m.out)
+		default:
+		}
+		return false
+	})
+	return m
+}
+
+// startStack starts OPA and a movies server that uses it.
+func startStack(tb testing.TB, extra ...string) (*identityProvider, *opaServer, *moviesServer) {
+	tb.Helper()
+	id := newIdentityProvider(tb)
+	opa := startOPA(tb)
+	m := startMovies(tb, id, moviesOpts{opaURL: opa.url, opaTokenFile: filepath.Join(opa.dir, "opa-token"), extra: extra})
+	return id, opa, m
+}
+
+func writeFile(tb testing.TB, path string, data []byte, mode os.FileMode) {
+	tb.Helper()
+	if err := os.WriteFile(path, data, mode); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// response is what a test needs from an HTTP exchange.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+
+func do(tb testing.TB, method, url, token, body string, header ...string) response {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (r response) String() string { return fmt.Sprintf("%d %s", r.status, r.body) }
+
+func (r response) json(tb testing.TB, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		tb.Fatalf("decode %s: %v", r.body, err)
+	}
+}
