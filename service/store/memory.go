@@ -33,43 +33,32 @@ func (s *Memory) List(_ context.Context, q Query) ([]Movie, string, error) {
 }
 
 func (s *Memory) Create(_ context.Context, m Movie) (Movie, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.ix.get(m.ID); ok {
-		return Movie{}, ErrExists
-	}
-	m.Version = 1
-	s.ix.put(m)
-	return clone(m), nil
+	return s.apply(mutation{kind: opCreate, id: m.ID, movie: m})
 }
 
 func (s *Memory) Update(_ context.Context, m Movie, version uint64) (Movie, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, ok := s.ix.get(m.ID)
-	if !ok {
-		return Movie{}, ErrNotFound
-	}
-	if old.Version != version {
-		return Movie{}, ErrVersionMismatch
-	}
-	m.Version = version + 1
-	s.ix.put(m)
-	return clone(m), nil
+	return s.apply(mutation{kind: opUpdate, id: m.ID, movie: m, version: version})
 }
 
 func (s *Memory) Delete(_ context.Context, id string, version uint64) error {
+	_, err := s.apply(mutation{kind: opDelete, id: id, version: version})
+	return err
+}
+
+func (s *Memory) apply(mu mutation) (Movie, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, ok := s.ix.get(id)
-	if !ok {
-		return ErrNotFound
+	cur, ok := s.ix.get(mu.id)
+	m, err := mu.check(cur, ok)
+	if err != nil {
+		return Movie{}, err
 	}
-	if version != 0 && old.Version != version {
-		return ErrVersionMismatch
+	if mu.kind == opDelete {
+		s.ix.remove(mu.id)
+		return Movie{}, nil
 	}
-	s.ix.remove(id)
-	return nil
+	s.ix.put(m)
+	return clone(m), nil
 }
 
 func (s *Memory) Ready(context.Context) error { return nil }
