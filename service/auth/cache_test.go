@@ -134,6 +134,17 @@ func TestCache(t *testing.T) {
 		}
 	})
 
+	t.Run("C-AUTHN token accepted within the leeway after exp is not cached", func(t *testing.T) {
+		v, clk, key := cacheFixture(t, 0)
+		tok := mustSign(t, key, "alice", clk.Now().Add(-time.Second))
+		if _, err := v.Verify(tok); err != nil {
+			t.Fatal(err)
+		}
+		if n := v.cache.len(); n != 0 {
+			t.Fatalf("token past its exp cached (%d entries)", n)
+		}
+	})
+
 	t.Run("C-AUTHN cache never exceeds its size", func(t *testing.T) {
 		const size = 8
 		v, clk, key := cacheFixture(t, size)
