@@ -29,7 +29,7 @@ import (
 // maybeCompact starts a compaction when one was asked for or the active
 // segment passed the threshold. It runs in the committer.
 func (j *Journal) maybeCompact() {
-	if j.compacting {
+	if j.compacting || j.closing {
 		return
 	}
 	due := len(j.waiting) > 0 ||

@@ -335,3 +335,32 @@ func (f *memFile) Close() error {
 	f.closed = true
 	return nil
 }
+
+// processCrash returns the state a killed process leaves behind: the page
+// cache survives, so every write and every directory change is there.
+func (m *memFS) processCrash() *memFS {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := newMemFS()
+	for p, d := range m.dirs {
+		nd := &memDir{entries: map[string]*memInode{}}
+		for n, ino := range d.entries {
+			nd.entries[n] = &memInode{data: slices.Clone(ino.data), disk: slices.Clone(ino.data), mode: ino.mode}
+		}
+		nd.synced = maps(nd.entries)
+		out.dirs[p] = nd
+	}
+	return out
+}
+
+// writeback writes every file's dirty data to disk, as the kernel's
+// background writeback eventually does.
+func (m *memFS) writeback() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range m.dirs {
+		for _, ino := range d.entries {
+			ino.sync()
+		}
+	}
+}
