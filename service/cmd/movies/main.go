@@ -1,7 +1,9 @@
 // Command movies is the Secure Movie Service API server.
 //
 //	movies [flags]               serve the API (see -h; every flag has a MOVIES_* env default)
-//	movies healthcheck [-url U]  probe /healthz; exit 0 if healthy, 1 if not (for images without a shell)
+//	movies healthcheck [-addr A] probe /healthz; exit 0 if healthy, 1 if not (for images without a shell)
+//	movies backup -data-dir D -o FILE   consistent backup of a data dir, also of a running server's
+//	movies restore -data-dir D FILE     restore a backup into an empty data dir
 package main
 
 import (
@@ -42,6 +44,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		switch args[0] {
 		case "healthcheck":
 			return healthcheck(ctx, args[1:], getenv, stdout, stderr)
+		case "backup":
+			return backup(args[1:], getenv, stdout, stderr)
+		case "restore":
+			return restore(args[1:], getenv, stdout, stderr)
 		}
 	}
 	return serve(ctx, args, getenv, stderr)

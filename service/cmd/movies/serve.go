@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/secure-movie-service/sms/service"
 	"github.com/secure-movie-service/sms/service/api"
@@ -154,8 +153,11 @@ func readSecretFile(path string) (string, error) {
 	return s, nil
 }
 
-// openStore opens the movie store in dir.
-var openStore = func(dir string, log *slog.Logger) (store.Store, error) {
-	_ = time.Second
-	return store.NewMemory(), nil
+// openStore opens the durable journal in dir.
+func openStore(dir string, log *slog.Logger) (store.Store, error) {
+	j, err := store.Open(dir, store.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open data dir: %w", err)
+	}
+	return j, nil
 }
