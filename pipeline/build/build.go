@@ -1,0 +1,237 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/match"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/secure-movie-service/sms/pipeline/env"
+	"github.com/secure-movie-service/sms/pipeline/ociutil"
+)
+
+// DefaultSourceRepository is the repository written into annotations and provenance.
+const DefaultSourceRepository = "https://github.com/secure-movie-service/sms"
+
+// Options configure one build.
+type Options struct {
+	SourceDir  string // any directory inside the git work tree; default "."
+	Revision   string // commit to build; default HEAD
+	Worktree   bool   // build the work tree as it is (marked dirty if it differs from Revision)
+	ModuleDir  string // module of the main package, relative to the work tree root; default "service"
+	Package    string // main package relative to ModuleDir; default "./cmd/movies"
+	BinaryPath string // path in the image; default "/movies"
+	GOOS       string // default linux
+	GOARCH     string // default amd64
+	Base       string // optional base image, pinned by digest
+	SourceRepo string // repository URL for annotations and provenance
+	Push       string // push to this reference (a tag or a repository)
+	OCILayout  string // or write into this OCI image layout directory
+	LayoutTag  string // ref name inside the layout; default "latest"
+	Getenv     func(string) string
+	Progress   io.Writer
+}
+
+// Result describes the built image.
+type Result struct {
+	Ref          string       `json:"ref"` // repository@sha256:… (or layout-dir@sha256:…)
+	Digest       string       `json:"digest"`
+	Repository   string       `json:"repository,omitempty"`
+	Revision     string       `json:"revision"`
+	Epoch        int64        `json:"source_date_epoch"`
+	Dirty        bool         `json:"dirty"`
+	SourceRepo   string       `json:"source_repository"`
+	Command      []string     `json:"command"`
+	Env          []string     `json:"env"`
+	Package      string       `json:"package"`
+	GoVersion    string       `json:"go_version"`
+	BinarySHA256 string       `json:"binary_sha256"`
+	Deps         []Dependency `json:"dependencies"`
+	GoSum        []Dependency `json:"go_sum"`
+	Base         string       `json:"base,omitempty"`
+	Image        v1.Image     `json:"-"`
+}
+
+// ErrNoTarget is returned when neither Push nor OCILayout is set.
+var ErrNoTarget = errors.New("build: give --push REF or --oci-layout DIR")
+
+func (o *Options) defaults() {
+	if o.SourceDir == "" {
+		o.SourceDir = "."
+	}
+	if o.Revision == "" {
+		o.Revision = "HEAD"
+	}
+	if o.ModuleDir == "" {
+		o.ModuleDir = "service"
+	}
+	if o.Package == "" {
+		o.Package = "./cmd/movies"
+	}
+	if o.BinaryPath == "" {
+		o.BinaryPath = "/movies"
+	}
+	if o.GOOS == "" {
+		o.GOOS = "linux"
+	}
+	if o.GOARCH == "" {
+		o.GOARCH = "amd64"
+	}
+	if o.SourceRepo == "" {
+		o.SourceRepo = DefaultSourceRepository
+	}
+	if o.LayoutTag == "" {
+		o.LayoutTag = "latest"
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+}
+
+// Run compiles, assembles and writes the image.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	o.defaults()
+	if (o.Push == "") == (o.OCILayout == "") {
+		return nil, ErrNoTarget
+	}
+	res, err := Assemble(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := write(ctx, o, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Assemble compiles the binary and builds the image in memory, without writing it anywhere.
+func Assemble(ctx context.Context, o Options) (*Result, error) {
+	o.defaults()
+	src, err := resolveSource(ctx, o.SourceDir, o.Revision, env.SourceDateEpoch.Get(o.Getenv))
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	tree := src.Root
+	if o.Worktree {
+		st, err := git(ctx, src.Root, "status", "--porcelain", "--", o.ModuleDir)
+		if err != nil {
+			return nil, fmt.Errorf("build: %w", err)
+		}
+		src.Dirty = st != ""
+	} else {
+		tmp, err := os.MkdirTemp("", "pipeline-src-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		fmt.Fprintf(o.Progress, "build: exporting %s (%.12s)\n", o.Revision, src.Revision)
+		if err := export(ctx, src.Root, src.Revision, tmp); err != nil {
+			return nil, fmt.Errorf("build: %w", err)
+		}
+		tree = tmp
+	}
+	modDir := filepath.Join(tree, filepath.FromSlash(o.ModuleDir))
+	fmt.Fprintf(o.Progress, "build: go build %s (%s/%s, SOURCE_DATE_EPOCH=%d)\n", o.Package, o.GOOS, o.GOARCH, src.Epoch)
+	c, err := compile(ctx, modDir, o.Package, o.GOOS, o.GOARCH, o.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	gosum, err := readGoSum(filepath.Join(modDir, "go.sum"))
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	spec := ImageSpec{
+		Binary: c.Binary, BinaryPath: o.BinaryPath, GOOS: o.GOOS, GOARCH: o.GOARCH,
+		Epoch: src.Epoch, Source: o.SourceRepo, Revision: src.Revision, Title: filepath.Base(o.BinaryPath),
+	}
+	if o.Base != "" {
+		d, err := ociutil.ParseDigest(o.Base)
+		if err != nil {
+			return nil, fmt.Errorf("build: base image: %w", err)
+		}
+		base, err := remote.Image(d, append(ociutil.RemoteOptions(ctx), remote.WithPlatform(v1.Platform{OS: o.GOOS, Architecture: o.GOARCH}))...)
+		if err != nil {
+			return nil, fmt.Errorf("build: pull base %s: %w", d, err)
+		}
+		spec.Base, spec.BaseName = base, d.String()
+	}
+	img, err := Image(spec)
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	dg, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	sum := sha256.Sum256(c.Binary)
+	return &Result{
+		Digest: dg.String(), Revision: src.Revision, Epoch: src.Epoch, Dirty: src.Dirty,
+		SourceRepo: o.SourceRepo, Command: c.Command, Env: c.Env, GoVersion: c.GoVersion,
+		Package:      strings.TrimSuffix(o.ModuleDir, "/") + "/" + strings.TrimPrefix(o.Package, "./"),
+		BinarySHA256: hex.EncodeToString(sum[:]), Deps: c.Deps, GoSum: gosum, Base: spec.BaseName, Image: img,
+	}, nil
+}
+
+func write(ctx context.Context, o Options, res *Result) error {
+	if o.Push != "" {
+		ref, err := name.ParseReference(o.Push)
+		if err != nil {
+			return fmt.Errorf("build: push %s: %w", o.Push, err)
+		}
+		fmt.Fprintf(o.Progress, "build: push %s\n", ref)
+		if err := remote.Write(ref, res.Image, ociutil.RemoteOptions(ctx)...); err != nil {
+			return fmt.Errorf("build: push %s: %w", ref, err)
+		}
+		res.Repository = ref.Context().String()
+		res.Ref = res.Repository + "@" + res.Digest
+		return nil
+	}
+	p, err := layout.FromPath(o.OCILayout)
+	if err != nil {
+		if p, err = layout.Write(o.OCILayout, empty.Index); err != nil {
+			return fmt.Errorf("build: oci layout %s: %w", o.OCILayout, err)
+		}
+	}
+	ann := map[string]string{"org.opencontainers.image.ref.name": o.LayoutTag}
+	if err := p.ReplaceImage(res.Image, match.Annotation("org.opencontainers.image.ref.name", o.LayoutTag), layout.WithAnnotations(ann)); err != nil {
+		return fmt.Errorf("build: oci layout %s: %w", o.OCILayout, err)
+	}
+	fmt.Fprintf(o.Progress, "build: wrote %s to OCI layout %s\n", res.Digest, o.OCILayout)
+	res.Ref = o.OCILayout + "@" + res.Digest
+	return nil
+}
+
+// readGoSum lists the module versions a go.sum file records (absent file: none).
+func readGoSum(p string) ([]Dependency, error) {
+	b, err := os.ReadFile(p) //nolint:gosec // inside the exported tree
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var deps []Dependency
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || strings.HasSuffix(f[1], "/go.mod") {
+			continue
+		}
+		deps = append(deps, Dependency{Path: f[0], Version: f[1], Sum: f[2]})
+	}
+	return deps, nil
+}
