@@ -70,7 +70,7 @@ type Journal struct {
 	compactAt   int64 // 0: no automatic compaction
 	retryAt     int64 // after a failed compaction, wait for the segment to reach this
 	compacting  bool
-	closing     bool // no new compaction once Close began
+	closing     bool       // no new compaction once Close began
 	running     []*request // Compact calls answered when the running compaction ends
 	waiting     []*request // Compact calls for the next compaction
 	compactDone chan error
