@@ -75,8 +75,12 @@ func TestAccessControl(t *testing.T) {
 			if tc.ifMatch != "" {
 				h = []string{"If-Match", tc.ifMatch}
 			}
-			if r := do(t, tc.method, tc.url, tc.token, tc.body, h...); r.status != tc.want {
+			r := do(t, tc.method, tc.url, tc.token, tc.body, h...)
+			if r.status != tc.want {
 				t.Fatalf("got %s, want %d", r, tc.want)
+			}
+			if b := string(r.body); strings.Contains(b, "AUTHZ_") || strings.Contains(b, "reasons") || strings.Contains(b, "decision") {
+				t.Fatalf("C-ERRORS the response reveals the policy's reasoning: %s", b)
 			}
 		})
 	}
