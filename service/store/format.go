@@ -177,7 +177,8 @@ type frameReader struct {
 }
 
 func newFrameReader(r io.ReaderAt, off, size int64) *frameReader {
-	return &frameReader{br: bufio.NewReaderSize(io.NewSectionReader(r, off, size-off), 256<<10), off: off, size: size}
+	bufSize := int(min(max(size-off, 16), 256<<10))
+	return &frameReader{br: bufio.NewReaderSize(io.NewSectionReader(r, off, size-off), bufSize), off: off, size: size}
 }
 
 // next returns the next payload (valid only until the following call) and
@@ -234,7 +235,7 @@ func (fr *frameReader) readErr(err error) error {
 // it are damage in the middle rather than a torn tail.
 func findFrame(r io.ReaderAt, from, size int64) (bool, error) {
 	const window = 1 << 20
-	buf := make([]byte, window+frameHeaderLen)
+	buf := make([]byte, min(window, max(size-from, 0))+frameHeaderLen)
 	var payload []byte
 	for base := from; base+frameHeaderLen <= size; base += window {
 		n := min(int64(len(buf)), size-base)
