@@ -216,17 +216,14 @@ type response struct {
 
 var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
 
-func do(tb testing.TB, method, url, token, body string, header ...string) response {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+func newRequest(method, url, token, body string) (*http.Request, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -234,6 +231,18 @@ func do(tb testing.TB, method, url, token, body string, header ...string) respon
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return req, nil
+}
+
+func do(tb testing.TB, method, url, token, body string, header ...string) response {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := newRequest(method, url, token, body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req = req.WithContext(ctx)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
