@@ -56,6 +56,7 @@ type Result struct {
 	Command      []string     `json:"command"`
 	Env          []string     `json:"env"`
 	Package      string       `json:"package"`
+	Platform     string       `json:"platform"`
 	GoVersion    string       `json:"go_version"`
 	BinarySHA256 string       `json:"binary_sha256"`
 	Deps         []Dependency `json:"dependencies"`

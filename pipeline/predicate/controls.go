@@ -1,0 +1,152 @@
+package predicate
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Controls is the control-results predicate (type TypeControls): the outcome of running the
+// threat model's evidence (`make verify-controls`) at one source revision. It is signed onto
+// the image with `pipeline attest --type controls`, and admission requires it to pass for the
+// same revision as the image's provenance.
+//
+//	{
+//	  "revision": "<40-hex commit the evidence ran at>",
+//	  "model_digest": "sha256:<hex SHA-256 of threatmodel/threatmodel.yaml>",
+//	  "passed": true,
+//	  "controls": {
+//	    "C-AUTHN-01": {
+//	      "status": "pass",
+//	      "evidence": [{"id": "go:…/auth.TestVerify/C-AUTHN-01_rejects_alg_none", "status": "pass"}]
+//	    }
+//	  }
+//	}
+//
+// status is "pass" or "fail" (per control and per evidence item, where evidence may also be
+// "skip" or "missing"); passed is true exactly when every control passed. Optional fields:
+// "reason" on a control (why it failed) and "kind" ("tested" or "manual"; a manual control
+// carries no test evidence but "evidence" ids naming its record).
+type Controls struct {
+	Revision    string                   `json:"revision"`
+	ModelDigest string                   `json:"model_digest"`
+	Passed      bool                     `json:"passed"`
+	Controls    map[string]ControlResult `json:"controls"`
+}
+
+// ControlResult is one control's outcome.
+type ControlResult struct {
+	Status   string     `json:"status"`
+	Kind     string     `json:"kind,omitempty"`
+	Reason   string     `json:"reason,omitempty"`
+	Evidence []Evidence `json:"evidence"`
+}
+
+// Evidence is one evidence id and its outcome.
+type Evidence struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+}
+
+// Status values.
+const (
+	StatusPass    = "pass"
+	StatusFail    = "fail"
+	StatusSkip    = "skip"
+	StatusMissing = "missing"
+)
+
+// ControlsSummary is the verified summary of a controls predicate. Statuses keeps every
+// control's status so that policy can name the ones that failed.
+type ControlsSummary struct {
+	Revision    string            `json:"revision"`
+	ModelDigest string            `json:"model_digest"`
+	Passed      bool              `json:"passed"`
+	Total       int               `json:"total"`
+	Failed      []string          `json:"failed"`
+	Statuses    map[string]string `json:"statuses"`
+}
+
+var (
+	controlID   = regexp.MustCompile(`^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$`)
+	modelDigest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+)
+
+// Validate checks the shape and the internal consistency of a controls predicate.
+func (c *Controls) Validate() error {
+	var problems []string
+	if !isHex(c.Revision, 40) && !isHex(c.Revision, 64) {
+		problems = append(problems, "revision is not a full commit id")
+	}
+	if !modelDigest.MatchString(c.ModelDigest) {
+		problems = append(problems, "model_digest is not sha256:<64 hex>")
+	}
+	if len(c.Controls) == 0 {
+		problems = append(problems, "no controls")
+	}
+	allPass := true
+	ids := make([]string, 0, len(c.Controls))
+	for id := range c.Controls {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		r := c.Controls[id]
+		if !controlID.MatchString(id) {
+			problems = append(problems, fmt.Sprintf("control id %q is not like C-AREA-01", id))
+		}
+		if r.Status != StatusPass && r.Status != StatusFail {
+			problems = append(problems, fmt.Sprintf("%s: status %q is not pass or fail", id, r.Status))
+		}
+		if r.Kind != "" && r.Kind != "tested" && r.Kind != "manual" {
+			problems = append(problems, fmt.Sprintf("%s: kind %q is not tested or manual", id, r.Kind))
+		}
+		if len(r.Evidence) == 0 {
+			problems = append(problems, id+": no evidence")
+		}
+		for _, e := range r.Evidence {
+			switch e.Status {
+			case StatusPass, StatusFail, StatusSkip, StatusMissing:
+			default:
+				problems = append(problems, fmt.Sprintf("%s: evidence %q status %q", id, e.ID, e.Status))
+			}
+			if e.ID == "" {
+				problems = append(problems, id+": evidence without id")
+			}
+			if r.Status == StatusPass && e.Status != StatusPass {
+				problems = append(problems, fmt.Sprintf("%s: passes although evidence %q is %s", id, e.ID, e.Status))
+			}
+		}
+		if r.Status != StatusPass {
+			allPass = false
+		}
+	}
+	if c.Passed && !allPass {
+		problems = append(problems, "passed is true although a control failed")
+	}
+	if len(problems) > 0 {
+		return errors.New("controls: " + strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func summarizeControls(raw []byte) (*ControlsSummary, error) {
+	var c Controls
+	if err := strict(raw, &c); err != nil {
+		return nil, fmt.Errorf("controls: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	s := &ControlsSummary{Revision: c.Revision, ModelDigest: c.ModelDigest, Passed: c.Passed, Total: len(c.Controls), Failed: []string{}, Statuses: map[string]string{}}
+	for id, r := range c.Controls {
+		s.Statuses[id] = r.Status
+		if r.Status != StatusPass {
+			s.Failed = append(s.Failed, id)
+		}
+	}
+	sort.Strings(s.Failed)
+	return s, nil
+}
