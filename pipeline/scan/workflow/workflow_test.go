@@ -43,8 +43,8 @@ jobs:
 func TestParseValuesLinesComments(t *testing.T) {
 	d := mustParse(t, sample)
 	want := map[string]any{
-		"name": "ci",
-		"on":   map[string]any{"push": map[string]any{"branches": []any{"main"}}},
+		"name":        "ci",
+		"on":          map[string]any{"push": map[string]any{"branches": []any{"main"}}},
 		"permissions": map[string]any{},
 		"jobs": map[string]any{"test": map[string]any{
 			"runs-on": "ubuntu-24.04", "timeout-minutes": int64(30),
