@@ -13,9 +13,9 @@ import (
 
 // Predicate type URIs.
 const (
-	TypeSPDX       = "https://spdx.dev/Document"              // SPDX 2.3 JSON (cosign --type spdxjson)
-	TypeCycloneDX  = "https://cyclonedx.org/bom"              // CycloneDX JSON (cosign --type cyclonedx)
-	TypeProvenance = "https://slsa.dev/provenance/v1"         // SLSA v1 (cosign --type slsaprovenance1)
+	TypeSPDX       = "https://spdx.dev/Document"      // SPDX 2.3 JSON (cosign --type spdxjson)
+	TypeCycloneDX  = "https://cyclonedx.org/bom"      // CycloneDX JSON (cosign --type cyclonedx)
+	TypeProvenance = "https://slsa.dev/provenance/v1" // SLSA v1 (cosign --type slsaprovenance1)
 	TypeControls   = "https://github.com/secure-movie-service/sms/attestation/controls/v1"
 )
 

@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	_ "modernc.org/sqlite" // the RPM database cataloguer needs a registered sqlite driver
+
 	"github.com/secure-movie-service/sms/pipeline/ociutil"
 )
 

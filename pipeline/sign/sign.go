@@ -99,8 +99,7 @@ func cut(d string) (string, string, bool) {
 }
 
 // Attest signs an in-toto statement of the predicate about the image digest (a DSSE
-// envelope) and attaches it in the registry. An earlier attestation of the same predicate
-// type by the same key is replaced.
+// envelope) and attaches it in the registry beside any earlier ones.
 func Attest(ctx context.Context, ref name.Digest, s *keys.Signer, predicateType string, pred []byte) error {
 	st, err := NewStatement(ref, predicateType, pred)
 	if err != nil {
@@ -128,8 +127,7 @@ func AttestStatement(ctx context.Context, ref name.Digest, s *keys.Signer, st *S
 	}
 	opts := ociutil.CosignOptions(ctx)
 	se, err := mutate.AttachAttestationToEntity(ociremote.SignedUnknown(ref, opts...), att,
-		mutate.WithDupeDetector(cremote.NewDupeDetector(s)),
-		mutate.WithReplaceOp(cremote.NewReplaceOp(st.PredicateType)))
+		mutate.WithDupeDetector(cremote.NewDupeDetector(s)))
 	if err != nil {
 		return fmt.Errorf("attest %s: %w", ref, err)
 	}

@@ -1,0 +1,353 @@
+// Package admit decides whether a workload or an image may be deployed: it gathers verified
+// facts for every image (pipeline/verify), builds the policy input, and evaluates
+// policy/admission with OPA used as a library. The verdict is deterministic: the same input
+// and facts give the same bytes.
+package admit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"sigs.k8s.io/yaml"
+
+	"github.com/secure-movie-service/sms/pipeline/keys"
+	"github.com/secure-movie-service/sms/pipeline/verify"
+	"github.com/secure-movie-service/sms/policy/admission"
+	policydata "github.com/secure-movie-service/sms/policy/data"
+)
+
+// ErrDenied is returned when the policy denies.
+var ErrDenied = errors.New("admission denied")
+
+// Limits on the manifest.
+const (
+	maxDocuments = 64
+	maxImages    = 128
+)
+
+// Options configure Run.
+type Options struct {
+	Keys        []*keys.Verifier
+	Images      []string // --image: image rules only
+	Manifest    []byte   // --manifest: YAML or JSON, one or more documents
+	Data        [][]byte // JSON documents merged over policy/data
+	SkipContent bool     // do not download layers to check them against their digests
+	Progress    io.Writer
+}
+
+// Reason is one deny reason.
+type Reason struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Image     string `json:"image,omitempty"`
+	Container string `json:"container,omitempty"`
+	Object    string `json:"object,omitempty"` // Kind/name of the document it belongs to
+}
+
+// Verdict is the outcome of one admission.
+type Verdict struct {
+	Allow  bool                     `json:"allow"`
+	Deny   []Reason                 `json:"deny"`
+	Images []string                 `json:"images"`
+	Facts  map[string]*verify.Facts `json:"facts"`
+	Errors map[string]string        `json:"verification_errors,omitempty"`
+}
+
+// Run verifies every image and evaluates the policy.
+func Run(ctx context.Context, o Options) (*Verdict, error) {
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	inputs, err := inputs(o)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := NewEvaluator(o.Data...)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verdict{Allow: true, Deny: []Reason{}, Images: []string{}, Facts: map[string]*verify.Facts{}, Errors: map[string]string{}}
+	seen := map[string]bool{}
+	for _, in := range inputs {
+		for _, ref := range in.images {
+			if seen[ref] {
+				continue
+			}
+			seen[ref] = true
+			v.Images = append(v.Images, ref)
+		}
+	}
+	if len(v.Images) > maxImages {
+		return nil, fmt.Errorf("admit: %d images (limit %d)", len(v.Images), maxImages)
+	}
+	sort.Strings(v.Images)
+	for _, ref := range v.Images {
+		if verify.Unpinned(ref) {
+			v.Errors[ref] = "not verified: the reference is not pinned by digest"
+			continue
+		}
+		fmt.Fprintf(o.Progress, "admit: verify %s\n", ref)
+		f, err := verify.Check(ctx, ref, verify.Options{Keys: o.Keys, SkipContent: o.SkipContent})
+		if f != nil {
+			v.Facts[ref] = f
+		}
+		if err != nil {
+			v.Errors[ref] = err.Error()
+		}
+	}
+	for _, in := range inputs {
+		facts := map[string]any{}
+		for _, ref := range in.images {
+			if f, ok := v.Facts[ref]; ok {
+				facts[ref] = f
+			}
+		}
+		in.doc["facts"] = facts
+		d, err := ev.Eval(ctx, in.doc)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range d.Deny {
+			r.Object = in.name
+			v.Deny = append(v.Deny, r)
+		}
+		v.Allow = v.Allow && d.Allow
+	}
+	sort.SliceStable(v.Deny, func(i, j int) bool { return less(v.Deny[i], v.Deny[j]) })
+	if len(v.Errors) == 0 {
+		v.Errors = nil
+	}
+	if !v.Allow {
+		return v, ErrDenied
+	}
+	return v, nil
+}
+
+func less(a, b Reason) bool {
+	ka := []string{a.Object, a.Code, a.Image, a.Container, a.Message}
+	kb := []string{b.Object, b.Code, b.Image, b.Container, b.Message}
+	for i := range ka {
+		if ka[i] != kb[i] {
+			return ka[i] < kb[i]
+		}
+	}
+	return false
+}
+
+type input struct {
+	name   string
+	doc    map[string]any
+	images []string
+}
+
+func inputs(o Options) ([]*input, error) {
+	switch {
+	case len(o.Images) > 0 && o.Manifest != nil:
+		return nil, errors.New("admit: give images or a manifest, not both")
+	case len(o.Images) > 0:
+		imgs := make([]any, len(o.Images))
+		for i, s := range o.Images {
+			imgs[i] = s
+		}
+		return []*input{{name: "", doc: map[string]any{"images": imgs}, images: o.Images}}, nil
+	case o.Manifest != nil:
+		docs, err := SplitYAML(o.Manifest)
+		if err != nil {
+			return nil, err
+		}
+		var out []*input
+		for _, d := range docs {
+			in := &input{}
+			if d["kind"] == "AdmissionReview" {
+				// Only the request travels; anything else in the file (a "facts" key, say)
+				// is the caller's claim and is dropped.
+				req, _ := d["request"].(map[string]any)
+				in.doc = map[string]any{"apiVersion": d["apiVersion"], "kind": d["kind"], "request": req}
+				obj, _ := req["object"].(map[string]any)
+				in.name, in.images = describe(obj), Images(obj)
+			} else {
+				in.doc = map[string]any{"object": d}
+				in.name, in.images = describe(d), Images(d)
+			}
+			out = append(out, in)
+		}
+		return out, nil
+	}
+	// Nothing to admit still goes through the policy, which denies it.
+	return []*input{{doc: map[string]any{}}}, nil
+}
+
+func describe(obj map[string]any) string {
+	kind, _ := obj["kind"].(string)
+	md, _ := obj["metadata"].(map[string]any)
+	n, _ := md["name"].(string)
+	return kind + "/" + n
+}
+
+// SplitYAML parses a YAML or JSON stream of one or more documents into objects.
+func SplitYAML(b []byte) ([]map[string]any, error) {
+	var docs []map[string]any
+	for i, part := range splitDocuments(b) {
+		if len(bytes.TrimSpace(part)) == 0 {
+			continue
+		}
+		if len(docs) >= maxDocuments {
+			return nil, fmt.Errorf("manifest: more than %d documents", maxDocuments)
+		}
+		j, err := yaml.YAMLToJSON(part)
+		if err != nil {
+			return nil, fmt.Errorf("manifest document %d: %w", i+1, err)
+		}
+		var m map[string]any
+		dec := json.NewDecoder(bytes.NewReader(j))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil || m == nil {
+			return nil, fmt.Errorf("manifest document %d is not an object", i+1)
+		}
+		docs = append(docs, m)
+	}
+	if len(docs) == 0 {
+		return nil, errors.New("manifest: no documents")
+	}
+	return docs, nil
+}
+
+func splitDocuments(b []byte) [][]byte {
+	var parts [][]byte
+	var cur []byte
+	for line := range strings.SplitAfterSeq(string(b), "\n") {
+		if strings.TrimRight(line, "\r\n ") == "---" {
+			parts = append(parts, cur)
+			cur = nil
+			continue
+		}
+		cur = append(cur, line...)
+	}
+	return append(parts, cur)
+}
+
+// Images lists the images of every container, init container and ephemeral container of a
+// workload object, in order.
+func Images(obj map[string]any) []string {
+	spec := podSpec(obj)
+	var out []string
+	for _, k := range []string{"containers", "initContainers", "ephemeralContainers"} {
+		list, _ := spec[k].([]any)
+		for _, c := range list {
+			cm, _ := c.(map[string]any)
+			if img, ok := cm["image"].(string); ok && img != "" {
+				out = append(out, img)
+			}
+		}
+	}
+	return out
+}
+
+func podSpec(obj map[string]any) map[string]any {
+	get := func(m map[string]any, path ...string) map[string]any {
+		for _, p := range path {
+			m, _ = m[p].(map[string]any)
+		}
+		return m
+	}
+	switch obj["kind"] {
+	case "Pod":
+		return get(obj, "spec")
+	case "CronJob":
+		return get(obj, "spec", "jobTemplate", "spec", "template", "spec")
+	default:
+		return get(obj, "spec", "template", "spec")
+	}
+}
+
+// Evaluator is the prepared admission query.
+type Evaluator struct {
+	q rego.PreparedEvalQuery
+}
+
+// NewEvaluator compiles policy/admission with policy/data and the given JSON overlays.
+func NewEvaluator(overlays ...[]byte) (*Evaluator, error) {
+	var data map[string]any
+	if err := json.Unmarshal(policydata.SupplyChain, &data); err != nil {
+		return nil, fmt.Errorf("admit: policy data: %w", err)
+	}
+	for i, o := range overlays {
+		var m map[string]any
+		if err := json.Unmarshal(o, &m); err != nil {
+			return nil, fmt.Errorf("admit: data overlay %d: %w", i+1, err)
+		}
+		data = merge(data, m)
+	}
+	q, err := rego.New(
+		rego.Query(admission.Query),
+		rego.Module(admission.File, admission.Rego),
+		rego.Store(inmem.NewFromObject(data)),
+		rego.StrictBuiltinErrors(true),
+	).PrepareForEval(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("admit: compile policy: %w", err)
+	}
+	return &Evaluator{q: q}, nil
+}
+
+// Decision is the policy's answer for one input.
+type Decision struct {
+	Allow bool     `json:"allow"`
+	Deny  []Reason `json:"deny"`
+}
+
+// Eval evaluates one input document. Any result that is not a well-formed decision denies.
+func (e *Evaluator) Eval(ctx context.Context, in map[string]any) (*Decision, error) {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	var generic any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		return nil, err
+	}
+	rs, err := e.q.Eval(ctx, rego.EvalInput(generic))
+	if err != nil {
+		return nil, fmt.Errorf("admit: evaluate policy: %w", err)
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return &Decision{Deny: []Reason{{Code: "POLICY_UNDEFINED", Message: "the policy returned no decision"}}}, nil
+	}
+	raw, err := json.Marshal(rs[0].Expressions[0].Value)
+	if err != nil {
+		return nil, err
+	}
+	var d Decision
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return &Decision{Deny: []Reason{{Code: "POLICY_UNDEFINED", Message: "the policy returned a malformed decision"}}}, nil
+	}
+	if d.Deny == nil {
+		d.Deny = []Reason{}
+	}
+	return &d, nil
+}
+
+// merge deep-merges src into dst (objects merge, everything else is replaced).
+func merge(dst, src map[string]any) map[string]any {
+	if dst == nil {
+		dst = map[string]any{}
+	}
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				dst[k] = merge(dm, sm)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+	return dst
+}

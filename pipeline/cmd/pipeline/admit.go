@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/secure-movie-service/sms/pipeline/admit"
+)
+
+func runAdmit(ctx context.Context, a *app, args []string) error {
+	fs := a.flags("admit", "--key cosign.pub (--image REF … | --manifest FILE) [--data FILE …]")
+	var keyPaths, images, data list
+	fs.Var(&keyPaths, "key", "public key `FILE` to verify with (repeatable); trust comes from policy data")
+	fs.Var(&images, "image", "image `REF` to admit (repeatable): image rules only")
+	manifest := fs.String("manifest", "", "Pod, Deployment, … or AdmissionReview `FILE` (YAML or JSON): image and workload rules")
+	fs.Var(&data, "data", "JSON `FILE` merged over policy/data (repeatable)")
+	skip := fs.Bool("skip-content", false, "do not download the layers to check them against their digests")
+	var o output
+	o.register(fs, "text")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := o.check(); err != nil {
+		return err
+	}
+	if (len(images) > 0) == (*manifest != "") {
+		fs.Usage()
+		return fmt.Errorf("%w: give --image or --manifest", errUsage)
+	}
+	ks, err := loadKeys(keyPaths)
+	if err != nil {
+		return err
+	}
+	opts := admit.Options{Keys: ks, Images: images, SkipContent: *skip, Progress: a.stderr}
+	if *manifest != "" {
+		if opts.Manifest, err = os.ReadFile(*manifest); err != nil {
+			return err
+		}
+	}
+	for _, p := range data {
+		b, err := os.ReadFile(p) //nolint:gosec // the operator names the file
+		if err != nil {
+			return err
+		}
+		opts.Data = append(opts.Data, b)
+	}
+	v, aerr := admit.Run(ctx, opts)
+	if v == nil {
+		return aerr
+	}
+	if err := o.emit(a, v, func(w io.Writer) { printVerdict(w, v) }); err != nil {
+		return err
+	}
+	if errors.Is(aerr, admit.ErrDenied) {
+		return fmt.Errorf("%w: %d reason(s)", errDeny, len(v.Deny))
+	}
+	return aerr
+}
+
+func printVerdict(w io.Writer, v *admit.Verdict) {
+	if v.Allow {
+		fmt.Fprintln(w, "ALLOW")
+	} else {
+		fmt.Fprintln(w, "DENY")
+	}
+	for _, d := range v.Deny {
+		where := d.Image
+		if d.Container != "" {
+			where = "container " + d.Container
+		}
+		if d.Object != "" {
+			where = d.Object + " " + where
+		}
+		fmt.Fprintf(w, "  %-24s %s  (%s)\n", d.Code, d.Message, where)
+	}
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/secure-movie-service/sms/pipeline/keys"
+	"github.com/secure-movie-service/sms/pipeline/ociutil"
+	"github.com/secure-movie-service/sms/pipeline/predicate"
+	"github.com/secure-movie-service/sms/pipeline/release"
+	"github.com/secure-movie-service/sms/pipeline/sign"
+)
+
+func runAttest(ctx context.Context, a *app, args []string) error {
+	fs := a.flags("attest", "--key cosign.key --type sbom|provenance|controls --predicate FILE IMAGE@DIGEST")
+	key := fs.String("key", "", "cosign private key (password in COSIGN_PASSWORD)")
+	kind := fs.String("type", "", "sbom (SPDX or CycloneDX JSON), provenance (SLSA v1) or controls")
+	pred := fs.String("predicate", "", "predicate JSON `FILE`")
+	var o output
+	o.register(fs, "text")
+	if err := parse(fs, args, 1); err != nil {
+		return err
+	}
+	if err := o.check(); err != nil {
+		return err
+	}
+	if *key == "" || *kind == "" || *pred == "" {
+		fs.Usage()
+		return fmt.Errorf("%w: --key, --type and --predicate are required", errUsage)
+	}
+	ref, err := ociutil.ParseDigest(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	body, err := release.ReadPredicate(*pred)
+	if err != nil {
+		return err
+	}
+	typ, err := predicate.TypeFor(*kind, body)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	// Refuse to sign what verification would reject.
+	if _, err := predicate.Summarize(typ, body); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	s, err := keys.LoadSigner(*key, a.password())
+	if err != nil {
+		return err
+	}
+	if err := sign.Attest(ctx, ref, s, typ, body); err != nil {
+		return err
+	}
+	res := map[string]string{"image": ref.String(), "key_id": s.ID, "predicate_type": typ}
+	return o.emit(a, res, func(w io.Writer) { fmt.Fprintf(w, "attested %s about %s with %s\n", typ, ref, s.ID) })
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/secure-movie-service/sms/pipeline/env"
+	"github.com/secure-movie-service/sms/pipeline/release"
+)
+
+func runRelease(ctx context.Context, a *app, args []string) error {
+	fs := a.flags("release", "--key cosign.key [--registry HOST/REPO] [--controls FILE] [flags]")
+	var o release.Options
+	buildFlags(fs, &o.Build)
+	var data list
+	fs.StringVar(&o.Repository, "registry", "", "push to `HOST[:PORT]/REPO` (default: an in-process registry on loopback)")
+	fs.StringVar(&o.Tag, "tag", "latest", "tag pushed with the image")
+	fs.StringVar(&o.KeyPath, "key", ".dev/keys/cosign.key", "cosign private key (password in COSIGN_PASSWORD)")
+	fs.BoolVar(&o.CreateKey, "create-key", false, "create the key pair at --key when it does not exist")
+	fs.StringVar(&o.OutDir, "out", "out/release", "directory for SBOMs, provenance, facts, verdict and summary")
+	fs.StringVar(&o.Controls, "controls", "", "control-results predicate `FILE` to attest (from make verify-controls)")
+	fs.StringVar(&o.Manifest, "manifest", "", "deployment manifest `FILE` to admit; ${IMAGE} is replaced by the image")
+	fs.Var(&data, "data", "JSON `FILE` merged over policy/data for admission (repeatable)")
+	fs.BoolVar(&o.NoSelfTrust, "no-self-trust", false, "admit with policy/data alone (do not trust this release's key and registry)")
+	var out output
+	out.register(fs, "text")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := out.check(); err != nil {
+		return err
+	}
+	for _, p := range data {
+		b, err := os.ReadFile(p) //nolint:gosec // the operator names the file
+		if err != nil {
+			return err
+		}
+		o.Data = append(o.Data, b)
+	}
+	o.Password = a.password()
+	o.Build.Getenv = a.getenv
+	o.BuilderID, o.Invocation = env.BuilderID.Get(a.getenv), env.InvocationID.Get(a.getenv)
+	o.Progress = a.stderr
+	s, err := release.Run(ctx, o)
+	if s == nil {
+		return err
+	}
+	if eerr := out.emit(a, s, func(w io.Writer) {
+		fmt.Fprintf(w, "image     %s\nrevision  %s\nkey       %s\nfiles     %d in %s\ntime      %.2fs\n", s.Image, s.Revision, s.KeyID, len(s.Files), o.OutDir, s.Seconds)
+		printVerdict(w, s.Verdict)
+	}); eerr != nil {
+		return eerr
+	}
+	return err
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/secure-movie-service/sms/pipeline/keys"
+	"github.com/secure-movie-service/sms/pipeline/ociutil"
+	"github.com/secure-movie-service/sms/pipeline/sign"
+)
+
+func runSign(ctx context.Context, a *app, args []string) error {
+	fs := a.flags("sign", "--key cosign.key IMAGE@DIGEST")
+	key := fs.String("key", "", "cosign private key (password in COSIGN_PASSWORD)")
+	var o output
+	o.register(fs, "text")
+	if err := parse(fs, args, 1); err != nil {
+		return err
+	}
+	if err := o.check(); err != nil {
+		return err
+	}
+	if *key == "" {
+		return fmt.Errorf("%w: --key is required", errUsage)
+	}
+	ref, err := ociutil.ParseDigest(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	s, err := keys.LoadSigner(*key, a.password())
+	if err != nil {
+		return err
+	}
+	if err := sign.Sign(ctx, ref, s); err != nil {
+		return err
+	}
+	res := map[string]string{"image": ref.String(), "key_id": s.ID}
+	return o.emit(a, res, func(w io.Writer) { fmt.Fprintf(w, "signed %s with %s\n", ref, s.ID) })
+}
