@@ -88,12 +88,12 @@ deny contains reason("INPUT_INVALID", "", "", "the workload has no pod spec with
 	count(containers) == 0
 }
 
-deny contains reason("INPUT_INVALID", "", x.c.name, "a container has no image") if {
+deny contains reason("INPUT_INVALID", "", cname(x), "a container has no image") if {
 	some x in containers
-	not is_string(x.c.image)
+	not is_string(object.get(x.c, "image", null))
 }
 
-deny contains reason("INPUT_INVALID", "", x.c.name, "a container has an empty image") if {
+deny contains reason("INPUT_INVALID", "", cname(x), "a container has an empty image") if {
 	some x in containers
 	x.c.image == ""
 }
@@ -325,11 +325,16 @@ numeric_nonroot(user) if {
 
 sc(x) := object.get(x.c, "securityContext", {})
 
+# A container's image and name, "" when absent, so that a missing field never silences a rule.
+cimage(x) := object.get(x.c, "image", "")
+
+cname(x) := object.get(x.c, "name", "")
+
 pod_sc := object.get(pod_spec, "securityContext", {})
 
 # METADATA
 # title: RUN_AS_NON_ROOT — runAsNonRoot is true for every container (container or pod level)
-deny contains reason("RUN_AS_NON_ROOT", x.c.image, x.c.name, sprintf("container %v does not set runAsNonRoot: true", [x.c.name])) if {
+deny contains reason("RUN_AS_NON_ROOT", cimage(x), cname(x), sprintf("container %v does not set runAsNonRoot: true", [cname(x)])) if {
 	some x in containers
 	not run_as_non_root(x)
 }
@@ -343,7 +348,7 @@ run_as_non_root(x) if {
 
 # METADATA
 # title: RUN_AS_ROOT_USER — runAsUser 0 is denied at container or pod level
-deny contains reason("RUN_AS_ROOT_USER", x.c.image, x.c.name, sprintf("container %v runs as uid 0", [x.c.name])) if {
+deny contains reason("RUN_AS_ROOT_USER", cimage(x), cname(x), sprintf("container %v runs as uid 0", [cname(x)])) if {
 	some x in containers
 	effective_uid(x) == 0
 }
@@ -354,28 +359,28 @@ effective_uid(x) := pod_sc.runAsUser if not "runAsUser" in object.keys(sc(x))
 
 # METADATA
 # title: PRIVILEGE_ESCALATION — allowPrivilegeEscalation is false
-deny contains reason("PRIVILEGE_ESCALATION", x.c.image, x.c.name, sprintf("container %v does not set allowPrivilegeEscalation: false", [x.c.name])) if {
+deny contains reason("PRIVILEGE_ESCALATION", cimage(x), cname(x), sprintf("container %v does not set allowPrivilegeEscalation: false", [cname(x)])) if {
 	some x in containers
 	not sc(x).allowPrivilegeEscalation == false
 }
 
 # METADATA
 # title: READ_ONLY_ROOT_FS — readOnlyRootFilesystem is true
-deny contains reason("READ_ONLY_ROOT_FS", x.c.image, x.c.name, sprintf("container %v does not set readOnlyRootFilesystem: true", [x.c.name])) if {
+deny contains reason("READ_ONLY_ROOT_FS", cimage(x), cname(x), sprintf("container %v does not set readOnlyRootFilesystem: true", [cname(x)])) if {
 	some x in containers
 	not sc(x).readOnlyRootFilesystem == true
 }
 
 # METADATA
 # title: CAPABILITIES_NOT_DROPPED — capabilities drop ALL
-deny contains reason("CAPABILITIES_NOT_DROPPED", x.c.image, x.c.name, sprintf("container %v does not drop ALL capabilities", [x.c.name])) if {
+deny contains reason("CAPABILITIES_NOT_DROPPED", cimage(x), cname(x), sprintf("container %v does not drop ALL capabilities", [cname(x)])) if {
 	some x in containers
 	not "ALL" in object.get(sc(x), ["capabilities", "drop"], [])
 }
 
 # METADATA
 # title: CAPABILITIES_ADDED — no capability is added back
-deny contains reason("CAPABILITIES_ADDED", x.c.image, x.c.name, sprintf("container %v adds capabilities %v", [x.c.name, added])) if {
+deny contains reason("CAPABILITIES_ADDED", cimage(x), cname(x), sprintf("container %v adds capabilities %v", [cname(x), added])) if {
 	some x in containers
 	added := object.get(sc(x), ["capabilities", "add"], [])
 	count(added) > 0
@@ -383,14 +388,14 @@ deny contains reason("CAPABILITIES_ADDED", x.c.image, x.c.name, sprintf("contain
 
 # METADATA
 # title: PRIVILEGED — no privileged container
-deny contains reason("PRIVILEGED", x.c.image, x.c.name, sprintf("container %v is privileged", [x.c.name])) if {
+deny contains reason("PRIVILEGED", cimage(x), cname(x), sprintf("container %v is privileged", [cname(x)])) if {
 	some x in containers
 	sc(x).privileged == true
 }
 
 # METADATA
 # title: LIMITS_MISSING — CPU and memory limits are set
-deny contains reason("LIMITS_MISSING", x.c.image, x.c.name, sprintf("container %v has no %v limit", [x.c.name, res])) if {
+deny contains reason("LIMITS_MISSING", cimage(x), cname(x), sprintf("container %v has no %v limit", [cname(x), res])) if {
 	some x in containers
 	some res in ["cpu", "memory"]
 	not x.c.resources.limits[res]

@@ -1,0 +1,244 @@
+// Package testkit builds the real parts that pipeline tests need, offline: an OCI registry
+// (go-containerregistry's registry.New under httptest) whose blobs can be tampered with,
+// cosign key pairs generated in the test, small images, and well-formed predicates.
+package testkit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/secure-movie-service/sms/pipeline/keys"
+	"github.com/secure-movie-service/sms/pipeline/predicate"
+)
+
+// Password encrypts every key a test makes.
+const Password = "testkit-password"
+
+// Registry is an in-process registry; Host is 127.0.0.1:PORT.
+type Registry struct {
+	Host  string
+	blobs *TamperBlobs
+}
+
+// MustRegistry starts a registry for the test.
+func MustRegistry(tb testing.TB) *Registry {
+	tb.Helper()
+	blobs := &TamperBlobs{m: map[string][]byte{}, bad: map[string]bool{}}
+	srv := httptest.NewServer(registry.New(registry.WithBlobHandler(blobs), registry.Logger(log.New(io.Discard, "", 0))))
+	tb.Cleanup(srv.Close)
+	return &Registry{Host: strings.TrimPrefix(srv.URL, "http://"), blobs: blobs}
+}
+
+// Tamper makes the registry serve different bytes (same length) for the blob h.
+func (r *Registry) Tamper(h v1.Hash) { r.blobs.tamper(h) }
+
+// TamperBlobs is an in-memory blob store that can serve corrupted content.
+type TamperBlobs struct {
+	mu  sync.Mutex
+	m   map[string][]byte
+	bad map[string]bool
+}
+
+func (b *TamperBlobs) tamper(h v1.Hash) { b.mu.Lock(); b.bad[h.String()] = true; b.mu.Unlock() }
+
+// Get implements registry.BlobHandler.
+func (b *TamperBlobs) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	data, ok := b.m[h.String()]
+	if !ok {
+		return nil, registry.ErrNotFound
+	}
+	if b.bad[h.String()] {
+		data = bytes.Clone(data)
+		data[len(data)/2] ^= 0xff
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+// Stat implements registry.BlobStatHandler.
+func (b *TamperBlobs) Stat(_ context.Context, _ string, h v1.Hash) (int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	data, ok := b.m[h.String()]
+	if !ok {
+		return 0, registry.ErrNotFound
+	}
+	return int64(len(data)), nil
+}
+
+// Put implements registry.BlobPutHandler.
+func (b *TamperBlobs) Put(_ context.Context, _ string, h v1.Hash, rc io.ReadCloser) error {
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.m[h.String()] = data
+	b.mu.Unlock()
+	return nil
+}
+
+// Key is a generated cosign key pair.
+type Key struct {
+	Dir      string
+	Signer   *keys.Signer
+	Verifier *keys.Verifier
+}
+
+// MustKey generates an encrypted cosign key pair in a temporary directory.
+func MustKey(tb testing.TB) *Key {
+	tb.Helper()
+	dir := tb.TempDir()
+	if _, err := keys.Generate(dir, []byte(Password)); err != nil {
+		tb.Fatal(err)
+	}
+	s, err := keys.LoadSigner(filepath.Join(dir, keys.PrivateKeyFile), []byte(Password))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	v, err := keys.LoadVerifier(filepath.Join(dir, keys.PublicKeyFile))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if v.ID != s.ID {
+		tb.Fatalf("key ids differ: %s %s", v.ID, s.ID)
+	}
+	return &Key{Dir: dir, Signer: s, Verifier: v}
+}
+
+// PrivatePath and PublicPath are the key files.
+func (k *Key) PrivatePath() string { return filepath.Join(k.Dir, keys.PrivateKeyFile) }
+
+// PublicPath is the public key file.
+func (k *Key) PublicPath() string { return filepath.Join(k.Dir, keys.PublicKeyFile) }
+
+// MustImage makes a small random image that runs as user.
+func MustImage(tb testing.TB, user string) v1.Image {
+	tb.Helper()
+	img, err := random.Image(512, 2)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Config.User = user
+	cf.Config.Entrypoint = []string{"/movies"}
+	cf.OS, cf.Architecture = "linux", "amd64"
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return img
+}
+
+// MustPush pushes img to repo:tag and returns repo@digest.
+func MustPush(tb testing.TB, repo string, img v1.Image) name.Digest {
+	tb.Helper()
+	ref, err := name.ParseReference(repo + ":latest")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		tb.Fatal(err)
+	}
+	h, err := img.Digest()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d, err := name.NewDigest(repo + "@" + h.String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
+
+// Revision is the commit every fixture predicate names.
+const Revision = "0123456789abcdef0123456789abcdef01234567"
+
+// SourceRepository is the repository fixture provenance names.
+const SourceRepository = "https://github.com/secure-movie-service/sms"
+
+// SPDX is a minimal well-formed SPDX 2.3 document.
+func SPDX() []byte {
+	return []byte(`{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"movies",
+"documentNamespace":"https://example.invalid/movies","creationInfo":{"created":"2026-01-01T00:00:00Z","creators":["Tool: testkit"]},
+"packages":[{"SPDXID":"SPDXRef-Package-stdlib","name":"stdlib","externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:golang/stdlib@1.26.8"}]}]}`)
+}
+
+// CycloneDX is a minimal well-formed CycloneDX document.
+func CycloneDX() []byte {
+	return []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","metadata":{"component":{"name":"movies"}},"components":[]}`)
+}
+
+// Provenance is well-formed SLSA v1 provenance for repository and revision.
+func Provenance(repository, revision string) []byte {
+	p := predicate.Provenance{
+		BuildDefinition: predicate.BuildDefinition{
+			BuildType: predicate.BuildType,
+			ExternalParameters: predicate.ExternalParameters{
+				Source:  predicate.Source{Repository: repository, Revision: revision},
+				Package: "service/cmd/movies", Command: []string{"go", "build"}, Platform: "linux/amd64",
+			},
+		},
+		RunDetails: predicate.RunDetails{Builder: predicate.Builder{ID: "https://example.invalid/testkit"}},
+	}
+	b, _ := json.Marshal(p)
+	return b
+}
+
+// Controls is a control-results predicate for revision; failed names controls that failed.
+func Controls(revision string, failed ...string) []byte {
+	c := predicate.Controls{
+		Revision: revision, ModelDigest: "sha256:" + strings.Repeat("ab", 32), Passed: len(failed) == 0,
+		Controls: map[string]predicate.ControlResult{},
+	}
+	for _, id := range []string{"C-SUPPLY-01", "C-SUPPLY-02"} {
+		c.Controls[id] = predicate.ControlResult{Status: "pass", Evidence: []predicate.Evidence{{ID: "go:example.TestX", Status: "pass"}}}
+	}
+	for _, id := range failed {
+		c.Controls[id] = predicate.ControlResult{Status: "fail", Reason: "test failed", Evidence: []predicate.Evidence{{ID: "go:example.TestY", Status: "fail"}}}
+	}
+	b, _ := json.Marshal(c)
+	return b
+}
+
+// TrustOverlay is a policy data overlay trusting the keys and the registry prefixes.
+func TrustOverlay(prefixes []string, ks ...*Key) []byte {
+	tk := map[string]any{}
+	for _, k := range ks {
+		tk[k.Signer.ID] = map[string]string{"name": "test key"}
+	}
+	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{
+		"trusted_keys": tk, "registries": prefixes, "source_repository": SourceRepository,
+	}})
+	return b
+}
+
+// Must fails the test on err.
+func Must(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(fmt.Errorf("unexpected: %w", err))
+	}
+}
