@@ -179,6 +179,8 @@ func TestWriteVisibleOnlyAfterFsync(t *testing.T) {
 	j := mustOpen(t, testDir, memOpts(ffs))
 	defer j.Close()
 	gate := make(chan struct{})
+	var release sync.Once
+	defer release.Do(func() { close(gate) }) // before Close, even when the test fails
 	ffs.set(faults{match: "journal-", gate: gate})
 	done := make(chan error, 1)
 	go func() { _, err := j.Create(context.Background(), testMovie("x", 1)); done <- err }()
@@ -201,7 +203,7 @@ func TestWriteVisibleOnlyAfterFsync(t *testing.T) {
 		t.Fatalf("Create returned (%v) before its fsync", err)
 	default:
 	}
-	close(gate)
+	release.Do(func() { close(gate) })
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
