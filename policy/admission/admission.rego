@@ -175,8 +175,12 @@ deny contains reason("REGISTRY_NOT_ALLOWED", ref, "", sprintf("%v is not under a
 deny contains reason("FACTS_MISSING", ref, "", sprintf("no verified facts for %v", [ref])) if {
 	some ref in images
 	pinned(ref)
-	not facts(ref).digest
+	not has_facts(ref)
 }
+
+# has_facts keeps the call out of `not`: `not facts(ref).digest` would be silently undefined
+# (never true) when facts(ref) is undefined, which is exactly the case to deny.
+has_facts(ref) if facts(ref).digest
 
 # METADATA
 # title: FACTS_MISMATCH — the facts must be about the very digest referenced

@@ -1,0 +1,357 @@
+# METADATA
+# title: Tests for package admission — one or more per deny code, plus the allow path
+package admission_test
+
+import data.admission
+import rego.v1
+
+key := "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+
+evil := "sha256:9999999999999999999999999999999999999999999999999999999999999999"
+
+dg := "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+other := "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+rev := "0123456789abcdef0123456789abcdef01234567"
+
+ref := concat("@", ["ghcr.io/secure-movie-service/movies", dg])
+
+cfg := {
+	"trusted_keys": {key: {"name": "release"}},
+	"registries": ["ghcr.io/secure-movie-service/"],
+	"source_repository": "https://github.com/secure-movie-service/sms",
+}
+
+att(type, summary) := {
+	"key_id": key, "predicate_type": type, "valid": true,
+	"subjects": [{"name": "ghcr.io/secure-movie-service/movies", "digest": dg}],
+	"summary": summary,
+}
+
+sbom_att := att("https://spdx.dev/Document", {"sbom": {"format": "spdx-2.3", "packages": 2}})
+
+prov_att := att("https://slsa.dev/provenance/v1", {"provenance": {
+	"source_repository": "https://github.com/secure-movie-service/sms",
+	"source_revision": rev, "dirty": false,
+}})
+
+ctl_att := att("https://github.com/secure-movie-service/sms/attestation/controls/v1", {"controls": {
+	"revision": rev, "passed": true, "failed": [], "total": 2,
+}})
+
+good_facts := {
+	"digest": dg,
+	"content_verified": true,
+	"config": {"user": "65532:65532"},
+	"signatures": [{"key_id": key, "digest": dg}],
+	"attestations": [sbom_att, prov_att, ctl_att],
+}
+
+image_input(facts) := {"images": [ref], "facts": {ref: facts}}
+
+codes(input_doc) := {d.code | some d in admission.deny with input as input_doc with data.supply_chain as cfg}
+
+allowed(input_doc) if admission.allow with input as input_doc with data.supply_chain as cfg
+
+container := {
+	"name": "movies",
+	"image": ref,
+	"securityContext": {
+		"runAsNonRoot": true, "allowPrivilegeEscalation": false,
+		"readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]},
+	},
+	"resources": {"limits": {"cpu": "500m", "memory": "128Mi"}},
+}
+
+pod(spec) := {"object": {"kind": "Pod", "metadata": {"name": "movies"}, "spec": spec}, "facts": {ref: good_facts}}
+
+good_spec := {"containers": [container]}
+
+with_container(patch) := pod({"containers": [object.union(container, patch)]})
+
+# --- allow paths -------------------------------------------------------------
+
+test_complete_release_is_allowed if {
+	allowed(image_input(good_facts))
+	admission.decision.allow with input as image_input(good_facts) with data.supply_chain as cfg
+}
+
+test_hardened_pod_is_allowed if allowed(pod(good_spec))
+
+test_pod_level_run_as_non_root_is_enough if {
+	c := json.remove(container, ["securityContext/runAsNonRoot"])
+	allowed(pod({"securityContext": {"runAsNonRoot": true}, "containers": [c]}))
+}
+
+test_deployment_is_allowed if {
+	d := {"kind": "Deployment", "metadata": {"name": "m"}, "spec": {"template": {"spec": good_spec}}}
+	allowed({"object": d, "facts": {ref: good_facts}})
+}
+
+test_cronjob_images_are_checked if {
+	cj := {"kind": "CronJob", "metadata": {"name": "m"}, "spec": {"jobTemplate": {"spec": {"template": {"spec": good_spec}}}}}
+	allowed({"object": cj, "facts": {ref: good_facts}})
+	"FACTS_MISSING" in codes({"object": cj, "facts": {}})
+}
+
+test_admission_review_is_read if {
+	review := {"kind": "AdmissionReview", "request": {"uid": "u1", "object": pod(good_spec).object}, "facts": {ref: good_facts}}
+	allowed(review)
+	resp := admission.review_response with input as review with data.supply_chain as cfg
+	resp.response.allowed == true
+	resp.response.uid == "u1"
+	resp.response.status.code == 200
+}
+
+test_admission_review_denial_response if {
+	review := {"kind": "AdmissionReview", "request": {"uid": "u2", "object": pod(good_spec).object}}
+	resp := admission.review_response with input as review with data.supply_chain as cfg
+	resp.response.allowed == false
+	resp.response.status.code == 403
+	contains(resp.response.status.message, "FACTS_MISSING")
+}
+
+test_gatekeeper_review_gives_violations if {
+	review_in := {"review": {"object": with_container({"securityContext": {"privileged": true}}).object}}
+	vs := admission.violation with input as review_in with data.supply_chain as cfg
+	some v in vs
+	v.details.code == "PRIVILEGED"
+}
+
+test_facts_from_verifier_data if {
+	img_in := {"images": [ref]}
+	admission.allow with input as img_in with data.supply_chain as object.union(cfg, {"facts": {dg: good_facts}})
+	not admission.allow with input as img_in with data.supply_chain as cfg
+}
+
+# --- input completeness ------------------------------------------------------
+
+test_empty_input_denied if {
+	"INPUT_INVALID" in codes({})
+	not allowed({})
+}
+
+test_empty_image_list_denied if "INPUT_INVALID" in codes({"images": []})
+
+test_pod_without_containers_denied if "INPUT_INVALID" in codes(pod({}))
+
+test_container_without_image_denied if "INPUT_INVALID" in codes(pod({"containers": [{"name": "a"}]}))
+
+test_container_with_empty_image_denied if "INPUT_INVALID" in codes(pod({"containers": [object.union(container, {"image": ""})]}))
+
+test_unsupported_kind_denied if "KIND_UNSUPPORTED" in codes({"object": {"kind": "Service", "metadata": {"name": "s"}}})
+
+test_decision_lists_reasons if {
+	d := admission.decision with input as {} with data.supply_chain as cfg
+	d.allow == false
+	count(d.deny) > 0
+}
+
+# --- image rules ---------------------------------------------------------------
+
+test_tag_denied if "IMAGE_NOT_DIGEST" in codes({"images": ["ghcr.io/secure-movie-service/movies:latest"], "facts": {}})
+
+test_registry_allowlist if {
+	lookalike := concat("@", ["ghcr.io/secure-movie-service-evil/movies", dg])
+	"REGISTRY_NOT_ALLOWED" in codes({"images": [lookalike], "facts": {lookalike: good_facts}})
+	not "REGISTRY_NOT_ALLOWED" in codes(image_input(good_facts))
+}
+
+test_registry_prefix_without_slash_is_ignored if {
+	c := object.union(cfg, {"registries": ["ghcr.io/secure-movie-service"]})
+	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+	"REGISTRY_NOT_ALLOWED" in ds
+}
+
+test_no_registry_data_denies if {
+	c := json.remove(cfg, ["registries"])
+	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+	"REGISTRY_NOT_ALLOWED" in ds
+}
+
+test_facts_missing_denied if "FACTS_MISSING" in codes({"images": [ref], "facts": {}})
+
+test_facts_for_another_digest_denied if "FACTS_MISMATCH" in codes(image_input(object.union(good_facts, {"digest": other})))
+
+test_content_unverified_denied if "CONTENT_UNVERIFIED" in codes(image_input(object.union(good_facts, {"content_verified": false})))
+
+test_unsigned_denied if "SIGNATURE_MISSING" in codes(image_input(object.union(good_facts, {"signatures": []})))
+
+test_signature_by_untrusted_key_denied if {
+	"SIGNATURE_MISSING" in codes(image_input(object.union(good_facts, {"signatures": [{"key_id": evil, "digest": dg}]})))
+}
+
+test_signature_over_another_digest_denied if {
+	"SIGNATURE_MISSING" in codes(image_input(object.union(good_facts, {"signatures": [{"key_id": key, "digest": other}]})))
+}
+
+test_no_trusted_keys_denies if {
+	c := json.patch(cfg, [{"op": "replace", "path": "/trusted_keys", "value": {}}])
+	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+	"SIGNATURE_MISSING" in ds
+}
+
+without(type) := object.union(good_facts, {"attestations": [a | some a in good_facts.attestations; a.predicate_type != type]})
+
+replace(type, new) := object.union(good_facts, {"attestations": array.concat(without(type).attestations, [new])})
+
+test_sbom_missing_denied if "SBOM_MISSING" in codes(image_input(without("https://spdx.dev/Document")))
+
+test_sbom_for_another_digest_denied if {
+	a := object.union(sbom_att, {"subjects": [{"name": "x", "digest": other}]})
+	"SBOM_MISSING" in codes(image_input(replace("https://spdx.dev/Document", a)))
+}
+
+test_sbom_untrusted_key_denied if {
+	a := object.union(sbom_att, {"key_id": evil})
+	"SBOM_MISSING" in codes(image_input(replace("https://spdx.dev/Document", a)))
+}
+
+test_sbom_malformed_denied if {
+	a := object.union(sbom_att, {"valid": false, "error": "spdx: packages missing"})
+	"SBOM_INVALID" in codes(image_input(replace("https://spdx.dev/Document", a)))
+}
+
+test_cyclonedx_sbom_accepted if {
+	a := object.union(sbom_att, {"predicate_type": "https://cyclonedx.org/bom"})
+	allowed(image_input(replace("https://spdx.dev/Document", a)))
+}
+
+test_provenance_missing_denied if "PROVENANCE_MISSING" in codes(image_input(without("https://slsa.dev/provenance/v1")))
+
+test_provenance_for_another_digest_denied if {
+	a := object.union(prov_att, {"subjects": [{"name": "x", "digest": other}]})
+	"PROVENANCE_MISSING" in codes(image_input(replace("https://slsa.dev/provenance/v1", a)))
+}
+
+test_provenance_another_source_denied if {
+	a := object.union(prov_att, {"summary": {"provenance": {"source_repository": "https://github.com/evil/sms", "source_revision": rev, "dirty": false}}})
+	ds := codes(image_input(replace("https://slsa.dev/provenance/v1", a)))
+	"PROVENANCE_SOURCE" in ds
+	not "PROVENANCE_MISSING" in ds
+}
+
+test_provenance_without_source_data_denied if {
+	c := json.remove(cfg, ["source_repository"])
+	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+	"PROVENANCE_SOURCE" in ds
+}
+
+test_provenance_dirty_denied if {
+	a := object.union(prov_att, {"summary": {"provenance": {"source_repository": cfg.source_repository, "source_revision": rev, "dirty": true}}})
+	"PROVENANCE_DIRTY" in codes(image_input(replace("https://slsa.dev/provenance/v1", a)))
+}
+
+ctl_type := "https://github.com/secure-movie-service/sms/attestation/controls/v1"
+
+test_controls_missing_denied if "CONTROLS_MISSING" in codes(image_input(without(ctl_type)))
+
+test_controls_untrusted_denied if "CONTROLS_MISSING" in codes(image_input(replace(ctl_type, object.union(ctl_att, {"key_id": evil}))))
+
+test_controls_failed_denied if {
+	a := object.union(ctl_att, {"summary": {"controls": {"revision": rev, "passed": false, "failed": ["C-AUTHZ-01"], "total": 2}}})
+	ds := codes(image_input(replace(ctl_type, a)))
+	"CONTROLS_FAILED" in ds
+}
+
+test_controls_failed_message_names_control if {
+	a := object.union(ctl_att, {"summary": {"controls": {"revision": rev, "passed": false, "failed": ["C-AUTHZ-01"], "total": 2}}})
+	some d in admission.deny with input as image_input(replace(ctl_type, a)) with data.supply_chain as cfg
+	d.code == "CONTROLS_FAILED"
+	contains(d.message, "C-AUTHZ-01")
+}
+
+test_controls_passed_flag_alone_is_not_enough if {
+	a := object.union(ctl_att, {"summary": {"controls": {"revision": rev, "passed": true, "failed": ["C-X-01"], "total": 2}}})
+	"CONTROLS_FAILED" in codes(image_input(replace(ctl_type, a)))
+}
+
+test_controls_other_revision_denied if {
+	a := object.union(ctl_att, {"summary": {"controls": {"revision": concat("", ["f" | some _ in numbers.range(1, 40)]), "passed": true, "failed": [], "total": 2}}})
+	"CONTROLS_REVISION" in codes(image_input(replace(ctl_type, a)))
+}
+
+test_root_users_denied if {
+	every u in ["", "root", "0", "0:0", "0:65532", "nobody", "65532:root", "-1"] {
+		"IMAGE_USER_ROOT" in codes(image_input(object.union(good_facts, {"config": {"user": u}})))
+	}
+}
+
+test_missing_user_denied if "IMAGE_USER_ROOT" in codes(image_input(json.remove(good_facts, ["config"])))
+
+test_numeric_users_allowed if {
+	every u in ["65532", "65532:65532", "1000:0"] {
+		not "IMAGE_USER_ROOT" in codes(image_input(object.union(good_facts, {"config": {"user": u}})))
+	}
+}
+
+# --- workload rules --------------------------------------------------------------
+
+test_run_as_non_root_required if {
+	"RUN_AS_NON_ROOT" in codes(with_container({"securityContext": {"runAsNonRoot": false}}))
+	"RUN_AS_NON_ROOT" in codes(pod({"containers": [json.remove(container, ["securityContext/runAsNonRoot"])]}))
+}
+
+test_container_overrides_pod_run_as_non_root if {
+	c := object.union(container, {"securityContext": {"runAsNonRoot": false}})
+	"RUN_AS_NON_ROOT" in codes(pod({"securityContext": {"runAsNonRoot": true}, "containers": [c]}))
+}
+
+test_run_as_root_user_denied if {
+	"RUN_AS_ROOT_USER" in codes(with_container({"securityContext": {"runAsUser": 0}}))
+	"RUN_AS_ROOT_USER" in codes(pod({"securityContext": {"runAsUser": 0}, "containers": [container]}))
+	not "RUN_AS_ROOT_USER" in codes(pod({"securityContext": {"runAsUser": 0}, "containers": [object.union(container, {"securityContext": {"runAsUser": 1000}})]}))
+}
+
+test_privilege_escalation_denied if {
+	"PRIVILEGE_ESCALATION" in codes(with_container({"securityContext": {"allowPrivilegeEscalation": true}}))
+	"PRIVILEGE_ESCALATION" in codes(pod({"containers": [json.remove(container, ["securityContext/allowPrivilegeEscalation"])]}))
+}
+
+test_read_only_root_fs_required if "READ_ONLY_ROOT_FS" in codes(with_container({"securityContext": {"readOnlyRootFilesystem": false}}))
+
+test_capabilities_drop_all_required if {
+	"CAPABILITIES_NOT_DROPPED" in codes(with_container({"securityContext": {"capabilities": {"drop": ["NET_RAW"]}}}))
+	"CAPABILITIES_NOT_DROPPED" in codes(pod({"containers": [json.remove(container, ["securityContext"])]}))
+}
+
+test_capabilities_added_denied if "CAPABILITIES_ADDED" in codes(with_container({"securityContext": {"capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN"]}}}))
+
+test_privileged_denied if "PRIVILEGED" in codes(with_container({"securityContext": {"privileged": true}}))
+
+test_limits_required if {
+	"LIMITS_MISSING" in codes(pod({"containers": [json.remove(container, ["resources/limits/memory"])]}))
+	"LIMITS_MISSING" in codes(pod({"containers": [json.remove(container, ["resources/limits/cpu"])]}))
+	"LIMITS_MISSING" in codes(pod({"containers": [json.remove(container, ["resources"])]}))
+}
+
+test_init_and_ephemeral_containers_checked if {
+	bad := json.remove(container, ["securityContext"])
+	"RUN_AS_NON_ROOT" in codes(pod({"containers": [container], "initContainers": [bad]}))
+	"PRIVILEGE_ESCALATION" in codes(pod({"containers": [container], "ephemeralContainers": [bad]}))
+}
+
+test_init_container_image_needs_facts if {
+	c := object.union(container, {"image": concat("@", ["ghcr.io/secure-movie-service/tools", other])})
+	"FACTS_MISSING" in codes(pod({"containers": [container], "initContainers": [c]}))
+}
+
+test_host_path_denied if "HOST_PATH" in codes(pod(object.union(good_spec, {"volumes": [{"name": "root", "hostPath": {"path": "/"}}]})))
+
+test_empty_dir_allowed if allowed(pod(object.union(good_spec, {"volumes": [{"name": "data", "emptyDir": {}}]})))
+
+test_host_namespaces_denied if {
+	"HOST_NETWORK" in codes(pod(object.union(good_spec, {"hostNetwork": true})))
+	"HOST_PID" in codes(pod(object.union(good_spec, {"hostPID": true})))
+	"HOST_IPC" in codes(pod(object.union(good_spec, {"hostIPC": true})))
+}
+
+test_every_reason_has_code_and_message if {
+	ds := admission.deny with input as with_container({"securityContext": {"privileged": true}}) with data.supply_chain as cfg
+	count(ds) > 0
+	every d in ds {
+		regex.match(`^[A-Z_]+$`, d.code)
+		d.message != ""
+	}
+}
