@@ -46,4 +46,4 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 30s)
 	scripts/fuzz.sh $(FUZZTIME)
 
 bench: ## Benchmarks: API vs plain handler, durable vs fsync-off writes
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./tests/
+	$(GO) test -tags smsbench -run '^$$' -bench . -benchtime $(BENCHTIME) ./tests/ ./service/store/

@@ -28,12 +28,6 @@ import (
 func BenchmarkGetMovie(b *testing.B) {
 	id := newIdentityProvider(b)
 	opa := startOPA(b)
-	keys, err := auth.LoadJWKS(id.jwksPath)
-	if err != nil {
-		b.Fatal(err)
-	}
-	verifier, _ := auth.NewVerifier(auth.Config{Keys: keys, Issuer: id.issuer, Audience: id.audience})
-	decider, _ := authz.New(authz.Config{URL: opa.url, Token: opa.token, CacheTTL: time.Second})
 	st, err := store.Open(filepath.Join(b.TempDir(), "data"), store.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -45,18 +39,7 @@ func BenchmarkGetMovie(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc := httptest.NewServer(api.New(api.Config{
-		Store: st,
-		Authenticate: func(tok string) (api.Identity, error) {
-			c, err := verifier.Verify(tok)
-			return api.Identity{Sub: c.Subject, Roles: c.Roles}, err
-		},
-		Authorizer:   decider,
-		Logger:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		SubjectLimit: limit.New(1e9, 1e9, 100, nil),
-		IPLimit:      limit.New(1e9, 1e9, 100, nil),
-	}))
-	defer svc.Close()
+	svc := benchServer(b, id, opa, st)
 	body, _ := json.Marshal(m)
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -65,35 +48,8 @@ func BenchmarkGetMovie(b *testing.B) {
 	defer plain.Close()
 
 	token := id.token(b, "viewer", "viewer")
-	path := "/v1/movies/" + m.ID
-	const clients = 16
-	hc := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: clients}}
 	load := func(base string, n int) time.Duration {
-		var left atomic.Int64
-		left.Store(int64(n))
-		var wg sync.WaitGroup
-		start := time.Now()
-		for range clients {
-			wg.Go(func() {
-				req, _ := http.NewRequest("GET", base+path, nil)
-				req.Header.Set("Authorization", "Bearer "+token)
-				for left.Add(-1) >= 0 {
-					resp, err := hc.Do(req)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						b.Errorf("status %d", resp.StatusCode)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		return time.Since(start)
+		return hammer(b, 16, n, "GET", base+"/v1/movies/"+m.ID, token, "", 200)
 	}
 	load(svc.URL, 200) // warm connections and caches
 	load(plain.URL, 200)
@@ -113,4 +69,63 @@ func BenchmarkGetMovie(b *testing.B) {
 	b.ReportMetric(plainRate, "plain-req/s")
 	b.ReportMetric(svcRate/plainRate, "ratio")
 	b.ReportMetric(0, "ns/op")
+}
+
+// benchServer serves the real handler in-process: token verification with
+// its cache, the OPA client with its default 1s decision cache against a
+// real OPA, JSON logs (discarded), limits set out of the way.
+func benchServer(b *testing.B, id *identityProvider, opa *opaServer, st store.Store) *httptest.Server {
+	b.Helper()
+	keys, err := auth.LoadJWKS(id.jwksPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	verifier, _ := auth.NewVerifier(auth.Config{Keys: keys, Issuer: id.issuer, Audience: id.audience})
+	decider, _ := authz.New(authz.Config{URL: opa.url, Token: opa.token, CacheTTL: time.Second})
+	srv := httptest.NewServer(api.New(api.Config{
+		Store: st,
+		Authenticate: func(tok string) (api.Identity, error) {
+			c, err := verifier.Verify(tok)
+			return api.Identity{Sub: c.Subject, Roles: c.Roles}, err
+		},
+		Authorizer:   decider,
+		Logger:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		SubjectLimit: limit.New(1e9, 1e9, 100, nil),
+		IPLimit:      limit.New(1e9, 1e9, 100, nil),
+		MaxInFlight:  1024,
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// hammer sends n requests from the given number of concurrent clients over
+// keep-alive connections and returns the elapsed time. Every answer must
+// have status want.
+func hammer(b *testing.B, clients, n int, method, url, token, body string, want int) time.Duration {
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: clients}}
+	defer hc.CloseIdleConnections()
+	var left atomic.Int64
+	left.Store(int64(n))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for left.Add(-1) >= 0 {
+				req, _ := newRequest(method, url, token, body)
+				resp, err := hc.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != want {
+					b.Errorf("%s %s: status %d", method, url, resp.StatusCode)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start)
 }
