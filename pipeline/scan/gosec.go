@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,7 @@ type goPackage struct {
 func listPackages(ctx context.Context, o Options) ([]goPackage, error) {
 	const tmpl = `{{.Dir}}{{"\t"}}{{join .GoFiles " "}}{{"\t"}}{{join .CgoFiles " "}}{{"\t"}}{{join .TestGoFiles " "}}{{"\t"}}{{join .XTestGoFiles " "}}`
 	args := append([]string{"list", "-e", "-find", "-f", tmpl}, o.Patterns...)
-	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd := exec.CommandContext(ctx, "go", args...) // #nosec G204 -- the program is "go"; the patterns go to go list, never to a shell
 	cmd.Dir = o.Root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -153,10 +154,21 @@ func runGosec(ctx context.Context, o Options, r *Report) error {
 		}
 		r.Findings = append(r.Findings, f)
 	}
-	for file, errs := range gerrs {
-		for _, e := range errs {
+	errFiles := make([]string, 0, len(gerrs))
+	for file := range gerrs {
+		errFiles = append(errFiles, file)
+	}
+	sort.Strings(errFiles)
+	for _, file := range errFiles {
+		if file == "" && len(errFiles) > 1 {
+			continue // a package-level summary of the per-file errors reported below
+		}
+		for _, e := range gerrs[file] {
 			f := Finding{Check: CheckGosec, Rule: "gosec-error", Severity: "HIGH", File: rel(o.Root, file), Line: e.Line, Column: e.Column,
 				Message: "gosec could not analyse this: " + e.Err}
+			if f.File == "" {
+				f.File = "go.mod" // SARIF needs a file; the module is the closest thing
+			}
 			if strings.Contains(e.Err, "nosec directive") && invalid[f.File+":"+strconv.Itoa(f.Line)] {
 				continue // already reported by the nosec check
 			}
