@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -76,7 +77,7 @@ func Parse(src []byte) (doc *Document, err error) {
 		if errors.Is(err, io.EOF) {
 			return &Document{Lines: map[string]int{}, ContentLines: map[string]int{}, Comments: map[string]string{}}, nil
 		}
-		return nil, &Error{Msg: err.Error()}
+		return nil, syntaxError(err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -96,6 +97,18 @@ func Parse(src []byte) (doc *Document, err error) {
 	}
 	c.doc.Value = v
 	return c.doc, nil
+}
+
+var lineRE = regexp.MustCompile(`^yaml: line ([0-9]+): (.*)$`)
+
+// syntaxError turns the YAML library's "yaml: line N: msg" into an Error with its line.
+func syntaxError(err error) *Error {
+	if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
+		if n, cerr := strconv.Atoi(m[1]); cerr == nil {
+			return &Error{Line: n, Msg: m[2]}
+		}
+	}
+	return &Error{Msg: err.Error()}
 }
 
 type converter struct {

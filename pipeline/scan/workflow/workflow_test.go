@@ -113,6 +113,10 @@ func TestParseErrors(t *testing.T) {
 	if _, err := Parse(make([]byte, MaxBytes+1)); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("oversized: %v", err)
 	}
+	var pe *Error
+	if _, err := Parse([]byte("a: 1\nb: [\n")); !errors.As(err, &pe) || pe.Line == 0 {
+		t.Errorf("syntax error without a line: %v", err)
+	}
 	d := mustParse(t, "")
 	if d.Value != nil {
 		t.Errorf("empty document: %#v", d.Value)
