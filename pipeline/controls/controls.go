@@ -1,0 +1,247 @@
+package controls
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/secure-movie-service/sms/threatmodel"
+)
+
+// Status values of a control, a threat and an evidence item. They are the values of the
+// control-results predicate (pipeline/predicate).
+const (
+	StatusPass    = "pass"
+	StatusFail    = "fail"
+	StatusSkip    = "skip"    // evidence only: the test ran and was skipped
+	StatusMissing = "missing" // evidence only: no test of that name ran, or no such check
+)
+
+// Check is a pipeline check named by `check:<name>` evidence. It returns nil when the check
+// passed and an error saying what failed otherwise.
+type Check func(ctx context.Context) error
+
+// Options configure a verification.
+type Options struct {
+	Root       string           // repository root; default "."
+	Model      string           // the model, relative to Root; default threatmodel/threatmodel.yaml
+	GoDir      string           // where `go test` runs, relative to Root; default Root (workspace mode)
+	GoCommand  string           // default "go"
+	GoEnv      []string         // extra environment for go (e.g. GOWORK=off)
+	GoFlags    []string         // extra `go test` flags, e.g. -count=1
+	PolicyRoot string           // Rego policies, relative to Root; default policy
+	PolicyData []string         // data directories loaded with every policy, relative to Root; default policy/data if present
+	Checks     map[string]Check // check:<name> evidence; a name not here is missing
+	Now        func() time.Time // default time.Now
+	Revision   string           // source revision; default: git rev-parse HEAD in Root ("" outside git)
+	Dirty      *bool            // work tree has uncommitted changes; default: git status in Root
+}
+
+func (o *Options) defaults() error {
+	if o.Root == "" {
+		o.Root = "."
+	}
+	root, err := filepath.Abs(o.Root)
+	if err != nil {
+		return err
+	}
+	o.Root = root
+	if o.Model == "" {
+		o.Model = filepath.Join("threatmodel", "threatmodel.yaml")
+	}
+	if o.GoCommand == "" {
+		o.GoCommand = "go"
+	}
+	if o.PolicyRoot == "" {
+		o.PolicyRoot = "policy"
+	}
+	if o.PolicyData == nil {
+		if fi, err := os.Stat(filepath.Join(o.Root, "policy", "data")); err == nil && fi.IsDir() {
+			o.PolicyData = []string{filepath.Join("policy", "data")}
+		}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+func (o *Options) path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(o.Root, p)
+}
+
+// ErrModel is returned, wrapped, when the model cannot be read or decoded at all; the
+// verification then has nothing to report on. Inconsistent models are findings, not errors.
+var ErrModel = errors.New("threat model")
+
+// Run loads the model, runs all of its evidence (one `go test -json` over every Go package
+// the evidence names, the Rego tests in-process, and the named checks) and evaluates every
+// threat and control. It returns an error only when the verification itself could not run;
+// a failing control is in the report (Report.Passed false).
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	start := o.Now()
+	modelPath := o.path(o.Model)
+	m, raw, err := threatmodel.Load(modelPath)
+	var ve *threatmodel.ValidationError
+	switch {
+	case errors.As(err, &ve):
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrModel, err)
+	}
+	sum := sha256.Sum256(raw)
+	r := &Report{
+		Model:       filepath.ToSlash(relTo(o.Root, modelPath)),
+		ModelDigest: "sha256:" + hex.EncodeToString(sum[:]),
+		Started:     start.UTC(),
+		model:       m,
+	}
+	if ve != nil {
+		r.Problems = ve.Problems
+	}
+	r.Revision, r.Dirty = revision(ctx, o)
+
+	// Collect the evidence.
+	parsed := map[string]threatmodel.Evidence{}
+	var goPkgs, regoPkgs []string
+	seenGo, seenRego := map[string]bool{}, map[string]bool{}
+	for _, c := range m.Controls {
+		for _, id := range c.Evidence {
+			e, err := threatmodel.ParseEvidence(id)
+			if err != nil {
+				continue // a model problem already
+			}
+			parsed[id] = e
+			switch e.Kind {
+			case threatmodel.EvidenceGo:
+				if !seenGo[e.Package] {
+					seenGo[e.Package] = true
+					goPkgs = append(goPkgs, e.Package)
+				}
+			case threatmodel.EvidenceRego:
+				if !seenRego[e.Package] {
+					seenRego[e.Package] = true
+					regoPkgs = append(regoPkgs, e.Package)
+				}
+			}
+		}
+	}
+	sort.Strings(goPkgs)
+	sort.Strings(regoPkgs)
+
+	// Run Go tests, Rego tests and checks at the same time.
+	var (
+		wg             sync.WaitGroup
+		goRes          *goResults
+		goErr, regoErr error
+		regoRes        *regoResults
+		checkRes       = map[string]error{}
+		checkMu        sync.Mutex
+		checkNames     = checkNamesOf(parsed)
+		policyData     []string
+		goDir          = o.Root
+		checkTimes     = map[string]time.Duration{}
+	)
+	if o.GoDir != "" {
+		goDir = o.path(o.GoDir)
+	}
+	for _, d := range o.PolicyData {
+		policyData = append(policyData, o.path(d))
+	}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		goRes, goErr = runGoTests(ctx, o.GoCommand, goDir, o.GoEnv, o.GoFlags, goPkgs)
+	}()
+	go func() {
+		defer wg.Done()
+		regoRes, regoErr = runRegoTests(ctx, o.path(o.PolicyRoot), policyData, regoPkgs)
+		for _, name := range checkNames {
+			chk, ok := o.Checks[name]
+			if !ok {
+				continue
+			}
+			t := time.Now()
+			err := safeCheck(ctx, chk)
+			checkMu.Lock()
+			checkRes[name] = err
+			checkTimes[name] = time.Since(t)
+			checkMu.Unlock()
+		}
+	}()
+	wg.Wait()
+	if goErr != nil {
+		return nil, goErr
+	}
+	if regoErr != nil {
+		return nil, regoErr
+	}
+	r.GoPackages, r.GoSeconds = goPkgs, goRes.elapsed.Seconds()
+	r.RegoPackages, r.RegoSeconds = regoPkgs, regoRes.elapsed.Seconds()
+
+	ev := &evaluator{o: &o, goRes: goRes, regoRes: regoRes, checks: checkRes, now: o.Now()}
+	r.evaluate(m, parsed, ev)
+	r.Seconds = o.Now().Sub(start).Seconds()
+	return r, nil
+}
+
+func checkNamesOf(parsed map[string]threatmodel.Evidence) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range parsed {
+		if e.Kind == threatmodel.EvidenceCheck && !seen[e.Test] {
+			seen[e.Test] = true
+			out = append(out, e.Test)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// safeCheck runs a check, turning a panic into a failure.
+func safeCheck(ctx context.Context, c Check) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("check panicked: %v", v)
+		}
+	}()
+	return c(ctx)
+}
+
+// revision returns HEAD and whether the work tree is dirty.
+func revision(ctx context.Context, o Options) (string, bool) {
+	rev := o.Revision
+	if rev == "" {
+		out, err := exec.CommandContext(ctx, "git", "-C", o.Root, "rev-parse", "HEAD").Output()
+		if err != nil {
+			return "", false
+		}
+		rev = strings.TrimSpace(string(out))
+	}
+	if o.Dirty != nil {
+		return rev, *o.Dirty
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", o.Root, "status", "--porcelain", "--untracked-files=normal").Output()
+	return rev, err != nil || len(strings.TrimSpace(string(out))) > 0
+}
+
+func relTo(root, p string) string {
+	if r, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}

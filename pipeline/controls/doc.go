@@ -1,0 +1,17 @@
+// Package controls is `pipeline controls`: it makes the threat model executable. It loads
+// threatmodel/threatmodel.yaml, runs every piece of evidence the model names, and decides,
+// for every control and threat, whether it holds.
+//
+// Evidence runs once: a single `go test -json` over every Go package the evidence names (so
+// each package builds and runs once, whatever the number of ids that point into it), the Rego
+// tests of every policy directory that declares a named package through OPA's tester
+// in-process, and the pipeline checks the caller provides (check:<name>). A control holds when
+// it answers at least one threat and every evidence id resolved to a test that ran and passed
+// (a skipped test, or one with a skipped or failed subtest, does not count) or to a check that
+// passed. A manual control holds while its attestation is current. A threat holds when it has
+// controls and all of them hold.
+//
+// The report renders as a terminal matrix, Markdown (with a Mermaid data-flow diagram and a
+// traceability matrix), JSON, SARIF 2.1.0 (each finding at its line in the model), JUnit XML,
+// and the control-results predicate that `pipeline attest --type controls` signs.
+package controls
