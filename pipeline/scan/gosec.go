@@ -40,7 +40,8 @@ func listPackages(ctx context.Context, o Options) ([]goPackage, error) {
 		return nil, fmt.Errorf("go list %s: %w: %s", strings.Join(o.Patterns, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	var pkgs []goPackage
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	// Only newlines are trimmed: a line ends in tabs when a package has no test files.
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\r\n"), "\n") {
 		f := strings.Split(line, "\t")
 		if len(f) != 5 || f[0] == "" {
 			continue
