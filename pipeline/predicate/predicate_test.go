@@ -1,0 +1,72 @@
+package predicate
+
+import (
+	"strings"
+	"testing"
+)
+
+const rev = "0123456789abcdef0123456789abcdef01234567"
+
+func controls(body string) []byte {
+	return []byte(`{"revision":"` + rev + `","model_digest":"sha256:` + strings.Repeat("ab", 32) + `",` + body + `}`)
+}
+
+func TestControlsPredicate(t *testing.T) {
+	tests := []struct {
+		name    string
+		raw     []byte
+		wantErr string
+	}{
+		{"passing", controls(`"passed":true,"controls":{"C-AUTHN-01":{"status":"pass","evidence":[{"id":"go:x.TestA","status":"pass"}]}}`), ""},
+		{"failing is valid but not passed", controls(`"passed":false,"controls":{"C-AUTHN-01":{"status":"fail","reason":"x","evidence":[{"id":"go:x.TestA","status":"skip"}]}}`), ""},
+		{"passed contradicts a failed control", controls(`"passed":true,"controls":{"C-AUTHN-01":{"status":"fail","evidence":[{"id":"go:x.TestA","status":"fail"}]}}`), "passed is true"},
+		{"pass with failing evidence", controls(`"passed":true,"controls":{"C-AUTHN-01":{"status":"pass","evidence":[{"id":"go:x.TestA","status":"skip"}]}}`), "passes although"},
+		{"no evidence", controls(`"passed":true,"controls":{"C-AUTHN-01":{"status":"pass","evidence":[]}}`), "no evidence"},
+		{"no controls", controls(`"passed":true,"controls":{}`), "no controls"},
+		{"unknown field", controls(`"passed":true,"extra":1,"controls":{"C-A-01":{"status":"pass","evidence":[{"id":"x","status":"pass"}]}}`), "unknown field"},
+		{"bad id", controls(`"passed":true,"controls":{"authn":{"status":"pass","evidence":[{"id":"x","status":"pass"}]}}`), "control id"},
+		{"bad status", controls(`"passed":true,"controls":{"C-A-01":{"status":"ok","evidence":[{"id":"x","status":"pass"}]}}`), "status"},
+		{"short revision", []byte(`{"revision":"abc","model_digest":"sha256:` + strings.Repeat("ab", 32) + `","passed":true,"controls":{"C-A-01":{"status":"pass","evidence":[{"id":"x","status":"pass"}]}}}`), "revision"},
+		{"bad model digest", []byte(`{"revision":"` + rev + `","model_digest":"md5:x","passed":true,"controls":{"C-A-01":{"status":"pass","evidence":[{"id":"x","status":"pass"}]}}}`), "model_digest"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Summarize(TypeControls, tc.raw)
+			if tc.wantErr == "" {
+				if err != nil || s.Controls == nil {
+					t.Fatalf("want valid, got %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("want error containing %q, got %v", tc.wantErr, err)
+			}
+		})
+	}
+}
+
+func TestSBOMAndProvenanceShapes(t *testing.T) {
+	if _, err := Summarize(TypeSPDX, []byte(`{"spdxVersion":"SPDX-2.2"}`)); err == nil {
+		t.Error("SPDX 2.2 accepted")
+	}
+	if _, err := Summarize(TypeCycloneDX, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6"}`)); err == nil {
+		t.Error("CycloneDX without metadata accepted")
+	}
+	if _, err := Summarize(TypeProvenance, []byte(`{"buildDefinition":{"buildType":"x","externalParameters":{"source":{"repository":"r","revision":"`+rev+`"}}},"runDetails":{"builder":{"id":""}}}`)); err == nil {
+		t.Error("provenance without builder accepted")
+	}
+	if s, err := Summarize("https://example.invalid/unknown", []byte(`{}`)); s != nil || err != nil {
+		t.Error("an unknown type must give no summary")
+	}
+	for kind, want := range map[string]string{"provenance": TypeProvenance, "controls": TypeControls} {
+		if got, _ := TypeFor(kind, []byte(`{}`)); got != want {
+			t.Errorf("TypeFor(%s) = %s", kind, got)
+		}
+	}
+	if got, _ := TypeFor("sbom", []byte(`{"bomFormat":"CycloneDX"}`)); got != TypeCycloneDX {
+		t.Errorf("CycloneDX sbom type %s", got)
+	}
+	if _, err := TypeFor("vuln", nil); err == nil {
+		t.Error("unknown kind accepted")
+	}
+}
