@@ -294,3 +294,27 @@ func TestTextReport(t *testing.T) {
 		t.Error("unknown format accepted")
 	}
 }
+
+func TestCheckFuncs(t *testing.T) {
+	root := t.TempDir()
+	mustWrite(t, filepath.Join(root, "Dockerfile"), "FROM scratch\nUSER 0\n")
+	mustWrite(t, filepath.Join(root, "policy", "repo", "p.rego"), "package repo.dockerfile\n\ndeny contains {\"code\": \"X1\", \"msg\": \"no\", \"line\": 2} if input.instructions[1].args[0] == \"0\"\n")
+	mustWrite(t, filepath.Join(root, "policy", "repo", "w.rego"), "package repo.workflow\n\ndeny := set()\n")
+	checks := CheckFuncs(root)
+	ctx := context.Background()
+	err := checks[CheckDockerfilePolicy](ctx)
+	if err == nil || !strings.Contains(err.Error(), "Dockerfile:2: X1 no") {
+		t.Errorf("dockerfile-policy: %v", err)
+	}
+	if err := checks[CheckWorkflowPolicy](ctx); err != nil {
+		t.Errorf("workflow-policy with no workflows: %v", err)
+	}
+	if err := checks[CheckActionlint](ctx); err != nil {
+		t.Errorf("actionlint with no workflows: %v", err)
+	}
+	for _, name := range []string{CheckGosec, CheckNosec} {
+		if _, ok := checks[name]; !ok {
+			t.Errorf("no %s check", name)
+		}
+	}
+}
