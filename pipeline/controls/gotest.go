@@ -108,13 +108,13 @@ func parseGoEvents(r io.Reader, res *goResults) (int, error) {
 		n++
 		switch e.Action {
 		case "build-output":
-			p := res.pkg(e.ImportPath)
+			p := res.pkg(importPath(e.ImportPath))
 			if len(p.buildErr) < maxOutput {
 				p.buildErr += e.Output
 			}
 			continue
 		case "build-fail":
-			res.pkg(e.ImportPath)
+			res.pkg(importPath(e.ImportPath))
 			continue
 		}
 		if e.Package == "" {
@@ -142,6 +142,12 @@ func parseGoEvents(r io.Reader, res *goResults) (int, error) {
 		}
 	}
 	return n, sc.Err()
+}
+
+// importPath drops the " [pkg.test]" suffix go adds to the import path of a test build.
+func importPath(s string) string {
+	p, _, _ := strings.Cut(s, " ")
+	return p
 }
 
 // outcome is the status of a test in a package, counting its subtests: fail if it or any
