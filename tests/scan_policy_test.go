@@ -70,6 +70,7 @@ func TestScanPolicyRulesFailOnBadExamples(t *testing.T) {
 		{"DF006 secret in ENV", scanReplaceLine(scanGoodDockerfile, 2, "ENV CGO_ENABLED=0 \\\n    DB_PASSWORD=hunter2"), scanGoodWorkflow, "DF006", "Dockerfile", 2},
 		{"DF006 secret in ARG", scanReplaceLine(scanGoodDockerfile, 2, "ARG GITHUB_TOKEN"), scanGoodWorkflow, "DF006", "Dockerfile", 2},
 		{"DF007 package manager in the final stage", scanReplaceLine(scanGoodDockerfile, 5, "RUN apk add --no-cache curl"), scanGoodWorkflow, "DF007", "Dockerfile", 5},
+		{"DF008 unpinned syntax frontend", "# syntax=docker/dockerfile:1\n" + scanGoodDockerfile, scanGoodWorkflow, "DF008", "Dockerfile", 1},
 		{"Dockerfile syntax error", scanReplaceLine(scanGoodDockerfile, 3, "RUNN go build"), scanGoodWorkflow, "SCAN-PARSE", "Dockerfile", 3},
 		{"GHA001 action by tag", scanGoodDockerfile, strings.Replace(scanGoodWorkflow, "actions/checkout@"+scanSHA+" # v6.0.2", "actions/checkout@v6", 1), "GHA001", ".github/workflows/ci.yml", 10},
 		{"GHA002 SHA without version comment", scanGoodDockerfile, strings.Replace(scanGoodWorkflow, " # v6.0.2", "", 1), "GHA002", ".github/workflows/ci.yml", 10},

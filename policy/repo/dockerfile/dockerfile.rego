@@ -231,3 +231,19 @@ deny contains {
 	ins.stage == final_stage
 	tool := regex.find_all_string_submatch_n(package_manager, run_text(ins), 1)[0][2]
 }
+
+# METADATA
+# title: DF008 unpinned syntax frontend
+# description: |
+#   A "# syntax=" directive makes the builder pull that frontend image and run it with the
+#   build's context; it is pinned by digest like any base image (or left out).
+# custom:
+#   code: DF008
+deny contains {
+	"code": "DF008",
+	"msg": sprintf("# syntax=%s pulls an unpinned frontend image at build time; pin it by digest or remove the line", [syntax]),
+	"line": 1,
+} if {
+	syntax := input.directives.syntax
+	not digest_pinned(syntax)
+}

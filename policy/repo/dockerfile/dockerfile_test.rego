@@ -170,3 +170,16 @@ test_df007_builder_stage_may_install if {
 	not denies(array.concat(array.slice(good, 0, 4), array.concat([ins("run", ["apt-get install -y git"], 0, 4)], array.slice(good, 4, 8))), "DF007")
 	not denies(array.concat(good, [ins("run", ["/movies migrate"], 1, 9)]), "DF007")
 }
+
+# DF008
+with_syntax(syntax) := object.union(doc(good), {"directives": {"syntax": syntax}})
+
+test_df008_unpinned_syntax_denied if {
+	some d in dockerfile.deny with input as with_syntax("docker/dockerfile:1")
+	d.code == "DF008"
+}
+
+test_df008_pinned_or_absent_syntax_passes if {
+	count(dockerfile.deny) == 0 with input as with_syntax(concat("", ["docker/dockerfile:1.7@", digest]))
+	count(dockerfile.deny) == 0 with input as object.union(doc(good), {"directives": {}})
+}
