@@ -416,6 +416,9 @@ func (j *Journal) Close() error {
 // honoured until the committer takes the request; after that the outcome is
 // decided and the caller learns it, so an error never hides a write.
 func (j *Journal) submit(ctx context.Context, r *request) error {
+	if err := ctx.Err(); err != nil {
+		return err // select below picks at random when both cases are ready
+	}
 	r.done = make(chan error, 1)
 	j.closeMu.RLock()
 	if j.closed {
