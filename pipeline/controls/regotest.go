@@ -2,9 +2,11 @@ package controls
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -29,25 +31,26 @@ var packageLine = regexp.MustCompile(`(?m)^package\s+([A-Za-z0-9_.]+)`)
 // policyPackages maps every Rego package under root to the directory that declares it.
 func policyPackages(root string) (map[string]string, error) {
 	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	fsys := os.DirFS(root)
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() || !strings.HasSuffix(p, ".rego") {
 			return nil
 		}
-		b, err := os.ReadFile(p)
+		b, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
 		if m := packageLine.FindSubmatch(b); m != nil {
 			if _, ok := out[string(m[1])]; !ok {
-				out[string(m[1])] = filepath.Dir(p)
+				out[string(m[1])] = filepath.Join(root, filepath.FromSlash(path.Dir(p)))
 			}
 		}
 		return nil
 	})
-	if os.IsNotExist(err) {
+	if errors.Is(err, fs.ErrNotExist) {
 		return out, nil
 	}
 	return out, err

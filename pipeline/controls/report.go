@@ -136,7 +136,7 @@ func (r *Report) Predicate(allowDirty bool) (*predicate.Controls, error) {
 // controls.sarif, junit.xml and predicate.json. When the predicate cannot be written the
 // other files still are, and the returned note says why.
 func (r *Report) Write(dir string, allowDirty bool) (note string, err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", err
 	}
 	var text bytes.Buffer
@@ -177,7 +177,7 @@ func jsonBytes(v any) ([]byte, error) {
 // writeFile writes through a temporary file so a reader never sees half a report.
 func writeFile(path string, b []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)
