@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,8 +83,9 @@ func (o *Options) path(p string) string {
 	return filepath.Join(o.Root, p)
 }
 
-// ErrModel is returned, wrapped, when the model cannot be read or decoded at all; the
-// verification then has nothing to report on. Inconsistent models are findings, not errors.
+// ErrModel is returned, wrapped, when the model cannot be decoded at all (not YAML, an
+// unknown field, a duplicate key); the verification then has nothing to report on and fails.
+// Inconsistent models are findings, not errors.
 var ErrModel = errors.New("threat model")
 
 // Run loads the model, runs all of its evidence (one `go test -json` over every Go package
@@ -100,6 +102,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var ve *threatmodel.ValidationError
 	switch {
 	case errors.As(err, &ve):
+	case errors.As(err, new(*fs.PathError)):
+		return nil, fmt.Errorf("read the threat model: %w", err) // a wrong path: a usage error
 	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrModel, err)
 	}

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/secure-movie-service/sms/pipeline/controls"
+	"github.com/secure-movie-service/sms/pipeline/controls/checks"
+	"github.com/secure-movie-service/sms/pipeline/scan"
 )
 
 func runControls(ctx context.Context, a *app, args []string) error {
@@ -68,8 +71,51 @@ func runControls(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-// pipelineChecks returns the checks that check:<name> evidence can name. A name the model
-// uses that is not here is reported as missing evidence.
+// pipelineChecks returns the checks that check:<name> evidence can name: the checks of
+// pipeline scan (each scan group runs at most once, and only when the model names one of its
+// checks) and the controls' own checks of the deployment manifests and the repository. A name
+// the model uses that is not here is reported as missing evidence.
 func pipelineChecks(root string) map[string]controls.Check {
-	return map[string]controls.Check{}
+	type groupRun struct {
+		once sync.Once
+		r    *scan.Report
+		err  error
+	}
+	groups := map[string]*groupRun{}
+	for _, g := range scan.Groups {
+		groups[g] = &groupRun{}
+	}
+	fromScan := func(group, name string) controls.Check {
+		return func(ctx context.Context) error {
+			g := groups[group]
+			g.once.Do(func() { g.r, g.err = scan.Run(ctx, scan.Options{Root: root, Only: []string{group}}) })
+			if g.err != nil {
+				return fmt.Errorf("pipeline scan %s: %w", group, g.err)
+			}
+			c := g.r.Check(name)
+			if !c.Ran {
+				return fmt.Errorf("pipeline scan did not run %s: %s", name, c.Detail)
+			}
+			if c.Passed {
+				return nil
+			}
+			var where []string
+			for _, f := range g.r.Findings {
+				if f.Check == name {
+					where = append(where, fmt.Sprintf("%s:%d %s %s", f.File, f.Line, f.Rule, f.Message))
+				}
+			}
+			return fmt.Errorf("%d findings: %s", c.Findings, strings.Join(where, "; "))
+		}
+	}
+	return map[string]controls.Check{
+		scan.CheckGosec:            fromScan(scan.GroupGosec, scan.CheckGosec),
+		scan.CheckNosec:            fromScan(scan.GroupGosec, scan.CheckNosec),
+		scan.CheckDockerfilePolicy: fromScan(scan.GroupPolicy, scan.CheckDockerfilePolicy),
+		scan.CheckWorkflowPolicy:   fromScan(scan.GroupPolicy, scan.CheckWorkflowPolicy),
+		scan.CheckActionlint:       fromScan(scan.GroupActionlint, scan.CheckActionlint),
+		checks.NetworkPolicy:       checks.CheckNetworkPolicy(root),
+		checks.DeploymentTLS:       checks.CheckDeploymentTLS(root),
+		checks.SecretScan:          checks.CheckSecrets(root),
+	}
 }

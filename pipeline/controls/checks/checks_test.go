@@ -1,0 +1,164 @@
+package checks
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: movies}
+spec:
+  template:
+    metadata:
+      labels: {app.kubernetes.io/name: movies}
+    spec:
+      containers:
+        - name: movies
+          image: x
+          args: ["-addr", "0.0.0.0:8443", "-tls-cert", "/tls/tls.crt", "-tls-key", "/tls/tls.key"]
+          ports:
+            - {name: https, containerPort: 8443}
+`
+
+const netpol = `---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: movies}
+spec:
+  podSelector:
+    matchLabels: {app.kubernetes.io/name: movies}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - ports: [{port: https}]
+  egress:
+    - ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]
+`
+
+func mustManifests(tb testing.TB, docs ...string) string {
+	tb.Helper()
+	root := tb.TempDir()
+	dir := filepath.Join(root, ManifestDir)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(strings.Join(docs, "\n")), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return root
+}
+
+func TestNetworkPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name, netpol, want string
+	}{
+		{"confined to its port and DNS", netpol, ""},
+		{"no policy", "", "no NetworkPolicy in deploy/kubernetes selects the pods of Deployment movies"},
+		{"policy for other pods", strings.Replace(netpol, "{app.kubernetes.io/name: movies}", "{app: other}", 1), "no NetworkPolicy"},
+		{"ingress only", strings.Replace(netpol, "[Ingress, Egress]", "[Ingress]", 1), "policyTypes must list Ingress and Egress"},
+		{"every port in", strings.Replace(netpol, "- ports: [{port: https}]", "- {}", 1), "admits every port"},
+		{"another port in", strings.Replace(netpol, "{port: https}", "{port: 22}", 1), "admits port 22"},
+		{"anything out", strings.Replace(netpol, "{port: 53, protocol: TCP}", "{port: 443}", 1), "egress allows port 443"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckNetworkPolicy(mustManifests(t, deployment, tc.netpol))(context.Background())
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDeploymentTLS(t *testing.T) {
+	if err := CheckDeploymentTLS(mustManifests(t, deployment))(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Replace(deployment, `args: ["-addr", "0.0.0.0:8443", "-tls-cert", "/tls/tls.crt", "-tls-key", "/tls/tls.key"]`,
+		"env: [{name: MOVIES_TLS_CERT, value: /c}, {name: MOVIES_TLS_KEY, value: /k}]", 1)
+	if err := CheckDeploymentTLS(mustManifests(t, env))(context.Background()); err != nil {
+		t.Fatalf("TLS from the environment: %v", err)
+	}
+	for name, doc := range map[string]string{
+		"plaintext": strings.Replace(deployment, `, "-tls-cert", "/tls/tls.crt", "-tls-key", "/tls/tls.key"`, "", 1),
+		"key only":  strings.Replace(deployment, `"-tls-cert", "/tls/tls.crt", `, "", 1),
+	} {
+		err := CheckDeploymentTLS(mustManifests(t, doc))(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "container movies serves plaintext HTTP") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+	if err := CheckDeploymentTLS(t.TempDir())(context.Background()); err == nil {
+		t.Error("no manifests passed")
+	}
+}
+
+func mustGitRepo(tb testing.TB, files map[string]string) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("git", "-C", dir, "init", "-q").CombinedOutput(); err != nil {
+		tb.Fatalf("git init: %v %s", err, out)
+	}
+	return dir
+}
+
+func mustPrivateKeyPEM(tb testing.TB) string {
+	tb.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+func TestSecretScan(t *testing.T) {
+	key := mustPrivateKeyPEM(t)
+	// Token-shaped values are assembled here so that this file itself holds none.
+	gh := "ghp_" + strings.Repeat("a1B2", 9)
+	aws := "AKIA" + "Q7WZ3ABCDEFGH2JK"
+	clean := map[string]string{
+		"main.go":            "package main\n// -----BEGIN PRIVATE KEY----- is only a header here\n",
+		"policy/x_test.rego": "test_x if { v := \"" + gh + "\" }\n",
+		"pub.pem":            "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n",
+		".gitignore":         "secret.key\n",
+		"secret.key":         key, // ignored: never committed
+	}
+	if err := CheckSecrets(mustGitRepo(t, clean))(context.Background()); err != nil {
+		t.Fatalf("clean repository: %v", err)
+	}
+	for name, tc := range map[string]struct{ file, body, want string }{
+		"private key":             {"deploy/key.pem", key, "deploy/key.pem:1: PRIVATE KEY"},
+		"private key in testdata": {"x/testdata/k.pem", "junk\n" + key, "x/testdata/k.pem:2: PRIVATE KEY"},
+		"GitHub token":            {"scripts/ci.sh", "export T=" + gh + "\n", "scripts/ci.sh:1: GitHub token"},
+		"AWS key id":              {"config.yaml", "a: 1\nkey: " + aws + "\n", "config.yaml:2: AWS access key id"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			files := map[string]string{"main.go": "package main\n", tc.file: tc.body}
+			err := CheckSecrets(mustGitRepo(t, files))(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
