@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Times `pipeline release` against the same steps done with the upstream CLIs (syft, cosign,
+# built from the versions pinned in go.mod) on one registry, in one run, and prints the ratio.
+# Usage: pipeline/bench/release.sh [ROUNDS]   (from the repository root; needs docker-registry)
+# The CLI flow gets the image from `pipeline build` (there is no daemon to build it otherwise)
+# and does not write provenance or run admission, which pipeline release also does.
+set -euo pipefail
+rounds=${1:-3}
+root=$(pwd)
+work=$(mktemp -d)
+reg_pid=
+cleanup() { [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+command -v docker-registry >/dev/null || { echo "docker-registry missing: apt-get install -y docker-registry" >&2; exit 2; }
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s/data}}\nhttp: {addr: 127.0.0.1:%s}\n' "$work" "$port" > "$work/config.yml"
+docker-registry serve "$work/config.yml" >"$work/registry.log" 2>&1 &
+reg_pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+reg=127.0.0.1:$port
+
+go build -o "$work/pipeline" ./pipeline/cmd/pipeline
+cosign=$(go tool -n cosign); syft=$(go tool -n syft)
+export GOCACHE="$(go env GOCACHE)" GOMODCACHE="$(go env GOMODCACHE)"   # keep the warm build cache under the new HOME
+export COSIGN_PASSWORD=bench-only HOME="$work/home" TUF_ROOT="$work/home/tuf" SYFT_CHECK_FOR_APP_UPDATE=false
+mkdir -p "$HOME"
+"$work/pipeline" keygen --out "$work/keys" >/dev/null
+rev=$(git rev-parse HEAD)
+printf '{"revision":"%s","model_digest":"sha256:%064d","passed":true,"controls":{"C-BENCH-01":{"status":"pass","evidence":[{"id":"bench","status":"pass"}]}}}' "$rev" 0 > "$work/controls.json"
+
+"$work/pipeline" build --rev "$rev" --oci-layout "$work/warmup" >/dev/null 2>&1   # both flows start from a warm cache
+now() { date +%s.%N; }
+t_pipe=0; t_cli=0
+for i in $(seq "$rounds"); do
+  s=$(now)
+  "$work/pipeline" release --registry "$reg/p$i" --rev "$rev" --key "$work/keys/cosign.key" --controls "$work/controls.json" --out "$work/out$i" >/dev/null 2>"$work/release$i.log"
+  e=$(now); t_pipe=$(echo "$t_pipe + $e - $s" | bc)
+
+  s=$(now)
+  img=$("$work/pipeline" build --rev "$rev" --push "$reg/c$i:latest" 2>/dev/null)
+  "$syft" scan "registry:$img" -q -o "spdx-json=$work/c$i.spdx.json" -o "cyclonedx-json=$work/c$i.cdx.json"
+  "$cosign" sign --key "$work/keys/cosign.key" --tlog-upload=false --yes "$img" >/dev/null 2>&1
+  "$cosign" attest --key "$work/keys/cosign.key" --tlog-upload=false --yes --type spdxjson --predicate "$work/c$i.spdx.json" "$img" >/dev/null 2>&1
+  "$cosign" attest --key "$work/keys/cosign.key" --tlog-upload=false --yes --type cyclonedx --predicate "$work/c$i.cdx.json" "$img" >/dev/null 2>&1
+  "$cosign" attest --key "$work/keys/cosign.key" --tlog-upload=false --yes --type https://github.com/secure-movie-service/sms/attestation/controls/v1 --predicate "$work/controls.json" "$img" >/dev/null 2>&1
+  "$cosign" verify --key "$work/keys/cosign.pub" --insecure-ignore-tlog=true "$img" >/dev/null 2>&1
+  "$cosign" verify-attestation --key "$work/keys/cosign.pub" --insecure-ignore-tlog=true --type spdxjson "$img" >/dev/null 2>&1
+  e=$(now); t_cli=$(echo "$t_cli + $e - $s" | bc)
+done
+grep -h "release:" "$work"/release*.log >&2 || true
+printf 'rounds            %d\n' "$rounds"
+printf 'pipeline release  %.2fs per run (build, push, 2 SBOMs, sign, 4 attestations incl. provenance, verify, admit)\n' "$(echo "$t_pipe / $rounds" | bc -l)"
+printf 'upstream CLIs     %.2fs per run (build, push, syft, cosign sign, 3 attest, verify, verify-attestation)\n' "$(echo "$t_cli / $rounds" | bc -l)"
+printf 'ratio             %.2f (target <= 0.60)\n' "$(echo "$t_pipe / $t_cli" | bc -l)"
