@@ -216,7 +216,7 @@ func readStreamFrame(r *bufio.Reader, off int64, buf []byte) ([]byte, error) {
 	if n < minFrameLen || n > maxFrameLen {
 		return nil, &frameError{Offset: off, Reason: fmt.Sprintf("frame length %d out of range", n)}
 	}
-	if uint32(cap(buf)) < n {
+	if cap(buf) < int(n) {
 		buf = make([]byte, n)
 	}
 	p := buf[:n]

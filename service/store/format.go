@@ -119,16 +119,26 @@ func encodeEnd(frames, movies int) ([]byte, error) {
 
 // appendFrame appends payload framed with its length and CRC-32C.
 func appendFrame(dst, payload []byte) []byte {
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(payload)))
+	dst = binary.LittleEndian.AppendUint32(dst, frameLen(payload))
 	dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(payload, castagnoli))
 	return append(dst, payload...)
+}
+
+// frameLen is the length field of payload's frame. Writers keep frames
+// within maxFrameLen (frameTarget plus one operation); a larger one is a bug.
+func frameLen(payload []byte) uint32 {
+	n := len(payload)
+	if n < 0 || n > maxFrameLen {
+		panic(fmt.Sprintf("store: frame of %d bytes exceeds %d", n, maxFrameLen))
+	}
+	return uint32(n)
 }
 
 // sealFrame fills in the header of a frame built in place: buf holds
 // frameHeaderLen reserved bytes followed by the payload.
 func sealFrame(buf []byte) {
 	payload := buf[frameHeaderLen:]
-	binary.LittleEndian.PutUint32(buf[0:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(buf[0:], frameLen(payload))
 	binary.LittleEndian.PutUint32(buf[4:], crc32.Checksum(payload, castagnoli))
 }
 

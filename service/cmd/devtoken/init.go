@@ -49,7 +49,7 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	// The key and token directories hold secrets: owner only, whatever
 	// created them.
 	for _, d := range []string{keyDir, tokenDir} {
-		if err := os.Chmod(d, 0o700); err != nil {
+		if err := os.Chmod(d, 0o700); err != nil { // #nosec G302 -- a directory needs x; 0700 is owner-only
 			return fmt.Errorf("init: %w", err)
 		}
 	}

@@ -142,7 +142,7 @@ func readSecretFile(path string) (string, error) {
 	if path == "" {
 		return "", nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- the token file path is operator configuration (-opa-token-file)
 	if err != nil {
 		return "", fmt.Errorf("read OPA token file: %w", err)
 	}
