@@ -60,7 +60,7 @@ func compile(ctx context.Context, moduleDir, pkg, goos, goarch string, getenv fu
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, "app")
 	args := Command(pkg, out)
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...) //nolint:gosec // fixed command, package path from the operator
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...) // #nosec G204 -- the fixed go build command line; the package path is the operator's
 	cmd.Dir = moduleDir
 	pinned := Env(goos, goarch)
 	cmd.Env = append([]string{}, pinned...)
@@ -81,7 +81,7 @@ func compile(ctx context.Context, moduleDir, pkg, goos, goarch string, getenv fu
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("go build %s: %w: %s", pkg, err, strings.TrimSpace(stderr.String()))
 	}
-	bin, err := os.ReadFile(out) //nolint:gosec // our own temporary file
+	bin, err := os.ReadFile(out) // #nosec G304 -- the binary we just built into our own temporary directory
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 
 // git runs git in dir and returns its trimmed standard output.
 func git(ctx context.Context, dir string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd := exec.CommandContext(ctx, "git", args...) // #nosec G204 -- git with arguments the pipeline builds, never a shell
 	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -38,6 +38,9 @@ type Source struct {
 // resolveSource finds the commit and its time. A SOURCE_DATE_EPOCH from the environment
 // takes precedence over the commit time, as reproducible-builds.org defines.
 func resolveSource(ctx context.Context, dir, rev, epochEnv string) (Source, error) {
+	if rev == "" || strings.HasPrefix(rev, "-") {
+		return Source{}, fmt.Errorf("revision %q: not a revision", rev) // never an option to git
+	}
 	root, err := git(ctx, dir, "rev-parse", "--show-toplevel")
 	if err != nil {
 		return Source{}, err
@@ -65,7 +68,7 @@ const maxExport = 1 << 30
 // export writes the tree of rev into dst with `git archive`, so that the build sees exactly
 // the commit and nothing else in the work tree.
 func export(ctx context.Context, root, rev, dst string) error {
-	cmd := exec.CommandContext(ctx, "git", "archive", "--format=tar", rev)
+	cmd := exec.CommandContext(ctx, "git", "archive", "--format=tar", rev) // #nosec G204 -- rev is resolved to a commit id by git first; no shell
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -84,7 +87,14 @@ func export(ctx context.Context, root, rev, dst string) error {
 	return xerr
 }
 
+// untar extracts the archive into dst through an os.Root, so that no entry,
+// not even one behind a symlink the archive itself created, lands outside it.
 func untar(r io.Reader, dst string) error {
+	root, err := os.OpenRoot(dst)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer root.Close()
 	tr := tar.NewReader(r)
 	var total int64
 	for {
@@ -98,33 +108,36 @@ func untar(r io.Reader, dst string) error {
 		if !filepath.IsLocal(h.Name) {
 			return fmt.Errorf("export: unsafe path %q", h.Name)
 		}
-		p := filepath.Join(dst, h.Name)
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				return err
+			if err := root.MkdirAll(h.Name, 0o750); err != nil {
+				return fmt.Errorf("export: %w", err)
 			}
 		case tar.TypeReg:
 			total += h.Size
 			if total > maxExport {
 				return fmt.Errorf("export: tree larger than %d bytes", maxExport)
 			}
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
+			if err := root.MkdirAll(filepath.Dir(h.Name), 0o750); err != nil {
+				return fmt.Errorf("export: %w", err)
 			}
-			if err := writeFile(p, tr, h.Size, os.FileMode(h.Mode)&0o755|0o600); err != nil {
-				return err
+			mode := os.FileMode(0o600)
+			if h.Mode&0o111 != 0 {
+				mode = 0o700
+			}
+			if err := writeFile(root, h.Name, tr, h.Size, mode); err != nil {
+				return fmt.Errorf("export: %w", err)
 			}
 		case tar.TypeSymlink:
-			if err := os.Symlink(h.Linkname, p); err != nil {
-				return err
+			if err := root.Symlink(h.Linkname, h.Name); err != nil {
+				return fmt.Errorf("export: %w", err)
 			}
 		}
 	}
 }
 
-func writeFile(p string, r io.Reader, size int64, mode os.FileMode) error {
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode) //nolint:gosec // p is checked local to dst
+func writeFile(root *os.Root, name string, r io.Reader, size int64, mode os.FileMode) error {
+	f, err := root.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
 	if err != nil {
 		return err
 	}
