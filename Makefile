@@ -7,8 +7,9 @@ GO        ?= go
 OPA       := $(GO) tool opa
 FUZZTIME  ?= 30s
 BENCHTIME ?= 3s
+SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help build run test test-service test-toolkit test-policy lint fuzz bench
+.PHONY: help build run test test-service test-toolkit test-policy lint fuzz bench scan release registry
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,13 +21,14 @@ build: ## Build bin/movies and bin/devtoken
 run: ## Run the API and its OPA sidecar on loopback with development tokens
 	scripts/run-dev.sh
 
-test: test-policy test-service test-toolkit ## Run every test (Go, race detector on the service, Rego with coverage)
+test: registry test-policy test-service test-toolkit ## Run every test (Go, race detector on the service, Rego with coverage)
 
 test-service: ## Service module alone (GOWORK=off proves it needs nothing), race detector on
 	cd service && GOWORK=off $(GO) test -race -count=1 ./...
 
-test-toolkit: ## Toolkit module and end-to-end tests over real binaries
+test-toolkit: ## Toolkit module and end-to-end tests over real binaries (and the go-spdx stand-in)
 	$(GO) test -count=1 ./...
+	cd third_party/go-spdx && GOWORK=off $(GO) test -count=1 ./...
 
 test-policy: ## Rego tests with a 90% coverage threshold per policy package
 	data=$$(ls -d policy/data 2>/dev/null || true); \
@@ -45,5 +47,14 @@ lint: ## gofmt, go vet, opa fmt, opa check --strict
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s)
 	scripts/fuzz.sh $(FUZZTIME)
 
-bench: ## Benchmarks: API vs plain handler, durable vs fsync-off writes
+bench: registry ## Benchmarks: API vs plain handler, durable vs fsync-off writes, pipeline release vs the upstream CLIs
 	$(GO) test -tags smsbench -run '^$$' -bench . -benchtime $(BENCHTIME) ./tests/ ./service/store/
+	pipeline/bench/release.sh 3
+
+scan: ## Static security checks: gosec, policy/repo over Dockerfile and workflows, actionlint (SCANFLAGS='--format sarif -o out/scan.sarif')
+	$(GO) run ./pipeline/cmd/pipeline scan $(SCANFLAGS)
+
+registry: ## Install Debian's docker-registry for the end-to-end supply-chain tests, when missing
+	@command -v docker-registry >/dev/null || { \
+	  echo "installing docker-registry (Debian package) for the registry tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker-registry >/dev/null; }
