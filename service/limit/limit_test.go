@@ -37,14 +37,20 @@ func TestLimiterMemoryBounded(t *testing.T) {
 			t.Fatalf("limiter remembers %d keys, bound 50", l.Len())
 		}
 	}
-	// A busy key that keeps being used survives a flood of new keys only
-	// while it is not the idlest; an exhausted key is not reset by a flood
-	// that evicts refilled buckets first.
-	l = New(1, 2, 3, func() time.Time { return now })
-	l.Allow("hot")
-	l.Allow("hot")
-	if ok, _ := l.Allow("hot"); ok {
-		t.Fatal("burst not enforced")
+	// When full, a refilled bucket is forgotten before a limited one, so a
+	// flood of new keys cannot hand a limited client a fresh burst.
+	l = New(1, 2, 2, func() time.Time { return now })
+	l.Allow("limited")
+	l.Allow("limited") // empty now
+	now = now.Add(100 * time.Millisecond)
+	l.Allow("idle")
+	now = now.Add(1100 * time.Millisecond) // idle refilled to 2; limited holds 1.2
+	l.Allow("new")                          // evicts idle, not the older limited
+	if ok, _ := l.Allow("limited"); !ok {
+		t.Fatal("limited lost its refilled token")
+	}
+	if ok, _ := l.Allow("limited"); ok {
+		t.Fatal("C-RATE eviction reset a limited client's bucket")
 	}
 }
 
