@@ -45,7 +45,7 @@ func TestLimiterMemoryBounded(t *testing.T) {
 	now = now.Add(100 * time.Millisecond)
 	l.Allow("idle")
 	now = now.Add(1100 * time.Millisecond) // idle refilled to 2; limited holds 1.2
-	l.Allow("new")                          // evicts idle, not the older limited
+	l.Allow("new")                         // evicts idle, not the older limited
 	if ok, _ := l.Allow("limited"); !ok {
 		t.Fatal("limited lost its refilled token")
 	}
