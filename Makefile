@@ -9,7 +9,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 3s
 SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help build run test test-service test-toolkit test-policy lint fuzz bench scan release registry
+.PHONY: help build run test test-service test-toolkit test-policy lint fuzz bench scan release registry verify-controls
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,16 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 30s)
 bench: registry ## Benchmarks: API vs plain handler, durable vs fsync-off writes, pipeline release vs the upstream CLIs
 	$(GO) test -tags smsbench -run '^$$' -bench . -benchtime $(BENCHTIME) ./tests/ ./service/store/
 	pipeline/bench/release.sh 3
+
+verify-controls: ## Run every threat-model control's evidence; reports in out/controls/ (exit 1 names the control)
+	$(GO) run ./pipeline/cmd/pipeline controls -out out/controls
+
+release: registry ## build → push → SBOM → sign → attest → verify → admit, on a loopback registry (dev key on first use)
+	@rev=$$(git rev-parse HEAD); \
+	grep -qs "\"revision\":\"$$rev\"" out/controls/predicate.json || $(MAKE) verify-controls || true
+	COSIGN_PASSWORD=$${COSIGN_PASSWORD:-development-only} $(GO) run ./pipeline/cmd/pipeline release \
+	  --key .dev/keys/cosign.key --create-key --controls out/controls/predicate.json \
+	  --manifest deploy/kubernetes/deployment.yaml
 
 scan: ## Static security checks: gosec, policy/repo over Dockerfile and workflows, actionlint (SCANFLAGS='--format sarif -o out/scan.sarif')
 	$(GO) run ./pipeline/cmd/pipeline scan $(SCANFLAGS)
