@@ -16,6 +16,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	yamlv2 "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
 
 	"github.com/secure-movie-service/sms/pipeline/keys"
@@ -192,17 +193,36 @@ func describe(obj map[string]any) string {
 	return kind + "/" + n
 }
 
-// SplitYAML parses a YAML or JSON stream of one or more documents into objects.
+// MaxManifestSize bounds a manifest or AdmissionReview (the API server itself refuses
+// requests over 3 MiB).
+const MaxManifestSize = 4 << 20
+
+// SplitYAML parses a YAML or JSON stream of one or more documents into objects. Documents
+// are separated exactly as kubectl separates them (a line starting with "---" followed only
+// by spaces or a comment), and any document that kubectl would see but a one-document YAML
+// parser would skip — a second document after "...", concatenated JSON objects — is an
+// error, so that the objects admitted are the objects applied. Duplicate keys are an error.
 func SplitYAML(b []byte) ([]map[string]any, error) {
+	if len(b) > MaxManifestSize {
+		return nil, fmt.Errorf("manifest: larger than %d bytes", MaxManifestSize)
+	}
+	parts, err := splitDocuments(b)
+	if err != nil {
+		return nil, err
+	}
 	var docs []map[string]any
-	for i, part := range splitDocuments(b) {
-		if len(bytes.TrimSpace(part)) == 0 {
-			continue
+	for i, part := range parts {
+		n, err := countDocuments(part)
+		if err != nil {
+			return nil, fmt.Errorf("manifest document %d: %w", i+1, err)
+		}
+		if n == 0 {
+			continue // blank or only comments
 		}
 		if len(docs) >= maxDocuments {
 			return nil, fmt.Errorf("manifest: more than %d documents", maxDocuments)
 		}
-		j, err := yaml.YAMLToJSON(part)
+		j, err := yaml.YAMLToJSONStrict(part)
 		if err != nil {
 			return nil, fmt.Errorf("manifest document %d: %w", i+1, err)
 		}
@@ -220,18 +240,46 @@ func SplitYAML(b []byte) ([]map[string]any, error) {
 	return docs, nil
 }
 
-func splitDocuments(b []byte) [][]byte {
+// countDocuments reports whether part holds no YAML document (0) or one (1); more than one
+// is an error.
+func countDocuments(part []byte) (int, error) {
+	dec := yamlv2.NewDecoder(bytes.NewReader(part))
+	var v any
+	if err := dec.Decode(&v); errors.Is(err, io.EOF) {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	if err := dec.Decode(&v); !errors.Is(err, io.EOF) {
+		if err == nil {
+			err = errors.New("a second document follows the first")
+		}
+		return 0, fmt.Errorf("holds more than one YAML or JSON document (separate documents with a --- line): %w", err)
+	}
+	return 1, nil
+}
+
+// splitDocuments splits at the lines kubectl treats as document separators: "---" at the
+// start of a line, then only white space or a comment. Anything else after "---" is refused,
+// as kubectl refuses it.
+func splitDocuments(b []byte) ([][]byte, error) {
 	var parts [][]byte
 	var cur []byte
+	n := 0
 	for line := range strings.SplitAfterSeq(string(b), "\n") {
-		if strings.TrimRight(line, "\r\n ") == "---" {
+		n++
+		if rest, ok := strings.CutPrefix(line, "---"); ok {
+			rest = strings.TrimSpace(rest)
+			if rest != "" && !strings.HasPrefix(rest, "#") {
+				return nil, fmt.Errorf("manifest line %d: text after the --- document separator", n)
+			}
 			parts = append(parts, cur)
 			cur = nil
 			continue
 		}
 		cur = append(cur, line...)
 	}
-	return append(parts, cur)
+	return append(parts, cur), nil
 }
 
 // Images lists the images of every container, init container and ephemeral container of a

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // Predicate type URIs.
@@ -70,23 +71,41 @@ type Summary struct {
 }
 
 // Summarize validates a predicate of a known type and summarises it. Unknown types return a
-// nil summary and no error: they are reported, but admission gives them no weight.
+// nil summary and no error: they are reported, but admission gives them no weight. Every
+// predicate must first be one unambiguous JSON value of at most MaxSize bytes.
 func Summarize(predicateType string, raw []byte) (*Summary, error) {
+	var prefix string
 	switch predicateType {
 	case TypeSPDX:
-		s, err := summarizeSPDX(raw)
-		return &Summary{SBOM: s}, err
+		prefix = "spdx"
 	case TypeCycloneDX:
-		s, err := summarizeCycloneDX(raw)
-		return &Summary{SBOM: s}, err
+		prefix = "cyclonedx"
 	case TypeProvenance:
-		s, err := summarizeProvenance(raw)
-		return &Summary{Provenance: s}, err
+		prefix = "provenance"
 	case TypeControls:
-		s, err := summarizeControls(raw)
-		return &Summary{Controls: s}, err
+		prefix = "controls"
+	default:
+		return nil, nil
 	}
-	return nil, nil
+	if err := Unambiguous(raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	var sum Summary
+	var err error
+	switch predicateType {
+	case TypeSPDX:
+		sum.SBOM, err = summarizeSPDX(raw)
+	case TypeCycloneDX:
+		sum.SBOM, err = summarizeCycloneDX(raw)
+	case TypeProvenance:
+		sum.Provenance, err = summarizeProvenance(raw)
+	case TypeControls:
+		sum.Controls, err = summarizeControls(raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &sum, nil
 }
 
 // strict decodes raw into v, refusing unknown fields and trailing data.
@@ -96,7 +115,7 @@ func strict(raw []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("trailing data after the predicate")
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -72,6 +73,9 @@ func summarizeSPDX(raw []byte) (*SBOMSummary, error) {
 	return s, nil
 }
 
+// cdxVersion matches the CycloneDX 1.x specification versions.
+var cdxVersion = regexp.MustCompile(`^1\.[0-9]{1,2}$`)
+
 func summarizeCycloneDX(raw []byte) (*SBOMSummary, error) {
 	var doc struct {
 		BOMFormat   string `json:"bomFormat"`
@@ -90,7 +94,7 @@ func summarizeCycloneDX(raw []byte) (*SBOMSummary, error) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("cyclonedx: %w", err)
 	}
-	if doc.BOMFormat != "CycloneDX" || !strings.HasPrefix(doc.SpecVersion, "1.") {
+	if doc.BOMFormat != "CycloneDX" || !cdxVersion.MatchString(doc.SpecVersion) {
 		return nil, fmt.Errorf("cyclonedx: bomFormat %q specVersion %q", doc.BOMFormat, doc.SpecVersion)
 	}
 	if doc.Metadata == nil {

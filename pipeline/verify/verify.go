@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -38,6 +39,14 @@ import (
 const (
 	maxSignatures   = 64
 	maxAttestations = 64
+	// MaxSignaturePayload bounds a simple-signing payload (cosign writes a few hundred
+	// bytes; annotations make it longer).
+	MaxSignaturePayload = 64 << 10
+	// MaxEnvelope bounds a DSSE envelope: a predicate of predicate.MaxSize, base64-encoded,
+	// with room for the statement around it.
+	MaxEnvelope = predicate.MaxSize/3*4 + 1<<20
+	// MaxConfig bounds the image configuration.
+	MaxConfig = 4 << 20
 )
 
 // ErrFailed is wrapped by Check when the digest has no verified signature bound to it, or
@@ -182,22 +191,55 @@ func (a Attestation) about(digest string) bool {
 }
 
 func readConfig(img v1.Image, f *Facts) error {
-	cf, err := img.ConfigFile()
+	rawManifest, err := img.RawManifest()
 	if err != nil {
 		return err
 	}
-	f.Config = Config{User: cf.Config.User, Entrypoint: cf.Config.Entrypoint, OS: cf.OS, Architecture: cf.Architecture}
-	if f.Config.Entrypoint == nil {
-		f.Config.Entrypoint = []string{}
+	m, err := v1.ParseManifest(bytes.NewReader(rawManifest))
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
 	}
-	m, err := img.Manifest()
+	if m.Config.Size > MaxConfig {
+		return fmt.Errorf("config of %d bytes is larger than %d", m.Config.Size, MaxConfig)
+	}
+	rawConfig, err := img.RawConfigFile()
 	if err != nil {
 		return err
 	}
-	for k, v := range m.Annotations {
+	cfg, ann, err := imageFacts(rawManifest, rawConfig)
+	if err != nil {
+		return err
+	}
+	f.Config = cfg
+	for k, v := range ann {
 		f.Annotations[k] = v
 	}
 	return nil
+}
+
+// imageFacts reads what the facts report from an image manifest and its configuration,
+// both registry-supplied (their digests already checked by the client).
+func imageFacts(rawManifest, rawConfig []byte) (Config, map[string]string, error) {
+	if len(rawConfig) > MaxConfig {
+		return Config{}, nil, fmt.Errorf("config of %d bytes is larger than %d", len(rawConfig), MaxConfig)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(rawManifest))
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("manifest: %w", err)
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(rawConfig))
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("config: %w", err)
+	}
+	c := Config{User: cf.Config.User, Entrypoint: cf.Config.Entrypoint, OS: cf.OS, Architecture: cf.Architecture}
+	if c.Entrypoint == nil {
+		c.Entrypoint = []string{}
+	}
+	ann := map[string]string{}
+	for k, v := range m.Annotations {
+		ann[k] = v
+	}
+	return c, ann, nil
 }
 
 func checkSignatures(ctx context.Context, se oci.SignedEntity, ks []*keys.Verifier, f *Facts) error {
@@ -213,6 +255,10 @@ func checkSignatures(ctx context.Context, se oci.SignedEntity, ks []*keys.Verifi
 		return fmt.Errorf("%d signatures attached (limit %d)", len(list), maxSignatures)
 	}
 	for i, s := range list {
+		if err := checkSize(s, MaxSignaturePayload); err != nil {
+			f.Problems = append(f.Problems, fmt.Sprintf("signature %d: %v", i, err))
+			continue
+		}
 		payload, err := s.Payload()
 		if err != nil {
 			f.Problems = append(f.Problems, fmt.Sprintf("signature %d: %v", i, err))
@@ -223,34 +269,64 @@ func checkSignatures(ctx context.Context, se oci.SignedEntity, ks []*keys.Verifi
 			f.Problems = append(f.Problems, fmt.Sprintf("signature %d: %v", i, err))
 			continue
 		}
-		raw, err := base64.StdEncoding.DecodeString(b64)
+		sig, err := readSignature(payload, b64, ks)
 		if err != nil {
-			f.Problems = append(f.Problems, fmt.Sprintf("signature %d: not base64", i))
+			f.Problems = append(f.Problems, fmt.Sprintf("signature %d: %v", i, err))
 			continue
 		}
-		k := firstVerifying(ks, func(k *keys.Verifier) error {
-			return k.VerifySignature(bytes.NewReader(raw), bytes.NewReader(payload))
-		})
-		if k == nil {
-			f.Problems = append(f.Problems, fmt.Sprintf("signature %d: verified by none of the given keys", i))
-			continue
-		}
-		var sc sigpayload.SimpleContainerImage
-		if err := json.Unmarshal(payload, &sc); err != nil || sc.Critical.Type != sigpayload.CosignSignatureType {
-			f.Problems = append(f.Problems, fmt.Sprintf("signature %d: payload is not a cosign simple-signing payload", i))
-			continue
-		}
-		f.Signatures = append(f.Signatures, Signature{
-			KeyID: k.ID, Digest: sc.Critical.Image.DockerManifestDigest, DockerReference: sc.Critical.Identity.DockerReference,
-		})
+		f.Signatures = append(f.Signatures, sig)
 	}
 	return nil
 }
 
-// envelope is a DSSE envelope.
+// checkSize refuses an attached layer whose manifest declares more than limit bytes, before
+// it is downloaded (the client checks the bytes against the declared size and digest).
+func checkSize(s oci.Signature, limit int64) error {
+	n, err := s.Size()
+	if err != nil {
+		return err
+	}
+	if n > limit {
+		return fmt.Errorf("payload of %d bytes is larger than %d", n, limit)
+	}
+	return nil
+}
+
+var sha256Digest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// readSignature verifies a cosign signature (base64) over payload with the first key
+// that verifies it, then reads the simple-signing payload. Nothing is parsed before the
+// signature verifies.
+func readSignature(payload []byte, b64 string, ks []*keys.Verifier) (Signature, error) {
+	if len(payload) > MaxSignaturePayload {
+		return Signature{}, fmt.Errorf("payload of %d bytes is larger than %d", len(payload), MaxSignaturePayload)
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return Signature{}, errors.New("signature is not base64")
+	}
+	k := firstVerifying(ks, func(k *keys.Verifier) error {
+		return k.VerifySignature(bytes.NewReader(raw), bytes.NewReader(payload))
+	})
+	if k == nil {
+		return Signature{}, errors.New("verified by none of the given keys")
+	}
+	if err := predicate.Unambiguous(payload); err != nil {
+		return Signature{}, fmt.Errorf("payload: %w", err)
+	}
+	var sc sigpayload.SimpleContainerImage
+	if err := json.Unmarshal(payload, &sc); err != nil || sc.Critical.Type != sigpayload.CosignSignatureType {
+		return Signature{}, errors.New("payload is not a cosign simple-signing payload")
+	}
+	if !sha256Digest.MatchString(sc.Critical.Image.DockerManifestDigest) {
+		return Signature{}, fmt.Errorf("payload names digest %q, not sha256:<64 hex>", sc.Critical.Image.DockerManifestDigest)
+	}
+	return Signature{KeyID: k.ID, Digest: sc.Critical.Image.DockerManifestDigest, DockerReference: sc.Critical.Identity.DockerReference}, nil
+}
+
+// envelope is the part of a DSSE envelope read after verification.
 type envelope struct {
 	PayloadType string `json:"payloadType"`
-	Payload     string `json:"payload"`
 }
 
 // statement is an in-toto statement, v0.1 or v1.
@@ -277,51 +353,112 @@ func checkAttestations(ctx context.Context, se oci.SignedEntity, ks []*keys.Veri
 		return fmt.Errorf("%d attestations attached (limit %d)", len(list), maxAttestations)
 	}
 	for i, a := range list {
+		if err := checkSize(a, MaxEnvelope); err != nil {
+			f.Problems = append(f.Problems, fmt.Sprintf("attestation %d: %v", i, err))
+			continue
+		}
 		env, err := a.Payload()
 		if err != nil {
 			f.Problems = append(f.Problems, fmt.Sprintf("attestation %d: %v", i, err))
 			continue
 		}
-		k := firstVerifying(ks, func(k *keys.Verifier) error {
-			return dsse.WrapVerifier(k.Verifier).VerifySignature(bytes.NewReader(env), nil)
-		})
-		if k == nil {
-			f.Problems = append(f.Problems, fmt.Sprintf("attestation %d: verified by none of the given keys", i))
-			continue
-		}
-		var e envelope
-		if err := json.Unmarshal(env, &e); err != nil || e.PayloadType != types.IntotoPayloadType {
-			f.Problems = append(f.Problems, fmt.Sprintf("attestation %d: not an in-toto DSSE envelope", i))
-			continue
-		}
-		body, err := base64.StdEncoding.DecodeString(e.Payload)
+		fa, err := readAttestation(env, ks)
 		if err != nil {
-			f.Problems = append(f.Problems, fmt.Sprintf("attestation %d: payload is not base64", i))
+			f.Problems = append(f.Problems, fmt.Sprintf("attestation %d: %v", i, err))
 			continue
-		}
-		var st statement
-		if err := json.Unmarshal(body, &st); err != nil || !strings.HasPrefix(st.Type, "https://in-toto.io/Statement/") {
-			f.Problems = append(f.Problems, fmt.Sprintf("attestation %d: not an in-toto statement", i))
-			continue
-		}
-		fa := Attestation{KeyID: k.ID, PredicateType: st.PredicateType, Subjects: []Subject{}}
-		for _, s := range st.Subject {
-			for algo, hex := range s.Digest {
-				fa.Subjects = append(fa.Subjects, Subject{Name: s.Name, Digest: algo + ":" + hex})
-			}
-		}
-		sum, err := predicate.Summarize(st.PredicateType, st.Predicate)
-		switch {
-		case err != nil:
-			fa.Error = err.Error()
-		case sum == nil:
-			fa.Error = "unknown predicate type"
-		default:
-			fa.Valid, fa.Summary = true, sum
 		}
 		f.Attestations = append(f.Attestations, fa)
 	}
 	return nil
+}
+
+// readAttestation verifies a DSSE envelope with the first key that verifies it, then reads
+// the in-toto statement inside and validates its predicate. A statement that is not well
+// formed is an error; a predicate that is not is reported on the attestation (Valid false).
+func readAttestation(env []byte, ks []*keys.Verifier) (Attestation, error) {
+	if len(env) > MaxEnvelope {
+		return Attestation{}, fmt.Errorf("envelope of %d bytes is larger than %d", len(env), MaxEnvelope)
+	}
+	var body []byte // the payload exactly as verified
+	k := firstVerifying(ks, func(k *keys.Verifier) error {
+		body = nil
+		return dsse.WrapVerifier(k.Verifier, dsse.WithDecodedPayload(&body)).VerifySignature(bytes.NewReader(env), nil)
+	})
+	if k == nil {
+		return Attestation{}, errors.New("verified by none of the given keys")
+	}
+	st, err := parseStatement(env, body)
+	if err != nil {
+		return Attestation{}, err
+	}
+	fa := Attestation{KeyID: k.ID, PredicateType: st.PredicateType, Subjects: []Subject{}}
+	for _, s := range st.Subject {
+		for algo, hex := range s.Digest {
+			fa.Subjects = append(fa.Subjects, Subject{Name: s.Name, Digest: algo + ":" + hex})
+		}
+	}
+	sum, err := predicate.Summarize(st.PredicateType, st.Predicate)
+	switch {
+	case err != nil:
+		fa.Error = err.Error()
+	case sum == nil:
+		fa.Error = "unknown predicate type"
+	default:
+		fa.Valid, fa.Summary = true, sum
+	}
+	return fa, nil
+}
+
+var (
+	digestAlgorithm = regexp.MustCompile(`^[a-z0-9]{1,32}$`)
+	lowerHex        = regexp.MustCompile(`^[0-9a-f]{1,512}$`)
+)
+
+// parseStatement reads the in-toto statement of a DSSE envelope whose signature verified;
+// body is the payload the signature covers. Both must be unambiguous JSON (two "payload"
+// keys would let another verifier read another statement), the payload type in-toto's, the
+// statement an in-toto statement with a predicate type, a predicate and well-formed subjects.
+func parseStatement(env, body []byte) (*statement, error) {
+	if err := predicate.Unambiguous(env); err != nil {
+		return nil, fmt.Errorf("envelope: %w", err)
+	}
+	var e envelope
+	if err := json.Unmarshal(env, &e); err != nil {
+		return nil, fmt.Errorf("envelope: %w", err)
+	}
+	if e.PayloadType != types.IntotoPayloadType {
+		return nil, fmt.Errorf("not an in-toto DSSE envelope (payloadType %q)", e.PayloadType)
+	}
+	if err := predicate.Unambiguous(body); err != nil {
+		return nil, fmt.Errorf("statement: %w", err)
+	}
+	var st statement
+	if err := json.Unmarshal(body, &st); err != nil {
+		return nil, fmt.Errorf("statement: %w", err)
+	}
+	if !strings.HasPrefix(st.Type, "https://in-toto.io/Statement/") {
+		return nil, fmt.Errorf("not an in-toto statement (_type %q)", st.Type)
+	}
+	if st.PredicateType == "" {
+		return nil, errors.New("statement: no predicateType")
+	}
+	if len(st.Predicate) == 0 {
+		return nil, errors.New("statement: no predicate")
+	}
+	if len(st.Subject) == 0 {
+		return nil, errors.New("statement: no subject")
+	}
+	for i, s := range st.Subject {
+		if len(s.Digest) == 0 {
+			return nil, fmt.Errorf("statement: subject %d has no digest", i)
+		}
+		for algo, hex := range s.Digest {
+			if !digestAlgorithm.MatchString(algo) || !lowerHex.MatchString(hex) || (algo == "sha256" && len(hex) != 64) {
+				return nil, fmt.Errorf("statement: subject %d digest %q: %q is not a digest", i, algo, hex)
+			}
+		}
+	}
+	return &st, nil
 }
 
 func firstVerifying(ks []*keys.Verifier, try func(*keys.Verifier) error) *keys.Verifier {

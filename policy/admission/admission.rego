@@ -77,10 +77,14 @@ deny contains reason("INPUT_INVALID", "", "", "the input names no workload and n
 	count(images) == 0
 }
 
-deny contains reason("KIND_UNSUPPORTED", "", "", sprintf("kind %v is not a supported workload kind", [workload.kind])) if {
+deny contains reason("KIND_UNSUPPORTED", "", "", sprintf("kind %v is not a supported workload kind", [object.get(workload, "kind", "<none>")])) if {
 	workload_mode
-	not workload.kind in supported_kinds
+	not supported_workload
 }
+
+# A helper, not `not workload.kind in supported_kinds`: with no kind at all that expression
+# is undefined rather than true, and the workload would be denied without a reason.
+supported_workload if workload.kind in supported_kinds
 
 deny contains reason("INPUT_INVALID", "", "", "the workload has no pod spec with containers") if {
 	workload_mode
@@ -407,7 +411,7 @@ deny contains reason("LIMITS_MISSING", cimage(x), cname(x), sprintf("container %
 
 # METADATA
 # title: HOST_PATH — no hostPath volume
-deny contains reason("HOST_PATH", "", "", sprintf("volume %v mounts a host path", [v.name])) if {
+deny contains reason("HOST_PATH", "", "", sprintf("volume %v mounts a host path", [object.get(v, "name", "")])) if {
 	some v in pod_spec.volumes
 	v.hostPath
 }

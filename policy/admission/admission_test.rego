@@ -142,6 +142,9 @@ test_container_with_empty_image_denied if "INPUT_INVALID" in codes(pod({"contain
 
 test_unsupported_kind_denied if "KIND_UNSUPPORTED" in codes({"object": {"kind": "Service", "metadata": {"name": "s"}}})
 
+# A missing field must not silence the reason (found by FuzzAdmitManifest: no kind, no reason).
+test_missing_kind_denied_with_a_reason if "KIND_UNSUPPORTED" in codes({"object": {"metadata": {"name": "s"}}})
+
 test_decision_lists_reasons if {
 	d := admission.decision with input as {} with data.supply_chain as cfg
 	d.allow == false
@@ -338,6 +341,12 @@ test_init_container_image_needs_facts if {
 }
 
 test_host_path_denied if "HOST_PATH" in codes(pod(object.union(good_spec, {"volumes": [{"name": "root", "hostPath": {"path": "/"}}]})))
+
+test_host_path_without_a_name_denied if {
+	cs := codes(pod(object.union(good_spec, {"volumes": [{"hostPath": {"path": "/"}}]})))
+	"HOST_PATH" in cs
+	not allowed(pod(object.union(good_spec, {"volumes": [{"hostPath": {"path": "/"}}]})))
+}
 
 test_empty_dir_allowed if allowed(pod(object.union(good_spec, {"volumes": [{"name": "data", "emptyDir": {}}]})))
 
