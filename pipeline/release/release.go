@@ -95,6 +95,22 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := os.MkdirAll(o.OutDir, 0o750); err != nil {
 		return nil, err
 	}
+	// Inputs are read before anything is built, so that a bad one fails fast.
+	var controls, manifest []byte
+	if o.Controls != "" {
+		b, err := ReadPredicate(o.Controls)
+		if err != nil {
+			return nil, err
+		}
+		controls = b
+	}
+	if o.Manifest != "" {
+		b, err := os.ReadFile(o.Manifest)
+		if err != nil {
+			return nil, fmt.Errorf("release: manifest: %w", err)
+		}
+		manifest = b
+	}
 
 	// Registry.
 	repo := o.Repository
@@ -182,12 +198,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		body      []byte
 	}
 	atts := []att{{"sbom (SPDX)", predicate.TypeSPDX, docs.SPDX}, {"sbom (CycloneDX)", predicate.TypeCycloneDX, docs.CycloneDX}, {"provenance (SLSA v1)", predicate.TypeProvenance, prov}}
-	if o.Controls != "" {
-		b, err := ReadPredicate(o.Controls)
-		if err != nil {
-			return nil, err
-		}
-		atts = append(atts, att{"controls", predicate.TypeControls, b})
+	if controls != nil {
+		atts = append(atts, att{"controls", predicate.TypeControls, controls})
 	}
 	var names []string
 	for _, a := range atts {
@@ -224,12 +236,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		data = append([][]byte{overlay}, data...)
 	}
 	ao := admit.Options{Keys: []*keys.Verifier{pub}, Images: []string{res.Ref}, Data: data}
-	if o.Manifest != "" {
-		m, err := os.ReadFile(o.Manifest)
-		if err != nil {
-			return nil, fmt.Errorf("release: manifest: %w", err)
-		}
-		ao.Images, ao.Manifest = nil, []byte(strings.ReplaceAll(string(m), "${IMAGE}", res.Ref))
+	if manifest != nil {
+		ao.Images, ao.Manifest = nil, []byte(strings.ReplaceAll(string(manifest), "${IMAGE}", res.Ref))
 	}
 	v, aerr := admit.Run(ctx, ao)
 	if aerr != nil && !errors.Is(aerr, admit.ErrDenied) {

@@ -37,7 +37,7 @@ func TestReadAttestationRejectsMalformed(t *testing.T) {
 		{"signature over another payload", bytes.Replace(good, []byte(`"payload":"`), []byte(`"payload":"e30`), 1), "verified by none of the given keys"},
 		{"payload not base64", bytes.Replace(good, []byte(`"payload":"`), []byte(`"payload":"*`), 1), "verified by none of the given keys"},
 		{"no signatures", []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}`), "verified by none of the given keys"},
-		{"oversized", append(good, bytes.Repeat([]byte(" "), MaxEnvelope)...), "larger than"},
+		{"oversized", append(good, bytes.Repeat([]byte(" "), MaxEnvelope)...), "envelope of"},
 		{"two payload keys", bytes.Replace(good, []byte(`"payload":`), []byte(`"payload":"e30=","payload":`), 1), `envelope: duplicate key "payload"`},
 		{"another payload type", mustEnvelope(t, k, "application/vnd.example+json", spdx), `not an in-toto DSSE envelope (payloadType "application/vnd.example+json")`},
 		{"statement not JSON", signed("statement"), "statement: invalid character"},

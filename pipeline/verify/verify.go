@@ -287,7 +287,7 @@ func checkSize(s oci.Signature, limit int64) error {
 		return err
 	}
 	if n > limit {
-		return fmt.Errorf("payload of %d bytes is larger than %d", n, limit)
+		return fmt.Errorf("layer of %d bytes is larger than %d (not downloaded)", n, limit)
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"io"
 	"log"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/secure-movie-service/sms/pipeline/build"
 	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
 )
@@ -233,6 +236,48 @@ func TrustOverlay(prefixes []string, ks ...*Key) []byte {
 		"trusted_keys": tk, "registries": prefixes, "source_repository": SourceRepository,
 	}})
 	return b
+}
+
+// MustRepo makes a git repository holding a tiny stdlib-only main module (app/cmd/x)
+// committed at Unix time 1700000000, standing in for service/ so that tests of build, sbom
+// and release do not depend on the runtime's code. Build it with BuildOptions.
+func MustRepo(tb testing.TB) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	files := map[string]string{
+		"app/go.mod":        "module example.com/app\n\ngo 1.24\n",
+		"app/cmd/x/main.go": "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n",
+	}
+	for p, c := range files {
+		p = filepath.Join(dir, p)
+		Must(tb, os.MkdirAll(filepath.Dir(p), 0o750))
+		Must(tb, os.WriteFile(p, []byte(c), 0o600))
+	}
+	for _, args := range [][]string{
+		{"init", "-q"}, {"add", "."},
+		{"-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "fixture", "--date", "@1700000000"},
+	} {
+		cmd := exec.Command("git", args...) // #nosec G204 -- fixed git arguments in a test fixture
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_COMMITTER_DATE=@1700000000")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			tb.Fatalf("git %v: %v\n%s", args, err, b)
+		}
+	}
+	return dir
+}
+
+// BuildOptions builds the MustRepo fixture at repo (SOURCE_DATE_EPOCH from the commit).
+func BuildOptions(repo string) build.Options {
+	return build.Options{
+		SourceDir: repo, ModuleDir: "app", Package: "./cmd/x",
+		Getenv: func(k string) string {
+			if k == "SOURCE_DATE_EPOCH" {
+				return ""
+			}
+			return os.Getenv(k)
+		},
+	}
 }
 
 // Must fails the test on err.

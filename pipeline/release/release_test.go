@@ -1,0 +1,221 @@
+package release_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/secure-movie-service/sms/pipeline/admit"
+	"github.com/secure-movie-service/sms/pipeline/internal/testkit"
+	"github.com/secure-movie-service/sms/pipeline/keys"
+	"github.com/secure-movie-service/sms/pipeline/predicate"
+	"github.com/secure-movie-service/sms/pipeline/release"
+	"github.com/secure-movie-service/sms/pipeline/verify"
+)
+
+// fixture is a git repository with the tiny module, its revision and a release key.
+type fixture struct {
+	repo, rev string
+	key       *testkit.Key
+}
+
+func mustFixture(t *testing.T) *fixture {
+	t.Helper()
+	repo := testkit.MustRepo(t)
+	out, err := exec.Command("git", "-C", repo, "rev-parse", "HEAD").Output()
+	testkit.Must(t, err)
+	return &fixture{repo: repo, rev: strings.TrimSpace(string(out)), key: testkit.MustKey(t)}
+}
+
+func (f *fixture) options(t *testing.T) release.Options {
+	t.Helper()
+	return release.Options{
+		Build:    testkit.BuildOptions(f.repo),
+		KeyPath:  f.key.PrivatePath(),
+		Password: []byte(testkit.Password),
+		OutDir:   t.TempDir(),
+		Controls: mustFile(t, "controls.json", testkit.Controls(f.rev)),
+	}
+}
+
+func mustFile(t *testing.T, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	testkit.Must(t, os.WriteFile(p, b, 0o600))
+	return p
+}
+
+func mustFacts(t *testing.T, dir string) *verify.Facts {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "facts.json"))
+	testkit.Must(t, err)
+	var f verify.Facts
+	testkit.Must(t, json.Unmarshal(b, &f))
+	return &f
+}
+
+func denyCodes(s *release.Summary) []string {
+	var c []string
+	for _, d := range s.Verdict.Deny {
+		c = append(c, d.Code)
+	}
+	return c
+}
+
+func TestReleaseIsDeployableAndReproducible(t *testing.T) {
+	f := mustFixture(t)
+	var digests []string
+	var facts []*verify.Facts
+	for i := 0; i < 2; i++ {
+		o := f.options(t)
+		s, err := release.Run(context.Background(), o)
+		if err != nil {
+			t.Fatalf("release %d: %v (deny %v)", i, err, s)
+		}
+		if !s.Allowed || !s.InProcess || s.Revision != f.rev || s.KeyID != f.key.Signer.ID {
+			t.Fatalf("summary %+v", s)
+		}
+		var steps []string
+		for _, st := range s.Steps {
+			steps = append(steps, st.Name)
+		}
+		for _, want := range []string{"registry", "key", "build+push", "sbom", "sign", "attest", "verify", "admit"} {
+			if !slices.Contains(steps, want) {
+				t.Errorf("no %s step in %v", want, steps)
+			}
+		}
+		for _, name := range []string{"sbom.spdx.json", "sbom.cyclonedx.json", "provenance.json", "facts.json", "verdict.json", "summary.json", "trust-overlay.json"} {
+			if _, err := os.Stat(filepath.Join(o.OutDir, name)); err != nil {
+				t.Errorf("release wrote no %s", name)
+			}
+		}
+		fa := mustFacts(t, o.OutDir)
+		if len(fa.Signatures) != 1 || len(fa.Attestations) != 4 || len(fa.Problems) != 0 || !fa.ContentVerified {
+			t.Fatalf("facts %+v", fa)
+		}
+		want := []string{predicate.TypeControls, predicate.TypeCycloneDX, predicate.TypeSPDX, predicate.TypeProvenance}
+		slices.Sort(want)
+		if !slices.Equal(fa.PredicateTypes, want) {
+			t.Fatalf("predicate types %v", fa.PredicateTypes)
+		}
+		digests = append(digests, s.Digest)
+		facts = append(facts, fa)
+	}
+	if digests[0] != digests[1] {
+		t.Fatalf("two releases of one commit have different digests: %v", digests)
+	}
+	if facts[0].Config.User != "65532:65532" || !slices.Equal(facts[0].Config.Entrypoint, facts[1].Config.Entrypoint) {
+		t.Fatalf("configs %+v %+v", facts[0].Config, facts[1].Config)
+	}
+}
+
+func TestReleaseToARegistry(t *testing.T) {
+	f := mustFixture(t)
+	reg := testkit.MustRegistry(t)
+	o := f.options(t)
+	o.Repository = reg.Host + "/acme/movies"
+	s, err := release.Run(context.Background(), o)
+	testkit.Must(t, err)
+	if s.InProcess || !strings.HasPrefix(s.Image, o.Repository+"@sha256:") {
+		t.Fatalf("released %s (in process %v), want it in %s", s.Image, s.InProcess, o.Repository)
+	}
+	// Anyone can now verify it in that registry with the public key.
+	fa, err := verify.Check(context.Background(), s.Image, verify.Options{Keys: []*keys.Verifier{f.key.Verifier}})
+	testkit.Must(t, err)
+	if !slices.Equal(fa.Signers, []string{f.key.Signer.ID}) || len(fa.Attestations) != 4 {
+		t.Fatalf("facts %+v", fa)
+	}
+}
+
+// TestReleaseRefuses: a release that is not deployable says so — an error before anything is
+// built for bad inputs, and a deny verdict (admit.ErrDenied or verify.ErrFailed) otherwise.
+func TestReleaseRefuses(t *testing.T) {
+	f := mustFixture(t)
+	ctx := context.Background()
+	inputs := []struct {
+		name    string
+		change  func(*release.Options)
+		wantErr string
+	}{
+		{"the wrong password", func(o *release.Options) { o.Password = []byte("wrong") }, "load key"},
+		{"no key", func(o *release.Options) { o.KeyPath = "" }, "no signing key"},
+		{"a missing key", func(o *release.Options) { o.KeyPath = filepath.Join(t.TempDir(), "cosign.key") }, "load key"},
+		{"creating a key under another name", func(o *release.Options) {
+			o.KeyPath, o.CreateKey = filepath.Join(t.TempDir(), "release.key"), true
+		}, "--create-key needs a path ending in cosign.key"},
+		{"a controls predicate that is not JSON", func(o *release.Options) { o.Controls = mustFile(t, "c.json", []byte("passed")) }, "not JSON"},
+		{"an oversized controls predicate", func(o *release.Options) {
+			o.Controls = mustFile(t, "c.json", append(append([]byte(`{"x":"`), bytes.Repeat([]byte("a"), predicate.MaxSize)...), `"}`...))
+		}, "larger than"},
+		{"a missing manifest", func(o *release.Options) { o.Manifest = filepath.Join(t.TempDir(), "none.yaml") }, "release: manifest"},
+	}
+	for _, tc := range inputs {
+		t.Run(tc.name, func(t *testing.T) {
+			o := f.options(t)
+			tc.change(&o)
+			s, err := release.Run(ctx, o)
+			if err == nil || s != nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got %v, %v; want an error containing %q", s, err, tc.wantErr)
+			}
+			// Refused before anything was built: nothing was written.
+			if ents, err := os.ReadDir(o.OutDir); err != nil || len(ents) != 0 {
+				t.Fatalf("the release wrote %v (%v)", ents, err)
+			}
+		})
+	}
+	denials := []struct {
+		name     string
+		change   func(*release.Options)
+		code     string
+		verified bool // verification itself passes; only policy denies
+	}{
+		{"controls of another revision", func(o *release.Options) {
+			o.Controls = mustFile(t, "c.json", testkit.Controls(strings.Repeat("f", 40)))
+		}, "CONTROLS_REVISION", true},
+		{"a failed control", func(o *release.Options) {
+			o.Controls = mustFile(t, "c.json", testkit.Controls(f.rev, "C-AUTHZ-01"))
+		}, "CONTROLS_FAILED", true},
+		{"no controls", func(o *release.Options) { o.Controls = "" }, "CONTROLS_MISSING", true},
+		{"an SBOM given as the controls predicate", func(o *release.Options) { o.Controls = mustFile(t, "c.json", testkit.SPDX()) }, "CONTROLS_MISSING", false},
+		{"a key and registry policy data does not trust", func(o *release.Options) { o.NoSelfTrust = true }, "SIGNATURE_MISSING", true},
+		{"a privileged pod", func(o *release.Options) {
+			o.Manifest = mustFile(t, "pod.yaml", []byte(`kind: Pod
+metadata: {name: movies}
+spec:
+  securityContext: {runAsNonRoot: true}
+  containers:
+  - name: movies
+    image: ${IMAGE}
+    securityContext: {privileged: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+    resources: {limits: {cpu: 500m, memory: 128Mi}}
+`))
+		}, "PRIVILEGED", true},
+	}
+	for _, tc := range denials {
+		t.Run(tc.name, func(t *testing.T) {
+			o := f.options(t)
+			tc.change(&o)
+			s, err := release.Run(ctx, o)
+			if s == nil {
+				t.Fatalf("no summary: %v", err)
+			}
+			if s.Allowed || s.Verdict.Allow || !slices.Contains(denyCodes(s), tc.code) {
+				t.Fatalf("allowed %v, deny %v; want %s", s.Allowed, denyCodes(s), tc.code)
+			}
+			wantErr := admit.ErrDenied
+			if !tc.verified {
+				wantErr = verify.ErrFailed
+			}
+			if !errors.Is(err, wantErr) {
+				t.Fatalf("error %v, want %v", err, wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,116 @@
+package sbom_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/secure-movie-service/sms/pipeline/build"
+	"github.com/secure-movie-service/sms/pipeline/internal/testkit"
+	"github.com/secure-movie-service/sms/pipeline/ociutil"
+	"github.com/secure-movie-service/sms/pipeline/predicate"
+	"github.com/secure-movie-service/sms/pipeline/sbom"
+)
+
+// mustBuiltImage builds the fixture module's image and pushes it; the image holds a real Go
+// binary, so syft has something to find.
+func mustBuiltImage(t *testing.T, reg *testkit.Registry) (name.Digest, *build.Result) {
+	t.Helper()
+	res, err := build.Assemble(context.Background(), testkit.BuildOptions(testkit.MustRepo(t)))
+	testkit.Must(t, err)
+	return testkit.MustPush(t, reg.Host+"/acme/app", res.Image), res
+}
+
+func TestGenerateDescribesTheImage(t *testing.T) {
+	reg := testkit.MustRegistry(t)
+	ref, _ := mustBuiltImage(t, reg)
+	ctx := context.Background()
+	img, canonical, err := sbom.Image(ctx, ref.String())
+	testkit.Must(t, err)
+	if canonical != ref.String() {
+		t.Fatalf("reference %s, want %s", canonical, ref)
+	}
+	docs, err := sbom.Generate(ctx, img, canonical)
+	testkit.Must(t, err)
+	spdx, err := predicate.Summarize(predicate.TypeSPDX, docs.SPDX)
+	testkit.Must(t, err)
+	cdx, err := predicate.Summarize(predicate.TypeCycloneDX, docs.CycloneDX)
+	testkit.Must(t, err)
+	for _, s := range []*predicate.SBOMSummary{spdx.SBOM, cdx.SBOM} {
+		// The documents also list the image itself.
+		if docs.Packages < 2 || s.Packages != docs.Packages+1 {
+			t.Errorf("%s: %d packages, generate catalogued %d", s.Format, s.Packages, docs.Packages)
+		}
+		if !slices.ContainsFunc(s.GoModules, func(p string) bool { return strings.HasPrefix(p, "pkg:golang/stdlib@") }) ||
+			!slices.ContainsFunc(s.GoModules, func(p string) bool { return strings.HasPrefix(p, "pkg:golang/example.com/app") }) {
+			t.Errorf("%s: Go modules %v lack the binary's main module or its standard library", s.Format, s.GoModules)
+		}
+	}
+	if spdx.SBOM.Format != "spdx-"+sbom.SPDXVersion || cdx.SBOM.Format != "cyclonedx-"+sbom.CycloneDXVersion {
+		t.Errorf("formats %s, %s", spdx.SBOM.Format, cdx.SBOM.Format)
+	}
+	if !strings.Contains(string(docs.SPDX), ref.DigestStr()) {
+		t.Error("the SPDX document does not name the image digest")
+	}
+}
+
+func TestImageFromAnOCILayout(t *testing.T) {
+	dir := t.TempDir()
+	o := testkit.BuildOptions(testkit.MustRepo(t))
+	o.OCILayout = dir
+	res, err := build.Run(context.Background(), o)
+	testkit.Must(t, err)
+	img, canonical, err := sbom.Image(context.Background(), res.Ref)
+	testkit.Must(t, err)
+	dg, err := img.Digest()
+	testkit.Must(t, err)
+	if dg.String() != res.Digest || canonical != dir+"@"+res.Digest {
+		t.Fatalf("loaded %s as %s, want %s", dg, canonical, res.Ref)
+	}
+}
+
+// TestSBOMRefuses: an SBOM is only ever made of the very image named by digest.
+func TestSBOMRefuses(t *testing.T) {
+	reg := testkit.MustRegistry(t)
+	ref, res := mustBuiltImage(t, reg)
+	ctx := context.Background()
+	t.Run("a tag", func(t *testing.T) {
+		if _, _, err := sbom.Image(ctx, ref.Repository.Name()+":latest"); !errors.Is(err, ociutil.ErrNotDigest) {
+			t.Fatalf("got %v, want ErrNotDigest", err)
+		}
+	})
+	t.Run("a digest the registry does not have", func(t *testing.T) {
+		missing := ref.Repository.Name() + "@sha256:" + strings.Repeat("0", 64)
+		if _, _, err := sbom.Image(ctx, missing); err == nil {
+			t.Fatal("loaded an image that does not exist")
+		}
+	})
+	t.Run("a digest an OCI layout does not have", func(t *testing.T) {
+		dir := t.TempDir()
+		o := testkit.BuildOptions(testkit.MustRepo(t))
+		o.OCILayout = dir
+		_, err := build.Run(ctx, o)
+		testkit.Must(t, err)
+		if _, _, err := sbom.Image(ctx, dir+"@sha256:"+strings.Repeat("0", 64)); err == nil {
+			t.Fatal("loaded an image the layout does not hold")
+		}
+	})
+	t.Run("a layer the registry serves changed", func(t *testing.T) {
+		layers, err := res.Image.Layers()
+		testkit.Must(t, err)
+		h, err := layers[0].Digest()
+		testkit.Must(t, err)
+		reg.Tamper(h)
+		img, canonical, err := sbom.Image(ctx, ref.String())
+		if err == nil {
+			_, err = sbom.Generate(ctx, img, canonical)
+		}
+		if err == nil {
+			t.Fatal("an SBOM was generated from a layer that does not match its digest")
+		}
+	})
+}
