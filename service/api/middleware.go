@@ -128,30 +128,26 @@ func limitIP(c *Config, next http.Handler) http.Handler {
 func authenticate(c *Config, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := info(r)
-		q := r.URL.Query()
-		if q.Has("access_token") || q.Has("token") || q.Has("id_token") {
+		refuse := func(params string) {
 			if allowed(w, r, c.IPLimit, ri.clientIP) {
-				unauthorized(w, r, `error="invalid_request", error_description="send the token in the Authorization header"`)
+				unauthorized(w, r, params)
 			}
+		}
+		if q := r.URL.Query(); q.Has("access_token") || q.Has("token") || q.Has("id_token") {
+			refuse(`error="invalid_request", error_description="send the token in the Authorization header"`)
 			return
 		}
 		token, ok := bearer(r)
-		var id Identity
-		var err error
-		if ok {
-			id, err = c.Authenticate(token)
+		if !ok {
+			refuse("")
+			return
 		}
-		if !ok || err != nil || id.Sub == "" {
+		id, err := c.Authenticate(token)
+		if err != nil || id.Sub == "" {
 			if err != nil {
 				c.Logger.Info("authentication failed", "log", "audit", "request_id", ri.id, "client_ip", ri.clientIP, "error", err.Error())
 			}
-			if allowed(w, r, c.IPLimit, ri.clientIP) {
-				if ok {
-					unauthorized(w, r, `error="invalid_token"`)
-				} else {
-					unauthorized(w, r, "")
-				}
-			}
+			refuse(`error="invalid_token"`)
 			return
 		}
 		ri.subject = id.Sub
