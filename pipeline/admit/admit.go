@@ -42,6 +42,20 @@ type Options struct {
 	Data        [][]byte // JSON documents merged over policy/data
 	SkipContent bool     // do not download layers to check them against their digests
 	Progress    io.Writer
+	// Evaluator, when set, is the policy already compiled (with NewEvaluator); Data is then
+	// not used.
+	Evaluator *Evaluator
+	// Verified holds what this process itself established with verify.Check, under these
+	// Keys and content check, for some image references: those are not verified again. It is
+	// for in-process callers (pipeline release verifies, then admits); facts never come from
+	// the manifest or the command line.
+	Verified map[string]Verification
+}
+
+// Verification is the outcome of verify.Check for one image.
+type Verification struct {
+	Facts *verify.Facts
+	Err   error
 }
 
 // Reason is one deny reason.
@@ -71,9 +85,11 @@ func Run(ctx context.Context, o Options) (*Verdict, error) {
 	if err != nil {
 		return nil, err
 	}
-	ev, err := NewEvaluator(o.Data...)
-	if err != nil {
-		return nil, err
+	ev := o.Evaluator
+	if ev == nil {
+		if ev, err = NewEvaluator(o.Data...); err != nil {
+			return nil, err
+		}
 	}
 	v := &Verdict{Allow: true, Deny: []Reason{}, Images: []string{}, Facts: map[string]*verify.Facts{}, Errors: map[string]string{}}
 	seen := map[string]bool{}
@@ -95,8 +111,12 @@ func Run(ctx context.Context, o Options) (*Verdict, error) {
 			v.Errors[ref] = "not verified: the reference is not pinned by digest"
 			continue
 		}
-		fmt.Fprintf(o.Progress, "admit: verify %s\n", ref)
-		f, err := verify.Check(ctx, ref, verify.Options{Keys: o.Keys, SkipContent: o.SkipContent})
+		pre, ok := o.Verified[ref]
+		f, err := pre.Facts, pre.Err
+		if !ok {
+			fmt.Fprintf(o.Progress, "admit: verify %s\n", ref)
+			f, err = verify.Check(ctx, ref, verify.Options{Keys: o.Keys, SkipContent: o.SkipContent})
+		}
 		if f != nil {
 			v.Facts[ref] = f
 		}

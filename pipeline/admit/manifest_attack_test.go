@@ -1,6 +1,7 @@
 package admit_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/admit"
 	"github.com/secure-movie-service/sms/pipeline/internal/testkit"
 	"github.com/secure-movie-service/sms/pipeline/keys"
+	"github.com/secure-movie-service/sms/pipeline/verify"
 )
 
 // TestSupplyChainAttackHiddenDocument: a privileged Pod placed after the good one, behind a
@@ -59,4 +61,36 @@ func mustJSON(t *testing.T, manifest string) string {
 	b, err := json.Marshal(docs[0])
 	testkit.Must(t, err)
 	return string(b)
+}
+
+// TestVerifiedFactsAreUsedForTheirReferenceOnly: facts the process established itself
+// (pipeline release) stand in for a second verification of that reference, and of no other.
+func TestVerifiedFactsAreUsedForTheirReferenceOnly(t *testing.T) {
+	w := mustWorld(t)
+	good := w.publish(t, w.repo, testkit.MustImage(t, "65532"), w.trusted, release{})
+	unsigned := w.publish(t, w.repo, testkit.MustImage(t, "65532"), w.trusted, release{skipSign: true})
+	ks := []*keys.Verifier{w.trusted.Verifier}
+	facts, err := verify.Check(context.Background(), good.String(), verify.Options{Keys: ks})
+	testkit.Must(t, err)
+	ev, err := admit.NewEvaluator(testkit.TrustOverlay([]string{w.reg.Host + "/acme/"}, w.trusted))
+	testkit.Must(t, err)
+	var progress bytes.Buffer
+	v, err := admit.Run(context.Background(), admit.Options{
+		Keys: ks, Images: []string{good.String(), unsigned.String()}, Evaluator: ev, Progress: &progress,
+		Verified: map[string]admit.Verification{good.String(): {Facts: facts}},
+	})
+	if !errors.Is(err, admit.ErrDenied) {
+		t.Fatalf("got %v, want a denial of the unsigned image", err)
+	}
+	if strings.Contains(progress.String(), good.String()) || !strings.Contains(progress.String(), "verify "+unsigned.String()) {
+		t.Fatalf("verified again, or not verified: %s", progress.String())
+	}
+	for _, d := range v.Deny {
+		if d.Image != unsigned.String() {
+			t.Fatalf("the pre-verified image was denied: %+v", d)
+		}
+	}
+	if v.Facts[unsigned.String()] == nil || len(v.Facts[unsigned.String()].Signatures) != 0 {
+		t.Fatalf("the other image's facts: %+v", v.Facts[unsigned.String()])
+	}
 }

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -40,8 +41,10 @@ type Options struct {
 	Push       string // push to this reference (a tag or a repository)
 	OCILayout  string // or write into this OCI image layout directory
 	LayoutTag  string // ref name inside the layout; default "latest"
-	Getenv     func(string) string
-	Progress   io.Writer
+	// CacheDir keeps builds of clean commits (see DefaultCacheDir); "" builds every time.
+	CacheDir string
+	Getenv   func(string) string
+	Progress io.Writer
 }
 
 // Result describes the built image.
@@ -62,6 +65,7 @@ type Result struct {
 	Deps         []Dependency `json:"dependencies"`
 	GoSum        []Dependency `json:"go_sum"`
 	Base         string       `json:"base,omitempty"`
+	Cached       bool         `json:"cached"` // the binary came from the build cache
 	Image        v1.Image     `json:"-"`
 }
 
@@ -127,38 +131,32 @@ func Assemble(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
-	tree := src.Root
-	if o.Worktree {
-		st, err := git(ctx, src.Root, "status", "--porcelain", "--", o.ModuleDir)
+	var c *cache
+	if o.CacheDir != "" && !o.Worktree {
+		tc, err := toolchain(ctx, src.Root, o.GOOS, o.GOARCH, o.Getenv)
 		if err != nil {
 			return nil, fmt.Errorf("build: %w", err)
 		}
-		src.Dirty = st != ""
+		c = openCache(o, src, tc)
+	}
+	comp, entry := c.load()
+	var gosum []Dependency
+	if comp != nil {
+		fmt.Fprintf(o.Progress, "build: %s (%.12s) was built before: using the cached binary\n", o.Revision, src.Revision)
+		comp.Command, comp.Env, gosum = Command(o.Package, "<binary>"), Env(o.GOOS, o.GOARCH), entry.GoSum
 	} else {
-		tmp, err := os.MkdirTemp("", "pipeline-src-")
-		if err != nil {
+		if comp, gosum, err = compileSource(ctx, o, &src); err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(tmp)
-		fmt.Fprintf(o.Progress, "build: exporting %s (%.12s)\n", o.Revision, src.Revision)
-		if err := export(ctx, src.Root, src.Revision, tmp); err != nil {
-			return nil, fmt.Errorf("build: %w", err)
-		}
-		tree = tmp
+		c.store(comp, gosum)
 	}
-	modDir := filepath.Join(tree, filepath.FromSlash(o.ModuleDir))
-	fmt.Fprintf(o.Progress, "build: go build %s (%s/%s, SOURCE_DATE_EPOCH=%d)\n", o.Package, o.GOOS, o.GOARCH, src.Epoch)
-	c, err := compile(ctx, modDir, o.Package, o.GOOS, o.GOARCH, o.Getenv)
-	if err != nil {
-		return nil, fmt.Errorf("build: %w", err)
-	}
-	gosum, err := readGoSum(filepath.Join(modDir, "go.sum"))
-	if err != nil {
-		return nil, fmt.Errorf("build: %w", err)
-	}
+	sum := sha256.Sum256(comp.Binary)
+	binarySHA := hex.EncodeToString(sum[:])
+	layerFile := layerName(binarySHA, o.BinaryPath, src.Epoch)
 	spec := ImageSpec{
-		Binary: c.Binary, BinaryPath: o.BinaryPath, GOOS: o.GOOS, GOARCH: o.GOARCH,
+		Binary: comp.Binary, BinaryPath: o.BinaryPath, GOOS: o.GOOS, GOARCH: o.GOARCH,
 		Epoch: src.Epoch, Source: o.SourceRepo, Revision: src.Revision, Title: filepath.Base(o.BinaryPath),
+		LayerGzip: c.layer(layerFile),
 	}
 	if o.Base != "" {
 		d, err := ociutil.ParseDigest(o.Base)
@@ -179,28 +177,83 @@ func Assemble(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
-	sum := sha256.Sum256(c.Binary)
+	if c != nil {
+		if l, ok := binaryLayerOf(img); ok && !bytes.Equal(l.gz, spec.LayerGzip) {
+			_ = c.write(layerFile, l.gz)
+		}
+	}
 	return &Result{
 		Digest: dg.String(), Revision: src.Revision, Epoch: src.Epoch, Dirty: src.Dirty,
-		SourceRepo: o.SourceRepo, Command: c.Command, Env: c.Env, GoVersion: c.GoVersion,
+		SourceRepo: o.SourceRepo, Command: comp.Command, Env: comp.Env, GoVersion: comp.GoVersion,
 		Package:      strings.TrimSuffix(o.ModuleDir, "/") + "/" + strings.TrimPrefix(o.Package, "./"),
-		BinarySHA256: hex.EncodeToString(sum[:]), Deps: c.Deps, GoSum: gosum, Base: spec.BaseName, Image: img,
+		BinarySHA256: binarySHA, Deps: comp.Deps, GoSum: gosum, Base: spec.BaseName, Cached: entry != nil, Image: img,
 	}, nil
+}
+
+// compileSource exports the commit (or takes the work tree), compiles the main package and
+// reads the module's go.sum.
+func compileSource(ctx context.Context, o Options, src *Source) (*compiled, []Dependency, error) {
+	tree := src.Root
+	if o.Worktree {
+		st, err := git(ctx, src.Root, "status", "--porcelain", "--", o.ModuleDir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("build: %w", err)
+		}
+		src.Dirty = st != ""
+	} else {
+		tmp, err := os.MkdirTemp("", "pipeline-src-")
+		if err != nil {
+			return nil, nil, err
+		}
+		defer os.RemoveAll(tmp)
+		fmt.Fprintf(o.Progress, "build: exporting %s (%.12s)\n", o.Revision, src.Revision)
+		if err := export(ctx, src.Root, src.Revision, o.ModuleDir, tmp); err != nil {
+			return nil, nil, fmt.Errorf("build: %w", err)
+		}
+		tree = tmp
+	}
+	modDir := filepath.Join(tree, filepath.FromSlash(o.ModuleDir))
+	fmt.Fprintf(o.Progress, "build: go build %s (%s/%s, SOURCE_DATE_EPOCH=%d)\n", o.Package, o.GOOS, o.GOARCH, src.Epoch)
+	c, err := compile(ctx, modDir, o.Package, o.GOOS, o.GOARCH, o.Getenv)
+	if err != nil {
+		return nil, nil, fmt.Errorf("build: %w", err)
+	}
+	gosum, err := readGoSum(filepath.Join(modDir, "go.sum"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("build: %w", err)
+	}
+	return c, gosum, nil
+}
+
+// binaryLayerOf returns the image's last layer, the binary, when it is held in memory.
+func binaryLayerOf(img v1.Image) (*memLayer, bool) {
+	ls, err := img.Layers()
+	if err != nil || len(ls) == 0 {
+		return nil, false
+	}
+	l, ok := ls[len(ls)-1].(*memLayer)
+	return l, ok
+}
+
+// Push writes the assembled image to ref (a tag or a repository) and sets res.Repository and
+// res.Ref. Layers are uploaded concurrently.
+func Push(ctx context.Context, res *Result, ref string) error {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return fmt.Errorf("build: push %s: %w", ref, err)
+	}
+	if err := remote.Write(r, res.Image, ociutil.RemoteOptions(ctx)...); err != nil {
+		return fmt.Errorf("build: push %s: %w", r, err)
+	}
+	res.Repository = r.Context().String()
+	res.Ref = res.Repository + "@" + res.Digest
+	return nil
 }
 
 func write(ctx context.Context, o Options, res *Result) error {
 	if o.Push != "" {
-		ref, err := name.ParseReference(o.Push)
-		if err != nil {
-			return fmt.Errorf("build: push %s: %w", o.Push, err)
-		}
-		fmt.Fprintf(o.Progress, "build: push %s\n", ref)
-		if err := remote.Write(ref, res.Image, ociutil.RemoteOptions(ctx)...); err != nil {
-			return fmt.Errorf("build: push %s: %w", ref, err)
-		}
-		res.Repository = ref.Context().String()
-		res.Ref = res.Repository + "@" + res.Digest
-		return nil
+		fmt.Fprintf(o.Progress, "build: push %s\n", o.Push)
+		return Push(ctx, res, o.Push)
 	}
 	p, err := layout.FromPath(o.OCILayout)
 	if err != nil {

@@ -1,13 +1,19 @@
 package build
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // mustRepo makes a git repository holding a tiny stdlib-only main module (the fixture stands
@@ -102,5 +108,131 @@ func TestBuildRejectsUnpinnedBase(t *testing.T) {
 	_, err := Run(context.Background(), Options{SourceDir: repo, ModuleDir: "app", Package: "./cmd/x", OCILayout: t.TempDir(), Base: "gcr.io/distroless/static:nonroot"})
 	if err == nil {
 		t.Fatal("a base image by tag was accepted")
+	}
+}
+
+func TestBuildCacheReusesTheBinaryOfTheSameCommit(t *testing.T) {
+	repo := mustRepo(t)
+	cacheDir := t.TempDir()
+	o := func() Options {
+		return Options{SourceDir: repo, ModuleDir: "app", Package: "./cmd/x", OCILayout: t.TempDir(), CacheDir: cacheDir,
+			Getenv: func(k string) string {
+				if k == "SOURCE_DATE_EPOCH" {
+					return ""
+				}
+				return os.Getenv(k)
+			}}
+	}
+	ctx := context.Background()
+	first, err := Run(ctx, o())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Cached {
+		t.Fatal("the first build came from an empty cache")
+	}
+	entries, err := filepath.Glob(filepath.Join(cacheDir, "*", "*"))
+	if err != nil || len(entries) != 3 {
+		t.Fatalf("cache holds %v (%v), want binary, meta.json and the layer", entries, err)
+	}
+	same := func(t *testing.T, r *Result) {
+		t.Helper()
+		if r.Digest != first.Digest || r.BinarySHA256 != first.BinarySHA256 || r.GoVersion != first.GoVersion ||
+			!reflect.DeepEqual(r.Deps, first.Deps) || !reflect.DeepEqual(r.GoSum, first.GoSum) ||
+			!reflect.DeepEqual(r.Command, first.Command) || !reflect.DeepEqual(r.Env, first.Env) {
+			t.Fatalf("the cached build differs:\n%+v\n%+v", r, first)
+		}
+	}
+	second, err := Run(ctx, o())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Cached {
+		t.Fatal("the second build of one commit did not use the cache")
+	}
+	same(t, second)
+
+	t.Run("a damaged binary is built again", func(t *testing.T) {
+		bins, _ := filepath.Glob(filepath.Join(cacheDir, "*", "binary"))
+		if len(bins) != 1 {
+			t.Fatalf("binaries %v", bins)
+		}
+		b, err := os.ReadFile(bins[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0xff
+		if err := os.WriteFile(bins[0], b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Run(ctx, o())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Cached {
+			t.Fatal("a damaged cached binary was used")
+		}
+		same(t, r)
+	})
+	t.Run("a damaged layer is compressed again", func(t *testing.T) {
+		layers, _ := filepath.Glob(filepath.Join(cacheDir, "*", "layer-*"))
+		if len(layers) != 1 {
+			t.Fatalf("layers %v", layers)
+		}
+		if err := os.WriteFile(layers[0], []byte("not gzip"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Run(ctx, o())
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, r)
+	})
+	t.Run("a work-tree build never uses the cache", func(t *testing.T) {
+		wo := o()
+		wo.Worktree = true
+		r, err := Run(ctx, wo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Cached {
+			t.Fatal("a work-tree build used the cache")
+		}
+	})
+}
+
+// TestLayerIsCompressedAsGoContainerregistryWould: compressing once, in memory, gives the
+// bytes (and digest) tarball.LayerFromOpener gives, so image digests did not change.
+func TestLayerIsCompressedAsGoContainerregistryWould(t *testing.T) {
+	bin := bytes.Repeat([]byte("binary\x00\x01"), 1<<16)
+	raw, err := layerTar(bin, "/movies", 1700000000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz, err := compress(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := newMemLayer(raw, gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil },
+		tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(GzipLevel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []func(v1.Layer) (v1.Hash, error){v1.Layer.Digest, v1.Layer.DiffID} {
+		a, _ := f(ours)
+		b, _ := f(theirs)
+		if a != b {
+			t.Fatalf("layer hashes differ: %s, go-containerregistry %s", a, b)
+		}
+	}
+	if err := checkGzip(raw, gz); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkGzip(append(raw, 0), gz); err == nil {
+		t.Fatal("a layer of other content passed the check")
 	}
 }

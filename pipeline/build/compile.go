@@ -31,6 +31,24 @@ func Env(goos, goarch string) []string {
 // passEnv lists the variables of the caller's environment a build may see.
 var passEnv = []string{"PATH", "HOME", "GOCACHE", "GOMODCACHE", "GOPATH", "GOPROXY", "GONOSUMDB", "GOPRIVATE", "GONOPROXY", "GOSUMDB", "GOROOT", "TMPDIR"}
 
+// buildEnv is the whole environment of the go command: the pinned variables and the
+// caller's passEnv ones.
+func buildEnv(goos, goarch string, getenv func(string) string) []string {
+	e := Env(goos, goarch)
+	for _, k := range passEnv {
+		if v := getenv(k); v != "" {
+			e = append(e, k+"="+v)
+		}
+	}
+	if getenv("GOCACHE") == "" && getenv("HOME") == "" {
+		// go needs a cache directory; fall back to the caller's default.
+		if dir, err := os.UserCacheDir(); err == nil {
+			e = append(e, "GOCACHE="+filepath.Join(dir, "go-build"))
+		}
+	}
+	return e
+}
+
 // Command is the build command line, as written into provenance.
 func Command(pkg, out string) []string {
 	return append(append([]string{"go", "build"}, Flags...), "-o", out, pkg)
@@ -63,18 +81,7 @@ func compile(ctx context.Context, moduleDir, pkg, goos, goarch string, getenv fu
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...) // #nosec G204 -- the fixed go build command line; the package path is the operator's
 	cmd.Dir = moduleDir
 	pinned := Env(goos, goarch)
-	cmd.Env = append([]string{}, pinned...)
-	for _, k := range passEnv {
-		if v := getenv(k); v != "" {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-	}
-	if getenv("GOCACHE") == "" && getenv("HOME") == "" {
-		// go needs a cache directory; fall back to the caller's default.
-		if dir, err := os.UserCacheDir(); err == nil {
-			cmd.Env = append(cmd.Env, "GOCACHE="+filepath.Join(dir, "go-build"))
-		}
-	}
+	cmd.Env = buildEnv(goos, goarch, getenv)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	cmd.Stdout = &stderr

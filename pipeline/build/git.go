@@ -65,10 +65,12 @@ func resolveSource(ctx context.Context, dir, rev, epochEnv string) (Source, erro
 // maxExport bounds what a clean export may write (the repository is far smaller).
 const maxExport = 1 << 30
 
-// export writes the tree of rev into dst with `git archive`, so that the build sees exactly
-// the commit and nothing else in the work tree.
-func export(ctx context.Context, root, rev, dst string) error {
-	cmd := exec.CommandContext(ctx, "git", "archive", "--format=tar", rev) // #nosec G204 -- rev is resolved to a commit id by git first; no shell
+// export writes the tree of rev under dir (a path relative to the root; "." for all of it)
+// into dst with `git archive`, so that the build sees exactly the commit and nothing else in
+// the work tree. The module being built is self-contained (it builds with GOWORK=off, and
+// Go reads nothing outside a module), so only its directory is exported.
+func export(ctx context.Context, root, rev, dir, dst string) error {
+	cmd := exec.CommandContext(ctx, "git", "archive", "--format=tar", rev, "--", filepath.ToSlash(dir)) // #nosec G204 -- rev is resolved to a commit id by git first, dir is a path after --; no shell
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -3,6 +3,9 @@ package build
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -11,7 +14,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -40,11 +42,14 @@ type ImageSpec struct {
 	Title      string
 	Base       v1.Image // nil: no base (the binary is the whole file system)
 	BaseName   string   // repo@digest of Base
+	// LayerGzip is the binary layer compressed earlier (the build cache); it is used only
+	// if it decompresses to exactly this binary's layer, and compressed afresh otherwise.
+	LayerGzip []byte
 }
 
-// binaryLayer is a one-file tar layer: the binary, owned by root, read and execute only,
+// layerTar is the binary layer's tar: the binary, owned by root, read and execute only,
 // with the epoch as every timestamp. The bytes depend only on the inputs.
-func binaryLayer(bin []byte, p string, epoch int64) (v1.Layer, error) {
+func layerTar(bin []byte, p string, epoch int64) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	mt := time.Unix(epoch, 0).UTC()
@@ -69,10 +74,77 @@ func binaryLayer(bin []byte, p string, epoch int64) (v1.Layer, error) {
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	raw := buf.Bytes()
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(raw)), nil
-	}, tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(6))
+	return buf.Bytes(), nil
+}
+
+// GzipLevel is the layer's compression level. The compressed bytes, and so the layer and
+// image digests, depend on it (and on compress/flate): it must not change between builds.
+const GzipLevel = 6
+
+// compress gzips a layer exactly as go-containerregistry's tarball.LayerFromOpener does at
+// GzipLevel (compress/gzip, no name, no time), so the digest is the one it would compute.
+func compress(raw []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(raw) / 2)
+	zw, err := gzip.NewWriterLevel(&buf, GzipLevel)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(raw); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// memLayer is a layer held in memory, compressed once, its digests computed once: pushing
+// it, and reading it for the SBOM, costs no further compression.
+type memLayer struct {
+	raw, gz        []byte
+	digest, diffID v1.Hash
+}
+
+func newMemLayer(raw, gz []byte) (*memLayer, error) {
+	d, _, err := v1.SHA256(bytes.NewReader(gz))
+	if err != nil {
+		return nil, err
+	}
+	id, _, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	return &memLayer{raw: raw, gz: gz, digest: d, diffID: id}, nil
+}
+
+// checkGzip reports whether gz decompresses to exactly raw (a cached layer is used only then).
+func checkGzip(raw, gz []byte) error {
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(zr, int64(len(raw))+1))
+	if err != nil {
+		return err
+	}
+	want := sha256.Sum256(raw)
+	if n != int64(len(raw)) || !bytes.Equal(h.Sum(nil), want[:]) {
+		return errors.New("the compressed layer does not hold the binary's tar")
+	}
+	return nil
+}
+
+func (l *memLayer) Digest() (v1.Hash, error)            { return l.digest, nil }
+func (l *memLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
+func (l *memLayer) Size() (int64, error)                { return int64(len(l.gz)), nil }
+func (l *memLayer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
+func (l *memLayer) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(l.gz)), nil
+}
+func (l *memLayer) Uncompressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(l.raw)), nil
 }
 
 // Image assembles the OCI image for spec.
@@ -81,7 +153,17 @@ func Image(spec ImageSpec) (v1.Image, error) {
 		return nil, fmt.Errorf("binary path %q is not absolute", spec.BinaryPath)
 	}
 	created := v1.Time{Time: time.Unix(spec.Epoch, 0).UTC()}
-	layer, err := binaryLayer(spec.Binary, spec.BinaryPath, spec.Epoch)
+	raw, err := layerTar(spec.Binary, spec.BinaryPath, spec.Epoch)
+	if err != nil {
+		return nil, fmt.Errorf("layer: %w", err)
+	}
+	gz := spec.LayerGzip
+	if gz == nil || checkGzip(raw, gz) != nil {
+		if gz, err = compress(raw); err != nil {
+			return nil, fmt.Errorf("layer: %w", err)
+		}
+	}
+	layer, err := newMemLayer(raw, gz)
 	if err != nil {
 		return nil, fmt.Errorf("layer: %w", err)
 	}

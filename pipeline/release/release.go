@@ -2,6 +2,12 @@
 // provenance, control results) → verify → admit, with one progress line per step and a
 // summary at the end. Without a registry it runs go-containerregistry's registry in-process
 // on loopback, so a release needs nothing outside this machine.
+//
+// Steps that do not depend on each other run at the same time: the SBOM scanner is prepared
+// and the key decrypted while the image builds; the SBOM is made from the image in memory
+// while it is pushed, signed and its provenance attested; admission uses the facts the verify
+// step established. The outputs do not depend on that timing: the image, its signature and
+// its attestations (written in a fixed order) are those of a sequential release.
 package release
 
 import (
@@ -12,7 +18,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -48,12 +56,17 @@ type Options struct {
 	Progress    io.Writer
 }
 
-// Step is one timed step.
+// Step is one timed step. Steps may overlap: Start is when the step began, Seconds how long
+// it took, both from the start of the release.
 type Step struct {
 	Name    string  `json:"name"`
+	Start   float64 `json:"start"`
 	Seconds float64 `json:"seconds"`
 	Detail  string  `json:"detail"`
 }
+
+// stepOrder is the order of Summary.Steps, whatever order the steps finished in.
+var stepOrder = []string{"registry", "key", "build+push", "sbom", "sign", "attest", "verify", "admit"}
 
 // Summary is the outcome of a release.
 type Summary struct {
@@ -67,7 +80,32 @@ type Summary struct {
 	Allowed   bool           `json:"allowed"`
 	Verdict   *admit.Verdict `json:"verdict"`
 	Seconds   float64        `json:"seconds"`
+
+	mu sync.Mutex
 }
+
+// task is work running beside the release's main line.
+type task[T any] struct {
+	done chan struct{}
+	v    T
+	err  error
+}
+
+func goTask[T any](f func() (T, error)) *task[T] {
+	t := &task[T]{done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		t.v, t.err = f()
+	}()
+	return t
+}
+
+func (t *task[T]) wait() (T, error) {
+	<-t.done
+	return t.v, t.err
+}
+
+func (t *task[T]) finished() { <-t.done }
 
 // Run performs the release. It returns the summary and an error wrapping admit.ErrDenied or
 // verify.ErrFailed when the image is not deployable.
@@ -86,11 +124,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	start := time.Now()
 	s := &Summary{}
-	step := func(n, format string, args ...any) {
-		d := fmt.Sprintf(format, args...)
-		st := Step{Name: n, Seconds: time.Since(start).Seconds() - total(s.Steps), Detail: d}
+	step := func(n string, began time.Time, format string, args ...any) {
+		st := Step{Name: n, Start: began.Sub(start).Seconds(), Seconds: time.Since(began).Seconds(), Detail: fmt.Sprintf(format, args...)}
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		s.Steps = append(s.Steps, st)
-		fmt.Fprintf(o.Progress, "release: %-18s %6.2fs  %s\n", n, st.Seconds, d)
+		fmt.Fprintf(o.Progress, "release: %-18s %6.2fs  %5.2fs→%5.2fs  %s\n", n, st.Seconds, st.Start, st.Start+st.Seconds, st.Detail)
 	}
 	if err := os.MkdirAll(o.OutDir, 0o750); err != nil {
 		return nil, err
@@ -111,81 +150,137 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		manifest = b
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// When a step fails, the others are canceled and Run returns once they have stopped, so
+	// that nothing is written after it returned.
+	var running []func()
+	stop := func() {
+		cancel()
+		for _, wait := range running {
+			wait()
+		}
+	}
+
+	// Beside the build: the SBOM scanner and the key. A wrong key stops the build.
+	scanner := goTask(func() (context.Context, error) { return sbom.Prepare(ctx) })
+	key := goTask(func() (*keys.Signer, error) {
+		t := time.Now()
+		k, err := loadKey(o)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		step("key", t, "%s", k.ID)
+		return k, nil
+	})
+	running = append(running, scanner.finished, key.finished)
 
 	// Registry.
+	t := time.Now()
 	repo := o.Repository
 	if repo == "" {
 		reg, err := ociutil.StartRegistry()
 		if err != nil {
+			stop()
 			return nil, err
 		}
 		defer func() { _ = reg.Close() }()
+		defer stop() // before the registry closes
 		repo = reg.Host + "/" + o.Name
 		s.InProcess = true
-		step("registry", "in-process registry at %s", reg.Host)
+		step("registry", t, "in-process registry at %s", reg.Host)
 	} else {
-		step("registry", "%s", repo)
+		defer stop()
+		step("registry", t, "%s", repo)
 	}
 	r, err := name.NewRepository(repo)
 	if err != nil {
 		return nil, fmt.Errorf("release: repository %q: %w", repo, err)
 	}
 
-	// Key.
-	signer, err := loadKey(o)
-	if err != nil {
-		return nil, err
-	}
-	s.KeyID = signer.ID
-	pub, err := signer.Verifier()
-	if err != nil {
-		return nil, err
-	}
-	step("key", "%s", signer.ID)
+	// The admission policy, compiled once the key is known.
+	policy := goTask(func() (*admit.Evaluator, error) {
+		k, err := key.wait()
+		if err != nil {
+			return nil, err
+		}
+		data := o.Data
+		if !o.NoSelfTrust {
+			overlay, err := selfTrust(k.ID, r.RegistryStr()+"/")
+			if err != nil {
+				return nil, err
+			}
+			if err := s.write(o.OutDir, "trust-overlay.json", overlay); err != nil {
+				return nil, err
+			}
+			data = append([][]byte{overlay}, data...)
+		}
+		return admit.NewEvaluator(data...)
+	})
+	running = append(running, policy.finished)
 
-	// Build and push.
+	// Build, in memory; then push, while the SBOM is made from the same image.
+	buildStart := time.Now()
 	bo := o.Build
 	bo.Push, bo.OCILayout = r.Tag(o.Tag).String(), ""
 	bo.Progress = io.Discard
-	started := time.Now()
-	res, err := build.Run(ctx, bo)
+	res, err := build.Assemble(ctx, bo)
+	if _, kerr := key.wait(); kerr != nil {
+		return nil, kerr // the build was stopped for it
+	}
 	if err != nil {
 		return nil, err
 	}
 	finished := time.Now()
-	s.Image, s.Digest, s.Revision = res.Ref, res.Digest, res.Revision
-	ref, err := ociutil.ParseDigest(res.Ref)
+	ref, err := ociutil.ParseDigest(r.Name() + "@" + res.Digest)
 	if err != nil {
 		return nil, err
 	}
-	step("build+push", "%s (revision %.12s, SOURCE_DATE_EPOCH %d)", res.Ref, res.Revision, res.Epoch)
+	image := ref.String()
+	s.Image, s.Digest, s.Revision = image, res.Digest, res.Revision
+	pushed := goTask(func() (struct{}, error) {
+		if err := build.Push(ctx, res, bo.Push); err != nil {
+			return struct{}{}, err
+		}
+		cached := ""
+		if res.Cached {
+			cached = ", binary from the build cache"
+		}
+		step("build+push", buildStart, "%s (revision %.12s, SOURCE_DATE_EPOCH %d%s)", res.Ref, res.Revision, res.Epoch, cached)
+		return struct{}{}, nil
+	})
+	running = append(running, pushed.finished)
+	sboms := goTask(func() (*sbom.Documents, error) {
+		sctx, err := scanner.wait()
+		if err != nil {
+			return nil, err
+		}
+		t := time.Now()
+		docs, err := sbom.Generate(sctx, res.Image, image)
+		if err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err // the release failed meanwhile: write nothing
+		}
+		if err := s.write(o.OutDir, "sbom.spdx.json", docs.SPDX); err != nil {
+			return nil, err
+		}
+		if err := s.write(o.OutDir, "sbom.cyclonedx.json", docs.CycloneDX); err != nil {
+			return nil, err
+		}
+		step("sbom", t, "%d packages → SPDX %s, CycloneDX %s", docs.Packages, sbom.SPDXVersion, sbom.CycloneDXVersion)
+		return docs, nil
+	})
+	running = append(running, sboms.finished)
 
-	// SBOM.
-	img, _, err := sbom.Image(ctx, res.Ref)
+	signer, err := key.wait()
 	if err != nil {
 		return nil, err
 	}
-	docs, err := sbom.Generate(ctx, img, res.Ref)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.write(o.OutDir, "sbom.spdx.json", docs.SPDX); err != nil {
-		return nil, err
-	}
-	if err := s.write(o.OutDir, "sbom.cyclonedx.json", docs.CycloneDX); err != nil {
-		return nil, err
-	}
-	step("sbom", "%d packages → SPDX %s, CycloneDX %s", docs.Packages, sbom.SPDXVersion, sbom.CycloneDXVersion)
-
-	// Sign.
-	if err := sign.Sign(ctx, ref, signer); err != nil {
-		return nil, err
-	}
-	step("sign", "signature by %s", signer.ID)
-
-	// Attest.
 	prov, err := json.MarshalIndent(provenance.For(res, provenance.Run{
-		BuilderID: o.BuilderID, InvocationID: o.Invocation, Started: started, Finished: finished,
+		BuilderID: o.BuilderID, InvocationID: o.Invocation, Started: buildStart, Finished: finished,
 	}), "", "  ")
 	if err != nil {
 		return nil, err
@@ -193,25 +288,58 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := s.write(o.OutDir, "provenance.json", prov); err != nil {
 		return nil, err
 	}
-	type att struct {
-		name, typ string
-		body      []byte
+	s.KeyID = signer.ID
+	pub, err := signer.Verifier()
+	if err != nil {
+		return nil, err
 	}
-	atts := []att{{"sbom (SPDX)", predicate.TypeSPDX, docs.SPDX}, {"sbom (CycloneDX)", predicate.TypeCycloneDX, docs.CycloneDX}, {"provenance (SLSA v1)", predicate.TypeProvenance, prov}}
-	if controls != nil {
-		atts = append(atts, att{"controls", predicate.TypeControls, controls})
+	if _, err := pushed.wait(); err != nil {
+		return nil, err
 	}
-	var names []string
-	for _, a := range atts {
-		if err := sign.Attest(ctx, ref, signer, a.typ, a.body); err != nil {
-			return nil, err
-		}
-		names = append(names, a.name)
-	}
-	step("attest", "%s", strings.Join(names, ", "))
+	// The verify step's download of every layer starts now, beside the rest.
+	content := verify.StartContent(ctx, image)
+	running = append(running, func() { _ = content.Wait() })
 
-	// Verify.
-	facts, verr := verify.Check(ctx, res.Ref, verify.Options{Keys: []*keys.Verifier{pub}})
+	// Sign, and attest provenance and control results, beside the SBOM; then the SBOMs.
+	// Signatures and attestations live under different tags, so they are written at once;
+	// attestations are written in one fixed order.
+	attestStart := time.Now()
+	signed := goTask(func() (struct{}, error) {
+		t := time.Now()
+		if err := sign.Sign(ctx, ref, signer); err != nil {
+			return struct{}{}, err
+		}
+		step("sign", t, "signature by %s", signer.ID)
+		return struct{}{}, nil
+	})
+	running = append(running, signed.finished)
+	first := []sign.Predicate{{Type: predicate.TypeProvenance, Body: prov}}
+	names := []string{"provenance (SLSA v1)"}
+	if controls != nil {
+		first = append(first, sign.Predicate{Type: predicate.TypeControls, Body: controls})
+		names = append(names, "controls")
+	}
+	if err := sign.AttestAll(ctx, ref, signer, first); err != nil {
+		return nil, err
+	}
+	docs, err := sboms.wait()
+	if err != nil {
+		return nil, err
+	}
+	if err := sign.AttestAll(ctx, ref, signer, []sign.Predicate{
+		{Type: predicate.TypeSPDX, Body: docs.SPDX}, {Type: predicate.TypeCycloneDX, Body: docs.CycloneDX},
+	}); err != nil {
+		return nil, err
+	}
+	names = append(names, "sbom (SPDX)", "sbom (CycloneDX)")
+	step("attest", attestStart, "%s", strings.Join(names, ", "))
+	if _, err := signed.wait(); err != nil {
+		return nil, err
+	}
+
+	// Verify: everything is read back from the registry and checked.
+	t = time.Now()
+	facts, verr := verify.Check(ctx, image, verify.Options{Keys: []*keys.Verifier{pub}, Content: content})
 	if facts != nil {
 		b, _ := json.MarshalIndent(facts, "", "  ")
 		if err := s.write(o.OutDir, "facts.json", b); err != nil {
@@ -221,23 +349,20 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if verr != nil && !errors.Is(verr, verify.ErrFailed) {
 		return nil, verr
 	}
-	step("verify", "%d signature(s), %d attestation(s) verified", len(facts.Signatures), len(facts.Attestations))
+	step("verify", t, "%d signature(s), %d attestation(s) verified", len(facts.Signatures), len(facts.Attestations))
 
-	// Admit.
-	data := o.Data
-	if !o.NoSelfTrust {
-		overlay, err := selfTrust(signer.ID, r.RegistryStr()+"/")
-		if err != nil {
-			return nil, err
-		}
-		if err := s.write(o.OutDir, "trust-overlay.json", overlay); err != nil {
-			return nil, err
-		}
-		data = append([][]byte{overlay}, data...)
+	// Admit, with the facts just verified (the same keys, the content checked).
+	t = time.Now()
+	ev, err := policy.wait()
+	if err != nil {
+		return nil, err
 	}
-	ao := admit.Options{Keys: []*keys.Verifier{pub}, Images: []string{res.Ref}, Data: data}
+	ao := admit.Options{
+		Keys: []*keys.Verifier{pub}, Images: []string{image}, Evaluator: ev,
+		Verified: map[string]admit.Verification{image: {Facts: facts, Err: verr}},
+	}
 	if manifest != nil {
-		ao.Images, ao.Manifest = nil, []byte(strings.ReplaceAll(string(manifest), "${IMAGE}", res.Ref))
+		ao.Images, ao.Manifest = nil, []byte(strings.ReplaceAll(string(manifest), "${IMAGE}", image))
 	}
 	v, aerr := admit.Run(ctx, ao)
 	if aerr != nil && !errors.Is(aerr, admit.ErrDenied) {
@@ -253,11 +378,13 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		codes = append(codes, d.Code)
 	}
 	if v.Allow {
-		step("admit", "allow")
+		step("admit", t, "allow")
 	} else {
-		step("admit", "deny: %s", strings.Join(codes, ", "))
+		step("admit", t, "deny: %s", strings.Join(codes, ", "))
 	}
 	s.Seconds = time.Since(start).Seconds()
+	slices.SortStableFunc(s.Steps, func(a, b Step) int { return slices.Index(stepOrder, a.Name) - slices.Index(stepOrder, b.Name) })
+	slices.Sort(s.Files)
 	sum, _ := json.MarshalIndent(s, "", "  ")
 	if err := os.WriteFile(filepath.Join(o.OutDir, "summary.json"), sum, 0o600); err != nil {
 		return nil, err
@@ -271,20 +398,14 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	return s, nil
 }
 
-func total(steps []Step) float64 {
-	var t float64
-	for _, s := range steps {
-		t += s.Seconds
-	}
-	return t
-}
-
 func (s *Summary) write(dir, name string, b []byte) error {
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		return fmt.Errorf("release: write %s: %w", p, err)
 	}
+	s.mu.Lock()
 	s.Files = append(s.Files, p)
+	s.mu.Unlock()
 	return nil
 }
 

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+
 	"github.com/secure-movie-service/sms/pipeline/admit"
 	"github.com/secure-movie-service/sms/pipeline/internal/testkit"
 	"github.com/secure-movie-service/sms/pipeline/keys"
@@ -61,6 +64,34 @@ func mustFacts(t *testing.T, dir string) *verify.Facts {
 	return &f
 }
 
+// mustProvenanceWithoutRunTimes is provenance.json without the times of the run, which are
+// the only part that differs between two releases of one commit.
+func mustProvenanceWithoutRunTimes(t *testing.T, dir string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "provenance.json"))
+	testkit.Must(t, err)
+	var p predicate.Provenance
+	testkit.Must(t, json.Unmarshal(b, &p))
+	p.RunDetails.Metadata = nil
+	out, err := json.Marshal(p)
+	testkit.Must(t, err)
+	return out
+}
+
+// mustSBOMSummary is what verification reads from sbom.spdx.json, but the name (the
+// registry's address; syft also gives each document a new namespace and creation time).
+func mustSBOMSummary(t *testing.T, dir string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "sbom.spdx.json"))
+	testkit.Must(t, err)
+	s, err := predicate.Summarize(predicate.TypeSPDX, b)
+	testkit.Must(t, err)
+	s.SBOM.Name = ""
+	out, err := json.Marshal(s)
+	testkit.Must(t, err)
+	return out
+}
+
 func denyCodes(s *release.Summary) []string {
 	var c []string
 	for _, d := range s.Verdict.Deny {
@@ -71,10 +102,13 @@ func denyCodes(s *release.Summary) []string {
 
 func TestReleaseIsDeployableAndReproducible(t *testing.T) {
 	f := mustFixture(t)
+	cache := t.TempDir()
 	var digests []string
 	var facts []*verify.Facts
+	var provs, sboms [][]byte
 	for i := 0; i < 2; i++ {
 		o := f.options(t)
+		o.Build.CacheDir = cache // the second release reuses the first one's binary
 		s, err := release.Run(context.Background(), o)
 		if err != nil {
 			t.Fatalf("release %d: %v (deny %v)", i, err, s)
@@ -105,11 +139,25 @@ func TestReleaseIsDeployableAndReproducible(t *testing.T) {
 		if !slices.Equal(fa.PredicateTypes, want) {
 			t.Fatalf("predicate types %v", fa.PredicateTypes)
 		}
+		if got := slices.IndexFunc(s.Steps, func(st release.Step) bool { return strings.Contains(st.Detail, "build cache") }) >= 0; got != (i == 1) {
+			t.Errorf("release %d: binary from the build cache %v", i, got)
+		}
+		if !slices.IsSortedFunc(s.Files, strings.Compare) {
+			t.Errorf("files %v", s.Files)
+		}
 		digests = append(digests, s.Digest)
 		facts = append(facts, fa)
+		provs = append(provs, mustProvenanceWithoutRunTimes(t, o.OutDir))
+		sboms = append(sboms, mustSBOMSummary(t, o.OutDir))
 	}
 	if digests[0] != digests[1] {
 		t.Fatalf("two releases of one commit have different digests: %v", digests)
+	}
+	if !bytes.Equal(provs[0], provs[1]) {
+		t.Fatalf("two releases of one commit have different provenance:\n%s\n%s", provs[0], provs[1])
+	}
+	if !bytes.Equal(sboms[0], sboms[1]) {
+		t.Fatalf("two releases of one commit have different SBOMs:\n%s\n%s", sboms[0], sboms[1])
 	}
 	if facts[0].Config.User != "65532:65532" || !slices.Equal(facts[0].Config.Entrypoint, facts[1].Config.Entrypoint) {
 		t.Fatalf("configs %+v %+v", facts[0].Config, facts[1].Config)
@@ -131,6 +179,24 @@ func TestReleaseToARegistry(t *testing.T) {
 	testkit.Must(t, err)
 	if !slices.Equal(fa.Signers, []string{f.key.Signer.ID}) || len(fa.Attestations) != 4 {
 		t.Fatalf("facts %+v", fa)
+	}
+	// The attestations are written in one order, whichever step finished first.
+	d, err := name.NewDigest(s.Image)
+	testkit.Must(t, err)
+	se, err := ociremote.SignedImage(d)
+	testkit.Must(t, err)
+	atts, err := se.Attestations()
+	testkit.Must(t, err)
+	list, err := atts.Get()
+	testkit.Must(t, err)
+	var order []string
+	for _, a := range list {
+		ann, err := a.Annotations()
+		testkit.Must(t, err)
+		order = append(order, ann["predicateType"])
+	}
+	if want := []string{predicate.TypeProvenance, predicate.TypeControls, predicate.TypeSPDX, predicate.TypeCycloneDX}; !slices.Equal(order, want) {
+		t.Fatalf("attestations in order %v, want %v", order, want)
 	}
 }
 

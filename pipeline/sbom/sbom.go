@@ -83,6 +83,23 @@ func layoutRef(ref string) (string, string, bool) {
 	return "", "", false
 }
 
+// config is the syft configuration of every SBOM.
+func config() *syft.CreateSBOMConfig {
+	return syft.DefaultCreateSBOMConfig().WithTool("pipeline", "v1")
+}
+
+// Prepare returns ctx carrying syft's license scanner, built as Generate would build it.
+// Building it (compiling the license matcher) is most of the cost of an SBOM of a small
+// image, and needs no image: a caller with other work can run Prepare alongside it, and
+// Generate with the returned context then does not build it again.
+func Prepare(ctx context.Context) (context.Context, error) {
+	ctx, err := syft.SetContextLicenseScanner(ctx, config().Licenses)
+	if err != nil {
+		return nil, fmt.Errorf("sbom: %w", err)
+	}
+	return ctx, nil
+}
+
 // Generate catalogues the image and encodes both documents.
 func Generate(ctx context.Context, img v1.Image, ref string) (*Documents, error) {
 	tmp := file.NewTempDirGenerator("pipeline-sbom")
@@ -109,7 +126,7 @@ func Generate(ctx context.Context, img v1.Image, ref string) (*Documents, error)
 	}
 	defer func() { _ = simg.Cleanup() }()
 	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: ref})
-	s, err := syft.CreateSBOM(ctx, src, syft.DefaultCreateSBOMConfig().WithTool("pipeline", "v1"))
+	s, err := syft.CreateSBOM(ctx, src, config())
 	if err != nil {
 		return nil, fmt.Errorf("sbom: catalogue: %w", err)
 	}

@@ -3,6 +3,7 @@ package sbom_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -113,4 +114,28 @@ func TestSBOMRefuses(t *testing.T) {
 			t.Fatal("an SBOM was generated from a layer that does not match its digest")
 		}
 	})
+}
+
+// TestPrepareChangesNothingButWhen: a scanner prepared beforehand gives the same SBOM.
+func TestPrepareChangesNothingButWhen(t *testing.T) {
+	reg := testkit.MustRegistry(t)
+	ref, res := mustBuiltImage(t, reg)
+	ctx := context.Background()
+	pctx, err := sbom.Prepare(ctx)
+	testkit.Must(t, err)
+	var summaries []*predicate.SBOMSummary
+	for _, c := range []context.Context{ctx, pctx} {
+		docs, err := sbom.Generate(c, res.Image, ref.String())
+		testkit.Must(t, err)
+		for _, b := range [][]byte{docs.SPDX, docs.CycloneDX} {
+			typ, err := predicate.TypeFor(predicate.KindSBOM, b)
+			testkit.Must(t, err)
+			s, err := predicate.Summarize(typ, b)
+			testkit.Must(t, err)
+			summaries = append(summaries, s.SBOM)
+		}
+	}
+	if !reflect.DeepEqual(summaries[:2], summaries[2:]) {
+		t.Fatalf("SBOMs differ with a prepared scanner:\n%+v\n%+v", summaries[:2], summaries[2:])
+	}
 }

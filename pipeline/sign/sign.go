@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	cremote "github.com/sigstore/cosign/v2/pkg/cosign/remote"
+	"github.com/sigstore/cosign/v2/pkg/oci"
 	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
@@ -98,38 +99,60 @@ func cut(d string) (string, string, bool) {
 	return "", "", false
 }
 
+// Predicate is one predicate to attest: its type URI and JSON body.
+type Predicate struct {
+	Type string
+	Body []byte
+}
+
 // Attest signs an in-toto statement of the predicate about the image digest (a DSSE
 // envelope) and attaches it in the registry beside any earlier ones.
 func Attest(ctx context.Context, ref name.Digest, s *keys.Signer, predicateType string, pred []byte) error {
-	st, err := NewStatement(ref, predicateType, pred)
-	if err != nil {
-		return fmt.Errorf("attest %s: %w", ref, err)
+	return AttestAll(ctx, ref, s, []Predicate{{predicateType, pred}})
+}
+
+// AttestAll attests every predicate about the image digest, attaching them in the order
+// given with a single write of the attestation manifest (attestations of one image must not
+// be written concurrently: each write replaces the manifest).
+func AttestAll(ctx context.Context, ref name.Digest, s *keys.Signer, preds []Predicate) error {
+	sts := make([]*Statement, 0, len(preds))
+	for _, p := range preds {
+		st, err := NewStatement(ref, p.Type, p.Body)
+		if err != nil {
+			return fmt.Errorf("attest %s: %s: %w", ref, p.Type, err)
+		}
+		sts = append(sts, st)
 	}
-	return AttestStatement(ctx, ref, s, st)
+	return attach(ctx, ref, s, sts)
 }
 
 // AttestStatement signs and attaches a statement as it is. Tests use it to attach statements
 // whose subject is another image.
 func AttestStatement(ctx context.Context, ref name.Digest, s *keys.Signer, st *Statement) error {
-	payload, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("attest %s: %w", ref, err)
-	}
-	env, err := dsse.WrapSigner(s, types.IntotoPayloadType).SignMessage(bytes.NewReader(payload), sigopts.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("attest %s: %w", ref, err)
-	}
-	att, err := static.NewAttestation(env,
-		static.WithLayerMediaType(types.DssePayloadType),
-		static.WithAnnotations(map[string]string{"predicateType": st.PredicateType}))
-	if err != nil {
-		return fmt.Errorf("attest %s: %w", ref, err)
-	}
+	return attach(ctx, ref, s, []*Statement{st})
+}
+
+func attach(ctx context.Context, ref name.Digest, s *keys.Signer, sts []*Statement) error {
 	opts := ociutil.CosignOptions(ctx)
-	se, err := mutate.AttachAttestationToEntity(ociremote.SignedUnknown(ref, opts...), att,
-		mutate.WithDupeDetector(cremote.NewDupeDetector(s)))
-	if err != nil {
-		return fmt.Errorf("attest %s: %w", ref, err)
+	var se oci.SignedEntity = ociremote.SignedUnknown(ref, opts...)
+	for _, st := range sts {
+		payload, err := json.Marshal(st)
+		if err != nil {
+			return fmt.Errorf("attest %s: %w", ref, err)
+		}
+		env, err := dsse.WrapSigner(s, types.IntotoPayloadType).SignMessage(bytes.NewReader(payload), sigopts.WithContext(ctx))
+		if err != nil {
+			return fmt.Errorf("attest %s: %w", ref, err)
+		}
+		att, err := static.NewAttestation(env,
+			static.WithLayerMediaType(types.DssePayloadType),
+			static.WithAnnotations(map[string]string{"predicateType": st.PredicateType}))
+		if err != nil {
+			return fmt.Errorf("attest %s: %w", ref, err)
+		}
+		if se, err = mutate.AttachAttestationToEntity(se, att, mutate.WithDupeDetector(cremote.NewDupeDetector(s))); err != nil {
+			return fmt.Errorf("attest %s: %w", ref, err)
+		}
 	}
 	if err := ociremote.WriteAttestations(ref.Repository, se, opts...); err != nil {
 		return fmt.Errorf("attest %s: write attestation: %w", ref, err)

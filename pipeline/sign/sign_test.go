@@ -133,6 +133,38 @@ func TestAttestBindsTheStatementToTheDigest(t *testing.T) {
 	}
 }
 
+func TestAttestAllWritesEveryPredicateInOrder(t *testing.T) {
+	reg := testkit.MustRegistry(t)
+	k := testkit.MustKey(t)
+	ref := testkit.MustPush(t, reg.Host+"/acme/movies", testkit.MustImage(t, "65532"))
+	ctx := context.Background()
+	testkit.Must(t, sign.Attest(ctx, ref, k.Signer, predicate.TypeControls, testkit.Controls(testkit.Revision)))
+	preds := []sign.Predicate{
+		{Type: predicate.TypeProvenance, Body: testkit.Provenance(testkit.SourceRepository, testkit.Revision)},
+		{Type: predicate.TypeSPDX, Body: testkit.SPDX()},
+		{Type: predicate.TypeCycloneDX, Body: testkit.CycloneDX()},
+	}
+	testkit.Must(t, sign.AttestAll(ctx, ref, k.Signer, preds))
+	var order []string
+	for _, a := range attestations(t, ref) {
+		ann, err := a.Annotations()
+		testkit.Must(t, err)
+		order = append(order, ann["predicateType"])
+	}
+	want := []string{predicate.TypeControls, predicate.TypeProvenance, predicate.TypeSPDX, predicate.TypeCycloneDX}
+	if strings.Join(order, " ") != strings.Join(want, " ") {
+		t.Fatalf("attestations %v, want %v (earlier ones kept, new ones in order)", order, want)
+	}
+	// One bad predicate: none of the batch is attached.
+	bad := append(preds[:1:1], sign.Predicate{Type: predicate.TypeSPDX, Body: []byte("not json")})
+	if err := sign.AttestAll(ctx, ref, k.Signer, bad); err == nil {
+		t.Fatal("a batch with a malformed predicate was attested")
+	}
+	if n := len(attestations(t, ref)); n != len(want) {
+		t.Fatalf("%d attestations after a refused batch, want %d", n, len(want))
+	}
+}
+
 // TestSignRefuses: what sign will not do.
 func TestSignRefuses(t *testing.T) {
 	reg := testkit.MustRegistry(t)

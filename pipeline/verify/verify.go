@@ -106,6 +106,44 @@ type Options struct {
 	Keys []*keys.Verifier
 	// SkipContent skips downloading every layer to compare it with its digest.
 	SkipContent bool
+	// Content is a content check of this very reference started earlier with StartContent
+	// (what a digest names never changes, so when it ran does not matter); Check uses its
+	// outcome instead of downloading the layers again.
+	Content *ContentCheck
+}
+
+// ContentCheck is a check, running in the background, that the registry serves an image's
+// manifest, configuration and layers exactly as their digests say.
+type ContentCheck struct {
+	ref  string
+	done chan struct{}
+	err  error
+}
+
+// StartContent starts checking the content of ref, which must be pinned by digest.
+func StartContent(ctx context.Context, ref string) *ContentCheck {
+	c := &ContentCheck{ref: ref, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		d, err := ociutil.ParseDigest(ref)
+		if err != nil {
+			c.err = err
+			return
+		}
+		img, err := remote.Image(d, ociutil.RemoteOptions(ctx)...)
+		if err != nil {
+			c.err = fmt.Errorf("get %s: %w", d, err)
+			return
+		}
+		c.err = validate.Image(img)
+	}()
+	return c
+}
+
+// Wait returns the outcome: nil when the content matches its digests.
+func (c *ContentCheck) Wait() error {
+	<-c.done
+	return c.err
 }
 
 // Check gathers the facts for ref, which must be pinned by digest. The returned error wraps
@@ -118,6 +156,9 @@ func Check(ctx context.Context, ref string, o Options) (*Facts, error) {
 	}
 	if len(o.Keys) == 0 {
 		return nil, errors.New("verify: no public key given")
+	}
+	if o.Content != nil && o.Content.ref != ref {
+		return nil, fmt.Errorf("verify: the content check given is of %s, not %s", o.Content.ref, ref)
 	}
 	f := &Facts{
 		Image: d.String(), Digest: d.DigestStr(), Registry: d.RegistryStr(), Repository: d.Repository.Name(),
@@ -140,13 +181,20 @@ func Check(ctx context.Context, ref string, o Options) (*Facts, error) {
 	if err := readConfig(img, f); err != nil {
 		return nil, fmt.Errorf("verify: %s: %w", d, err)
 	}
-	if !o.SkipContent {
-		if err := validate.Image(img); err != nil {
-			f.Problems = append(f.Problems, "image content does not match its digests: "+err.Error())
-		} else {
-			f.ContentVerified = true
+	// Downloading and hashing every layer runs beside the signature and attestation checks.
+	var contentErr error
+	contentDone := make(chan struct{})
+	go func() {
+		defer close(contentDone)
+		switch {
+		case o.SkipContent:
+		case o.Content != nil:
+			contentErr = o.Content.Wait()
+		default:
+			contentErr = validate.Image(img)
 		}
-	}
+	}()
+	defer func() { <-contentDone }() // never leave the download running
 	se, err := ociremote.SignedImage(d, ociutil.CosignOptions(ctx)...)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %s: %w", d, err)
@@ -156,6 +204,14 @@ func Check(ctx context.Context, ref string, o Options) (*Facts, error) {
 	}
 	if err := checkAttestations(ctx, se, o.Keys, f); err != nil {
 		return nil, fmt.Errorf("verify: %s: %w", d, err)
+	}
+	<-contentDone
+	if !o.SkipContent {
+		if contentErr != nil {
+			f.Problems = append(f.Problems, "image content does not match its digests: "+contentErr.Error())
+		} else {
+			f.ContentVerified = true
+		}
 	}
 	finish(f)
 	bound := false

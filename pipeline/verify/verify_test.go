@@ -326,3 +326,33 @@ func TestCheckRefuses(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckWithAnEarlierContentCheck: a content check started before the attestations were
+// written counts as Check's own, for that reference only, and a failed one is a problem.
+func TestCheckWithAnEarlierContentCheck(t *testing.T) {
+	w := mustWorld(t)
+	ctx := context.Background()
+	ref, img := w.publish(t, w.key)
+	ks := []*keys.Verifier{w.key.Verifier}
+
+	f, err := verify.Check(ctx, ref.String(), verify.Options{Keys: ks, Content: verify.StartContent(ctx, ref.String())})
+	testkit.Must(t, err)
+	if !f.ContentVerified {
+		t.Fatal("content not verified")
+	}
+	other, _ := w.publish(t, w.key)
+	if _, err := verify.Check(ctx, ref.String(), verify.Options{Keys: ks, Content: verify.StartContent(ctx, other.String())}); err == nil ||
+		!strings.Contains(err.Error(), "the content check given is of") {
+		t.Fatalf("another image's content check was accepted: %v", err)
+	}
+	layers, err := img.Layers()
+	testkit.Must(t, err)
+	h, err := layers[0].Digest()
+	testkit.Must(t, err)
+	w.reg.Tamper(h)
+	f, err = verify.Check(ctx, ref.String(), verify.Options{Keys: ks, Content: verify.StartContent(ctx, ref.String())})
+	mustFail(t, f, err, "image content does not match its digests")
+	if f.ContentVerified {
+		t.Fatal("tampered content verified")
+	}
+}

@@ -25,6 +25,7 @@ func buildFlags(fs interface {
 	fs.StringVar(&o.Package, "package", "./cmd/movies", "main package, relative to --module")
 	fs.StringVar(&o.Base, "base", "", "base image, pinned by digest (default: none, the binary only)")
 	fs.StringVar(&o.SourceRepo, "source-repo", build.DefaultSourceRepository, "source repository URL for annotations and provenance")
+	fs.StringVar(&o.CacheDir, "cache-dir", build.DefaultCacheDir(), "`DIR` keeping the binary of each clean commit built, so it is not built twice (empty: no cache)")
 }
 
 func runBuild(ctx context.Context, a *app, args []string) error {
