@@ -345,21 +345,37 @@ func TestSupplyChainReproducibleBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cache := t.TempDir()
+	// Two real builds (no build cache: both run go build), then two through an empty build
+	// cache: the first fills it, the second reuses the binary. All four give one digest.
+	builds := []struct {
+		cacheDir   string
+		wantCached bool
+	}{{"", false}, {"", false}, {cache, false}, {cache, true}}
 	var digests []string
-	for i := 0; i < 2; i++ {
+	for i, b := range builds {
 		dir := t.TempDir()
-		out, stderr, code := scRun(t, root, pipeline, "build", "--rev", strings.TrimSpace(string(rev)), "--oci-layout", dir, "--format", "json")
+		out, stderr, code := scRun(t, root, pipeline, "build", "--rev", strings.TrimSpace(string(rev)), "--oci-layout", dir,
+			"--cache-dir", b.cacheDir, "--format", "json")
 		if code != 0 {
 			t.Fatalf("build %d exit %d: %s", i, code, stderr)
 		}
-		var r struct{ Digest, Revision string }
+		var r struct {
+			Digest, Revision string
+			Cached           bool
+		}
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatal(err)
 		}
+		if r.Cached != b.wantCached {
+			t.Fatalf("build %d: cached %v, want %v", i, r.Cached, b.wantCached)
+		}
 		digests = append(digests, r.Digest)
 	}
-	if digests[0] != digests[1] || !strings.HasPrefix(digests[0], "sha256:") {
-		t.Fatalf("two builds of one commit differ: %v", digests)
+	for _, d := range digests {
+		if d != digests[0] || !strings.HasPrefix(d, "sha256:") {
+			t.Fatalf("builds of one commit differ: %v", digests)
+		}
 	}
 	t.Logf("digest of %.12s: %s", rev, digests[0])
 }
