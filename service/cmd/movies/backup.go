@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +16,7 @@ func backup(args []string, getenv func(string) string, stdout, stderr io.Writer)
 	fs := newFlagSet("movies backup", stderr)
 	dataDir := fs.String("data-dir", "", "data directory to back up")
 	out := fs.String("o", "", "backup file to write (must not exist)")
-	if err := parseSubcommand(fs, args, getenv); err != nil {
+	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
 	if *dataDir == "" || *out == "" {
@@ -54,7 +53,7 @@ func backup(args []string, getenv func(string) string, stdout, stderr io.Writer)
 func restore(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("movies restore", stderr)
 	dataDir := fs.String("data-dir", "", "empty data directory to restore into")
-	if err := parseSubcommand(fs, args, getenv); err != nil {
+	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
 	if *dataDir == "" || fs.NArg() != 1 {
@@ -70,14 +69,4 @@ func restore(args []string, getenv func(string) string, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(stdout, "restored %s into %s\n", fs.Arg(0), *dataDir)
 	return nil
-}
-
-// parseSubcommand parses a subcommand's flags, then fills unset ones from
-// the environment (MOVIES_DATA_DIR and so on).
-func parseSubcommand(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + envName(f.Name) + ")" })
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	return applyEnv(fs, getenv)
 }

@@ -62,15 +62,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.decisionCacheTTL, "decision-cache-ttl", time.Second, "how long an OPA decision is reused for the identical input (0 disables; at most 10s)")
 	fs.IntVar(&c.tokenCacheSize, "token-cache-size", 10000, "verified tokens remembered until their exp (negative disables)")
 	fs.DurationVar(&c.tokenLeeway, "token-leeway", 30*time.Second, "clock skew allowed for exp/nbf/iat (at most 5m)")
-	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + envName(f.Name) + ")" })
-	if err := fs.Parse(args); err != nil {
-		return c, fmt.Errorf("%w: %w", errUsage, err)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	if err := applyEnv(fs, getenv); err != nil {
-		return c, err
 	}
 	for _, req := range []struct{ name, val string }{{"jwks", c.jwks}, {"issuer", c.issuer}, {"audience", c.audience}, {"opa-url", c.opaURL}, {"data-dir", c.dataDir}} {
 		if req.val == "" {
@@ -81,6 +77,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("%w: -tls-cert and -tls-key go together", errUsage)
 	}
 	return c, nil
+}
+
+// parseFlags parses a command's flags, then fills unset ones from the
+// environment (MOVIES_DATA_DIR and so on); -h shows each flag's variable.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + envName(f.Name) + ")" })
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return applyEnv(fs, getenv)
 }
 
 // applyEnv sets every flag not given on the command line from its

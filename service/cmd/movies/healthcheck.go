@@ -20,7 +20,7 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	addr := fs.String("addr", "127.0.0.1:8080", "address of the server")
 	caFile := fs.String("tls-cert", "", "the server's certificate (PEM); probe over HTTPS trusting it")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
-	if err := parseSubcommand(fs, args, getenv); err != nil {
+	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
 	client := &http.Client{Timeout: *timeout, Transport: &http.Transport{Proxy: nil}}
