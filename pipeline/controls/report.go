@@ -114,7 +114,8 @@ func (r *Report) Predicate(allowDirty bool) (*predicate.Controls, error) {
 	if r.Dirty && !allowDirty {
 		return nil, fmt.Errorf("%w: the work tree has uncommitted changes, so the results are not those of %s", ErrNoPredicate, r.Revision)
 	}
-	p := &predicate.Controls{Revision: r.Revision, ModelDigest: r.ModelDigest, Passed: r.Passed,
+	dirty := r.Dirty
+	p := &predicate.Controls{Revision: r.Revision, ModelDigest: r.ModelDigest, Dirty: &dirty, Passed: r.Passed,
 		Controls: map[string]predicate.ControlResult{}}
 	for _, c := range r.Controls {
 		cr := predicate.ControlResult{Status: c.Status, Kind: c.Kind, Reason: strings.Join(c.Reasons, "; ")}

@@ -16,6 +16,7 @@ import (
 //	{
 //	  "revision": "<40-hex commit the evidence ran at>",
 //	  "model_digest": "sha256:<hex SHA-256 of threatmodel/threatmodel.yaml>",
+//	  "dirty": false,
 //	  "passed": true,
 //	  "controls": {
 //	    "C-AUTHN-01": {
@@ -25,13 +26,15 @@ import (
 //	  }
 //	}
 //
-// status is "pass" or "fail" (per control and per evidence item, where evidence may also be
+// dirty says whether the work tree differed from revision when the evidence ran; it is
+// required, and admission never admits results from a dirty tree. status is "pass" or "fail" (per control and per evidence item, where evidence may also be
 // "skip" or "missing"); passed is true exactly when every control passed. Optional fields:
 // "reason" on a control (why it failed) and "kind" ("tested" or "manual"; a manual control
 // carries no test evidence but "evidence" ids naming its record).
 type Controls struct {
 	Revision    string                   `json:"revision"`
 	ModelDigest string                   `json:"model_digest"`
+	Dirty       *bool                    `json:"dirty"`
 	Passed      bool                     `json:"passed"`
 	Controls    map[string]ControlResult `json:"controls"`
 }
@@ -63,6 +66,7 @@ const (
 type ControlsSummary struct {
 	Revision    string            `json:"revision"`
 	ModelDigest string            `json:"model_digest"`
+	Dirty       bool              `json:"dirty"`
 	Passed      bool              `json:"passed"`
 	Total       int               `json:"total"`
 	Failed      []string          `json:"failed"`
@@ -82,6 +86,9 @@ func (c *Controls) Validate() error {
 	}
 	if !modelDigest.MatchString(c.ModelDigest) {
 		problems = append(problems, "model_digest is not sha256:<64 hex>")
+	}
+	if c.Dirty == nil {
+		problems = append(problems, "dirty is missing")
 	}
 	if len(c.Controls) == 0 {
 		problems = append(problems, "no controls")
@@ -140,7 +147,7 @@ func summarizeControls(raw []byte) (*ControlsSummary, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s := &ControlsSummary{Revision: c.Revision, ModelDigest: c.ModelDigest, Passed: c.Passed, Total: len(c.Controls), Failed: []string{}, Statuses: map[string]string{}}
+	s := &ControlsSummary{Revision: c.Revision, ModelDigest: c.ModelDigest, Dirty: *c.Dirty, Passed: c.Passed, Total: len(c.Controls), Failed: []string{}, Statuses: map[string]string{}}
 	for id, r := range c.Controls {
 		s.Statuses[id] = r.Status
 		if r.Status != StatusPass {

@@ -8,7 +8,7 @@ import (
 const rev = "0123456789abcdef0123456789abcdef01234567"
 
 func controls(body string) []byte {
-	return []byte(`{"revision":"` + rev + `","model_digest":"sha256:` + strings.Repeat("ab", 32) + `",` + body + `}`)
+	return []byte(`{"revision":"` + rev + `","model_digest":"sha256:` + strings.Repeat("ab", 32) + `","dirty":false,` + body + `}`)
 }
 
 func TestControlsPredicate(t *testing.T) {
@@ -23,6 +23,7 @@ func TestControlsPredicate(t *testing.T) {
 		{"pass with failing evidence", controls(`"passed":true,"controls":{"C-AUTHN-01":{"status":"pass","evidence":[{"id":"go:x.TestA","status":"skip"}]}}`), "passes although"},
 		{"no evidence", controls(`"passed":true,"controls":{"C-AUTHN-01":{"status":"pass","evidence":[]}}`), "no evidence"},
 		{"no controls", controls(`"passed":true,"controls":{}`), "no controls"},
+		{"C-CONTROLS-ATTESTED dirty flag is required", []byte(`{"revision":"` + rev + `","model_digest":"sha256:` + strings.Repeat("ab", 32) + `","passed":true,"controls":{"C-A-01":{"status":"pass","evidence":[{"id":"x","status":"pass"}]}}}`), "dirty is missing"},
 		{"unknown field", controls(`"passed":true,"extra":1,"controls":{"C-A-01":{"status":"pass","evidence":[{"id":"x","status":"pass"}]}}`), "unknown field"},
 		{"bad id", controls(`"passed":true,"controls":{"authn":{"status":"pass","evidence":[{"id":"x","status":"pass"}]}}`), "control id"},
 		{"bad status", controls(`"passed":true,"controls":{"C-A-01":{"status":"ok","evidence":[{"id":"x","status":"pass"}]}}`), "status"},

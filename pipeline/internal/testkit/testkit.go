@@ -210,13 +210,18 @@ func Provenance(repository, revision string) []byte {
 	return b
 }
 
+// ControlIDs are the controls every fixture control-results predicate covers (and
+// TrustOverlay requires).
+var ControlIDs = []string{"C-SUPPLY-01", "C-SUPPLY-02"}
+
 // Controls is a control-results predicate for revision; failed names controls that failed.
 func Controls(revision string, failed ...string) []byte {
+	clean := false
 	c := predicate.Controls{
-		Revision: revision, ModelDigest: "sha256:" + strings.Repeat("ab", 32), Passed: len(failed) == 0,
+		Revision: revision, ModelDigest: "sha256:" + strings.Repeat("ab", 32), Dirty: &clean, Passed: len(failed) == 0,
 		Controls: map[string]predicate.ControlResult{},
 	}
-	for _, id := range []string{"C-SUPPLY-01", "C-SUPPLY-02"} {
+	for _, id := range ControlIDs {
 		c.Controls[id] = predicate.ControlResult{Status: "pass", Evidence: []predicate.Evidence{{ID: "go:example.TestX", Status: "pass"}}}
 	}
 	for _, id := range failed {
@@ -234,6 +239,7 @@ func TrustOverlay(prefixes []string, ks ...*Key) []byte {
 	}
 	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{
 		"trusted_keys": tk, "registries": prefixes, "source_repository": SourceRepository,
+		"controls": map[string]any{"required": ControlIDs},
 	}})
 	return b
 }
