@@ -356,6 +356,10 @@ func podSpec(obj map[string]any) map[string]any {
 	}
 }
 
+// RequireAttestations is a policy data overlay that puts the reviewer-attestation rule back
+// to deny, whatever earlier data said: the strict release.
+var RequireAttestations = []byte(`{"supply_chain":{"enforcement":{"REVIEW_ATTESTATION_MISSING":"deny"}}}`)
+
 // Evaluator is the prepared admission query.
 type Evaluator struct {
 	q rego.PreparedEvalQuery

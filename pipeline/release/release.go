@@ -51,6 +51,9 @@ type Options struct {
 	Manifest    string        // a deployment manifest to admit; ${IMAGE} is replaced by the image
 	Data        [][]byte      // JSON overlays over policy/data for the admission step
 	NoSelfTrust bool          // admit with policy/data alone, not trusting this release's key and registry
+	// RequireAttestations denies on a missing reviewer attestation whatever the data's
+	// enforcement level for it (the strict release).
+	RequireAttestations bool
 	BuilderID   string
 	Invocation  string
 	Progress    io.Writer
@@ -215,6 +218,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 				return nil, err
 			}
 			data = append([][]byte{overlay}, data...)
+		}
+		if o.RequireAttestations {
+			data = append(data, admit.RequireAttestations)
 		}
 		return admit.NewEvaluator(data...)
 	})
