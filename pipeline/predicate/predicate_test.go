@@ -59,7 +59,7 @@ func TestSBOMAndProvenanceShapes(t *testing.T) {
 	if s, err := Summarize("https://example.invalid/unknown", []byte(`{}`)); s != nil || err != nil {
 		t.Error("an unknown type must give no summary")
 	}
-	for kind, want := range map[string]string{"provenance": TypeProvenance, "controls": TypeControls} {
+	for kind, want := range map[string]string{"provenance": TypeProvenance, "controls": TypeControls, "vuln": TypeVuln} {
 		if got, _ := TypeFor(kind, []byte(`{}`)); got != want {
 			t.Errorf("TypeFor(%s) = %s", kind, got)
 		}
@@ -67,7 +67,7 @@ func TestSBOMAndProvenanceShapes(t *testing.T) {
 	if got, _ := TypeFor("sbom", []byte(`{"bomFormat":"CycloneDX"}`)); got != TypeCycloneDX {
 		t.Errorf("CycloneDX sbom type %s", got)
 	}
-	if _, err := TypeFor("vuln", nil); err == nil {
+	if _, err := TypeFor("vex", nil); err == nil {
 		t.Error("unknown kind accepted")
 	}
 }
