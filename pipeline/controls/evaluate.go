@@ -3,6 +3,7 @@ package controls
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ const (
 	RuleManualExpired      = "TM008" // a manual control's attestation expired
 	RuleManualUnattested   = "TM009" // a manual control was never attested
 	RuleImplementationGone = "TM010" // an implementation path does not exist
+	RuleTrace              = "TM011" // a symbol is missing, or model and policy disagree on who implements a control
 )
 
 // Rules describes every rule, for SARIF and the Markdown report.
@@ -36,6 +38,7 @@ var Rules = []struct{ ID, Name, Text string }{
 	{RuleManualExpired, "manual-control-expired", "A manual control's attestation has expired."},
 	{RuleManualUnattested, "manual-control-unattested", "A manual control has never been attested."},
 	{RuleImplementationGone, "implementation-missing", "A path named as a control's implementation does not exist."},
+	{RuleTrace, "traceability", "An implementation symbol (path#Symbol) does not exist, a control names no symbol, or a Rego rule's custom.controls and the model disagree."},
 }
 
 // Finding is one reason the verification fails.
@@ -65,6 +68,7 @@ func (f Finding) String() string {
 
 type evaluator struct {
 	o       *Options
+	claims  map[string]map[string][]string // control → Rego file → rules naming it (custom.controls)
 	goRes   *goResults
 	regoRes *regoResults
 	checks  map[string]error
@@ -93,9 +97,16 @@ func (r *Report) evaluate(m *threatmodel.Model, parsed map[string]threatmodel.Ev
 		if len(cr.Threats) == 0 {
 			fail(RuleControlNoThreat, "", "answers no threat (no threat lists it)")
 		}
-		for _, p := range c.Implementation {
-			if _, err := os.Stat(ev.o.path(p)); err != nil {
+		gone := false
+		for _, entry := range c.Implementation {
+			if p, _ := splitImpl(entry); !exists(ev.o.path(p)) {
+				gone = true
 				fail(RuleImplementationGone, "", fmt.Sprintf("implementation path %s does not exist", p))
+			}
+		}
+		if !gone {
+			for _, msg := range ev.traceFindings(c, ev.claims, ev.rel) {
+				fail(RuleTrace, "", msg)
 			}
 		}
 		switch c.Kind {
@@ -171,6 +182,11 @@ func (r *Report) evaluate(m *threatmodel.Model, parsed map[string]threatmodel.Ev
 		}
 		r.Threats = append(r.Threats, tr)
 	}
+	for _, id := range sortedKeys(ev.claims) {
+		if !known[id] {
+			r.Findings = append(r.Findings, Finding{Rule: RuleTrace, Message: fmt.Sprintf("policy rules name %s in custom.controls, which the model does not define", id)})
+		}
+	}
 	for _, p := range r.Problems {
 		if !known[p.ID] {
 			r.Findings = append(r.Findings, Finding{Rule: RuleModelInvalid, Line: p.Line, Message: p.String()})
@@ -211,6 +227,23 @@ func (r *Report) summarise() {
 	}
 	r.Summary = s
 	r.Passed = len(r.Findings) == 0 && s.ControlsPassing == s.Controls && s.ThreatsPassing == s.Threats
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// rel is a path as the model writes it: relative to the root, with forward slashes.
+func (ev *evaluator) rel(p string) string { return filepath.ToSlash(relTo(ev.o.Root, p)) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // evidence resolves one evidence id against what ran.

@@ -62,6 +62,8 @@ level(code) := enforcement[code] if {
 
 # METADATA
 # title: The findings that block admission
+# custom:
+#   controls: [C-ADMISSION-LEVELS]
 deny contains f if {
 	some f in finding
 	level(f.code) == "deny"
@@ -83,6 +85,8 @@ dry_run contains f if {
 
 # METADATA
 # title: ENFORCEMENT_INVALID — data may lower only the relaxable rules, to a known level
+# custom:
+#   controls: [C-ADMISSION-LEVELS]
 finding contains reason("ENFORCEMENT_INVALID", "", "", msg) if {
 	some code, l in enforcement
 	not enforcement_ok(code, l)
@@ -142,6 +146,8 @@ images contains ref if {
 
 # METADATA
 # title: INPUT_INVALID — empty or partial input is denied
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
 finding contains reason("INPUT_INVALID", "", "", "the input names no workload and no image") if {
 	not workload_mode
 	count(images) == 0
@@ -230,6 +236,8 @@ registry_allowed(ref) if {
 
 # METADATA
 # title: IMAGE_NOT_DIGEST — images are referenced by digest, never by tag
+# custom:
+#   controls: [C-ADMISSION-PINNED]
 finding contains reason("IMAGE_NOT_DIGEST", ref, "", sprintf("%v is not pinned by digest (@sha256:…)", [ref])) if {
 	some ref in images
 	is_string(ref)
@@ -238,6 +246,8 @@ finding contains reason("IMAGE_NOT_DIGEST", ref, "", sprintf("%v is not pinned b
 
 # METADATA
 # title: REGISTRY_NOT_ALLOWED — the registry is on the allowlist (prefixes end in /)
+# custom:
+#   controls: [C-ADMISSION-PINNED]
 finding contains reason("REGISTRY_NOT_ALLOWED", ref, "", sprintf("%v is not under an allowed registry prefix", [ref])) if {
 	some ref in images
 	is_string(ref)
@@ -246,6 +256,8 @@ finding contains reason("REGISTRY_NOT_ALLOWED", ref, "", sprintf("%v is not unde
 
 # METADATA
 # title: FACTS_MISSING — a pinned image without verified facts is denied
+# custom:
+#   controls: [C-IMAGE-SIGNED]
 finding contains reason("FACTS_MISSING", ref, "", sprintf("no verified facts for %v", [ref])) if {
 	some ref in images
 	pinned(ref)
@@ -258,6 +270,8 @@ has_facts(ref) if facts(ref).digest
 
 # METADATA
 # title: FACTS_MISMATCH — the facts must be about the very digest referenced
+# custom:
+#   controls: [C-IMAGE-SIGNED]
 finding contains reason("FACTS_MISMATCH", ref, "", sprintf("the facts are about %v, not %v", [facts(ref).digest, digest_of(ref)])) if {
 	some ref in images
 	pinned(ref)
@@ -266,6 +280,8 @@ finding contains reason("FACTS_MISMATCH", ref, "", sprintf("the facts are about 
 
 # METADATA
 # title: CONTENT_UNVERIFIED — the registry's layers match the digests the signature covers
+# custom:
+#   controls: [C-IMAGE-SIGNED]
 finding contains reason("CONTENT_UNVERIFIED", ref, "", "the image's layers were not verified against its digests") if {
 	some ref in images
 	pinned(ref)
@@ -275,6 +291,8 @@ finding contains reason("CONTENT_UNVERIFIED", ref, "", "the image's layers were 
 
 # METADATA
 # title: SIGNATURE_MISSING — a signature by a trusted key over this digest
+# custom:
+#   controls: [C-IMAGE-SIGNED]
 finding contains reason("SIGNATURE_MISSING", ref, "", sprintf("no signature by a trusted key over %v", [digest_of(ref)])) if {
 	some ref in images
 	pinned(ref)
@@ -289,6 +307,8 @@ signed(ref) if {
 
 # METADATA
 # title: SBOM_MISSING — an SBOM attestation for this digest by a trusted key
+# custom:
+#   controls: [C-SBOM]
 finding contains reason("SBOM_MISSING", ref, "", sprintf("no SBOM attestation by a trusted key for %v", [digest_of(ref)])) if {
 	some ref in images
 	pinned(ref)
@@ -297,6 +317,8 @@ finding contains reason("SBOM_MISSING", ref, "", sprintf("no SBOM attestation by
 
 # METADATA
 # title: SBOM_INVALID — the SBOM attestation must be a well-formed SPDX 2.3 or CycloneDX document
+# custom:
+#   controls: [C-SBOM]
 finding contains reason("SBOM_INVALID", ref, "", sprintf("the SBOM attestation for %v is malformed", [digest_of(ref)])) if {
 	some ref in images
 	pinned(ref)
@@ -306,6 +328,8 @@ finding contains reason("SBOM_INVALID", ref, "", sprintf("the SBOM attestation f
 
 # METADATA
 # title: PROVENANCE_MISSING — SLSA provenance whose subject is this digest, by a trusted key
+# custom:
+#   controls: [C-PROVENANCE]
 finding contains reason("PROVENANCE_MISSING", ref, "", sprintf("no valid provenance by a trusted key for %v", [digest_of(ref)])) if {
 	some ref in images
 	pinned(ref)
@@ -314,6 +338,8 @@ finding contains reason("PROVENANCE_MISSING", ref, "", sprintf("no valid provena
 
 # METADATA
 # title: PROVENANCE_SOURCE — the provenance names the expected source repository
+# custom:
+#   controls: [C-PROVENANCE]
 finding contains reason("PROVENANCE_SOURCE", ref, "", msg) if {
 	some ref in images
 	pinned(ref)
@@ -328,6 +354,8 @@ finding contains reason("PROVENANCE_SOURCE", ref, "", msg) if {
 
 # METADATA
 # title: PROVENANCE_DIRTY — release images are built from a committed tree
+# custom:
+#   controls: [C-PROVENANCE]
 finding contains reason("PROVENANCE_DIRTY", ref, "", "the image was built from a work tree with uncommitted changes") if {
 	some ref in images
 	pinned(ref)
@@ -339,6 +367,8 @@ finding contains reason("PROVENANCE_DIRTY", ref, "", "the image was built from a
 
 # METADATA
 # title: CONTROLS_MISSING — a signed control-results attestation for this digest
+# custom:
+#   controls: [C-CONTROLS-ATTESTED]
 finding contains reason("CONTROLS_MISSING", ref, "", sprintf("no control-results attestation by a trusted key for %v", [digest_of(ref)])) if {
 	some ref in images
 	pinned(ref)
@@ -350,6 +380,8 @@ required_controls := {id | some id in data.supply_chain.controls.required}
 
 # METADATA
 # title: CONTROLS_UNPINNED — policy data pins the controls every release must cover
+# custom:
+#   controls: [C-CONTROLS-ATTESTED]
 finding contains reason("CONTROLS_UNPINNED", ref, "", "policy data names no required controls") if {
 	some ref in images
 	pinned(ref)
@@ -364,6 +396,8 @@ clean_controls(ref) := {c |
 
 # METADATA
 # title: CONTROLS_DIRTY — control results from a work tree with uncommitted changes never admit
+# custom:
+#   controls: [C-CONTROLS-ATTESTED]
 finding contains reason("CONTROLS_DIRTY", ref, "", "the control results come from a work tree with uncommitted changes") if {
 	some ref in images
 	pinned(ref)
@@ -381,6 +415,8 @@ covering_controls(ref) := {c |
 
 # METADATA
 # title: CONTROLS_INCOMPLETE — the control results cover every control the threat model has
+# custom:
+#   controls: [C-CONTROLS-ATTESTED]
 finding contains reason("CONTROLS_INCOMPLETE", ref, "", msg) if {
 	some ref in images
 	pinned(ref)
@@ -399,6 +435,8 @@ passing_controls(ref) := {c |
 
 # METADATA
 # title: CONTROLS_FAILED — every tested threat-model control passed
+# custom:
+#   controls: [C-CONTROLS-ATTESTED]
 finding contains reason("CONTROLS_FAILED", ref, "", msg) if {
 	some ref in images
 	pinned(ref)
@@ -411,6 +449,8 @@ finding contains reason("CONTROLS_FAILED", ref, "", msg) if {
 
 # METADATA
 # title: REVIEW_ATTESTATION_MISSING — every manual control holds through a signed reviewer attestation
+# custom:
+#   controls: [C-CONTROLS-ATTESTED]
 finding contains reason("REVIEW_ATTESTATION_MISSING", ref, "", msg) if {
 	some ref in images
 	pinned(ref)
@@ -421,6 +461,8 @@ finding contains reason("REVIEW_ATTESTATION_MISSING", ref, "", msg) if {
 
 # METADATA
 # title: CONTROLS_REVISION — the control results are for the revision the image was built from
+# custom:
+#   controls: [C-CONTROLS-ATTESTED]
 finding contains reason("CONTROLS_REVISION", ref, "", msg) if {
 	some ref in images
 	pinned(ref)
@@ -499,6 +541,8 @@ some_fresh_scan(ref) if {
 
 # METADATA
 # title: IMAGE_USER_ROOT — the image runs as a numeric, non-zero user
+# custom:
+#   controls: [C-CONTAINER-NONROOT]
 finding contains reason("IMAGE_USER_ROOT", ref, "", sprintf("image user %q is not a numeric non-root uid", [object.get(facts(ref), ["config", "user"], "")])) if {
 	some ref in images
 	pinned(ref)
@@ -526,6 +570,8 @@ pod_sc := object.get(pod_spec, "securityContext", {})
 
 # METADATA
 # title: RUN_AS_NON_ROOT — runAsNonRoot is true for every container (container or pod level)
+# custom:
+#   controls: [C-CONTAINER-NONROOT]
 finding contains reason("RUN_AS_NON_ROOT", cimage(x), cname(x), sprintf("container %v does not set runAsNonRoot: true", [cname(x)])) if {
 	some x in containers
 	not run_as_non_root(x)
@@ -540,6 +586,8 @@ run_as_non_root(x) if {
 
 # METADATA
 # title: RUN_AS_ROOT_USER — runAsUser 0 is denied at container or pod level
+# custom:
+#   controls: [C-CONTAINER-NONROOT]
 finding contains reason("RUN_AS_ROOT_USER", cimage(x), cname(x), sprintf("container %v runs as uid 0", [cname(x)])) if {
 	some x in containers
 	effective_uid(x) == 0
@@ -551,6 +599,8 @@ effective_uid(x) := pod_sc.runAsUser if not "runAsUser" in object.keys(sc(x))
 
 # METADATA
 # title: PRIVILEGE_ESCALATION — allowPrivilegeEscalation is false
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
 finding contains reason("PRIVILEGE_ESCALATION", cimage(x), cname(x), sprintf("container %v does not set allowPrivilegeEscalation: false", [cname(x)])) if {
 	some x in containers
 	not sc(x).allowPrivilegeEscalation == false
@@ -558,6 +608,8 @@ finding contains reason("PRIVILEGE_ESCALATION", cimage(x), cname(x), sprintf("co
 
 # METADATA
 # title: READ_ONLY_ROOT_FS — readOnlyRootFilesystem is true
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
 finding contains reason("READ_ONLY_ROOT_FS", cimage(x), cname(x), sprintf("container %v does not set readOnlyRootFilesystem: true", [cname(x)])) if {
 	some x in containers
 	not sc(x).readOnlyRootFilesystem == true
@@ -565,6 +617,8 @@ finding contains reason("READ_ONLY_ROOT_FS", cimage(x), cname(x), sprintf("conta
 
 # METADATA
 # title: CAPABILITIES_NOT_DROPPED — capabilities drop ALL
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
 finding contains reason("CAPABILITIES_NOT_DROPPED", cimage(x), cname(x), sprintf("container %v does not drop ALL capabilities", [cname(x)])) if {
 	some x in containers
 	not "ALL" in object.get(sc(x), ["capabilities", "drop"], [])
@@ -572,6 +626,8 @@ finding contains reason("CAPABILITIES_NOT_DROPPED", cimage(x), cname(x), sprintf
 
 # METADATA
 # title: CAPABILITIES_ADDED — no capability is added back
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
 finding contains reason("CAPABILITIES_ADDED", cimage(x), cname(x), sprintf("container %v adds capabilities %v", [cname(x), added])) if {
 	some x in containers
 	added := object.get(sc(x), ["capabilities", "add"], [])
@@ -580,6 +636,8 @@ finding contains reason("CAPABILITIES_ADDED", cimage(x), cname(x), sprintf("cont
 
 # METADATA
 # title: PRIVILEGED — no privileged container
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
 finding contains reason("PRIVILEGED", cimage(x), cname(x), sprintf("container %v is privileged", [cname(x)])) if {
 	some x in containers
 	sc(x).privileged == true
@@ -587,6 +645,8 @@ finding contains reason("PRIVILEGED", cimage(x), cname(x), sprintf("container %v
 
 # METADATA
 # title: LIMITS_MISSING — CPU and memory limits are set
+# custom:
+#   controls: [C-RESOURCE-LIMITS]
 finding contains reason("LIMITS_MISSING", cimage(x), cname(x), sprintf("container %v has no %v limit", [cname(x), res])) if {
 	some x in containers
 	some res in ["cpu", "memory"]
@@ -595,6 +655,8 @@ finding contains reason("LIMITS_MISSING", cimage(x), cname(x), sprintf("containe
 
 # METADATA
 # title: HOST_PATH — no hostPath volume
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
 finding contains reason("HOST_PATH", "", "", sprintf("volume %v mounts a host path", [object.get(v, "name", "")])) if {
 	some v in pod_spec.volumes
 	v.hostPath
@@ -602,6 +664,8 @@ finding contains reason("HOST_PATH", "", "", sprintf("volume %v mounts a host pa
 
 # METADATA
 # title: HOST_NAMESPACE — no hostNetwork, hostPID or hostIPC
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
 finding contains reason(code, "", "", sprintf("the pod sets %v: true", [field])) if {
 	some field, code in {"hostNetwork": "HOST_NETWORK", "hostPID": "HOST_PID", "hostIPC": "HOST_IPC"}
 	pod_spec[field] == true
