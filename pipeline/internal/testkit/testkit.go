@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -228,6 +229,32 @@ func Controls(revision string, failed ...string) []byte {
 		c.Controls[id] = predicate.ControlResult{Status: "fail", Reason: "test failed", Evidence: []predicate.Evidence{{ID: "go:example.TestY", Status: "fail"}}}
 	}
 	b, _ := json.Marshal(c)
+	return b
+}
+
+// VulnDBDate is the database date of Vuln predicates: admission at VulnNow finds it fresh.
+var (
+	VulnDBDate = time.Date(2026, 11, 5, 23, 49, 57, 0, time.UTC)
+	VulnNow    = VulnDBDate.Add(7 * 24 * time.Hour)
+)
+
+// Vuln is a cosign vulnerability predicate over a database of dbDate; called names the
+// vulnerabilities the binary calls.
+func Vuln(dbDate time.Time, called ...string) []byte {
+	fs := []predicate.VulnFinding{}
+	for _, id := range called {
+		fs = append(fs, predicate.VulnFinding{ID: id, Module: "stdlib", Version: "v1.26.0", Level: predicate.LevelCalled, Symbols: []string{"fmt.Println"}})
+	}
+	started := dbDate.Add(time.Hour)
+	b, err := predicate.MarshalVuln(&predicate.Vuln{
+		Scanner: predicate.VulnScanner{URI: "pkg:golang/golang.org/x/vuln@v1.9.0", Version: "v1.9.0",
+			DB:     predicate.VulnDB{URI: "file:///testkit/vulndb", Version: dbDate.Format(time.RFC3339)},
+			Result: predicate.VulnResult{Mode: "binary", Targets: []string{"/movies"}, Findings: fs, Informational: []predicate.VulnFinding{}, Waived: []predicate.VulnFinding{}}},
+		Metadata: predicate.VulnMetadata{ScanStartedOn: started, ScanFinishedOn: started.Add(time.Second)},
+	})
+	if err != nil {
+		panic(err)
+	}
 	return b
 }
 
