@@ -29,6 +29,7 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/build"
 	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
+	"github.com/secure-movie-service/sms/pipeline/vuln"
 )
 
 // Password encrypts every key a test makes.
@@ -319,4 +320,45 @@ func Must(tb testing.TB, err error) {
 	if err != nil {
 		tb.Fatal(fmt.Errorf("unexpected: %w", err))
 	}
+}
+
+// StdlibVuln is the id of the entry MustVulnDB makes when asked to mark fmt.Println, which
+// every MustRepo binary calls, vulnerable.
+const StdlibVuln = "GO-2099-0042"
+
+// MustVulnDB builds a vulnerability database dated a day ago: one entry for a module no
+// fixture uses, and, when callsPrintln, one marking the standard library's fmt.Println
+// vulnerable in every Go release.
+func MustVulnDB(tb testing.TB, callsPrintln bool) *vuln.DB {
+	tb.Helper()
+	dir := tb.TempDir()
+	modified := time.Now().UTC().Add(-24 * time.Hour).Format(time.RFC3339)
+	entry := func(id, module, pkg, symbol string) {
+		e := map[string]any{
+			"schema_version": "1.3.1", "id": id, "modified": modified, "published": modified,
+			"summary": symbol + " is vulnerable (a test entry)",
+			"affected": []any{map[string]any{
+				"package": map[string]any{"name": module, "ecosystem": "Go"},
+				"ranges":  []any{map[string]any{"type": "SEMVER", "events": []any{map[string]any{"introduced": "0"}, map[string]any{"fixed": "99.0.0"}}}},
+				"ecosystem_specific": map[string]any{"imports": []any{map[string]any{"path": pkg, "symbols": []string{symbol}}}},
+			}},
+		}
+		b, err := json.Marshal(e)
+		Must(tb, err)
+		Must(tb, os.MkdirAll(filepath.Join(dir, "osv"), 0o750))
+		Must(tb, os.WriteFile(filepath.Join(dir, "osv", id+".json"), b, 0o600))
+	}
+	entry("GO-2099-0001", "example.com/unused", "example.com/unused", "Boom")
+	if callsPrintln {
+		entry(StdlibVuln, "stdlib", "fmt", "Println")
+	}
+	db, err := vuln.BuildDB(vuln.Snapshot{Version: "v0.0.0-20990101000000-000000000000", OSVDir: filepath.Join(dir, "osv")}, filepath.Join(dir, "cache"))
+	Must(tb, err)
+	return db
+}
+
+// ControlsOverlay is policy data requiring exactly the fixture's ControlIDs.
+func ControlsOverlay() []byte {
+	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{"controls": map[string]any{"required": ControlIDs}}})
+	return b
 }
