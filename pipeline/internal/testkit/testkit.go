@@ -338,8 +338,8 @@ func MustVulnDB(tb testing.TB, callsPrintln bool) *vuln.DB {
 			"schema_version": "1.3.1", "id": id, "modified": modified, "published": modified,
 			"summary": symbol + " is vulnerable (a test entry)",
 			"affected": []any{map[string]any{
-				"package": map[string]any{"name": module, "ecosystem": "Go"},
-				"ranges":  []any{map[string]any{"type": "SEMVER", "events": []any{map[string]any{"introduced": "0"}, map[string]any{"fixed": "99.0.0"}}}},
+				"package":            map[string]any{"name": module, "ecosystem": "Go"},
+				"ranges":             []any{map[string]any{"type": "SEMVER", "events": []any{map[string]any{"introduced": "0"}, map[string]any{"fixed": "99.0.0"}}}},
 				"ecosystem_specific": map[string]any{"imports": []any{map[string]any{"path": pkg, "symbols": []string{symbol}}}},
 			}},
 		}
