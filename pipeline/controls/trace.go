@@ -163,7 +163,7 @@ func policyClaims(root string) (map[string]map[string][]string, error) {
 		}
 		rules, err := regoRules(p)
 		if err != nil {
-			return err
+			return nil // a policy that does not parse fails its tests and its symbols
 		}
 		for rule, ids := range rules {
 			for _, id := range ids {

@@ -28,6 +28,12 @@ func TestControlsPredicate(t *testing.T) {
 		{"bad id", controls(`"passed":true,"controls":{"authn":{"status":"pass","evidence":[{"id":"x","status":"pass"}]}}`), "control id"},
 		{"bad status", controls(`"passed":true,"controls":{"C-A-01":{"status":"ok","evidence":[{"id":"x","status":"pass"}]}}`), "status"},
 		{"short revision", []byte(`{"revision":"abc","model_digest":"sha256:` + strings.Repeat("ab", 32) + `","passed":true,"controls":{"C-A-01":{"status":"pass","evidence":[{"id":"x","status":"pass"}]}}}`), "revision"},
+		{"C-MANUAL-SIGNED a missing attestation, listed", controls(`"passed":false,"attestations_missing":["C-PENTEST"],"controls":{"C-PENTEST":{"status":"missing","kind":"manual","reason":"attestation missing: none","evidence":[{"id":"attestation:none","status":"missing"}]}}`), ""},
+		{"C-MANUAL-SIGNED a missing platform setting, listed", controls(`"passed":false,"attestations_missing":["C-REPO-CODE-REVIEW"],"controls":{"C-REPO-CODE-REVIEW":{"status":"missing","kind":"platform","evidence":[{"id":"platform:github-code-review","status":"missing"}]}}`), ""},
+		{"C-MANUAL-SIGNED a missing attestation, not listed", controls(`"passed":false,"controls":{"C-PENTEST":{"status":"missing","kind":"manual","evidence":[{"id":"attestation:none","status":"missing"}]}}`), "is not the controls with status missing"},
+		{"C-MANUAL-SIGNED listed but not missing", controls(`"passed":false,"attestations_missing":["C-A-01"],"controls":{"C-A-01":{"status":"fail","kind":"manual","evidence":[{"id":"x","status":"fail"}]}}`), "is not the controls with status missing"},
+		{"C-MANUAL-SIGNED passed with a missing attestation", controls(`"passed":true,"attestations_missing":["C-PENTEST"],"controls":{"C-PENTEST":{"status":"missing","kind":"manual","evidence":[{"id":"attestation:none","status":"missing"}]}}`), "passed is true although"},
+		{"C-MANUAL-SIGNED a tested control cannot miss an attestation", controls(`"passed":false,"attestations_missing":["C-A-01"],"controls":{"C-A-01":{"status":"missing","kind":"tested","evidence":[{"id":"x","status":"missing"}]}}`), "needs kind manual or platform"},
 		{"bad model digest", []byte(`{"revision":"` + rev + `","model_digest":"md5:x","passed":true,"controls":{"C-A-01":{"status":"pass","evidence":[{"id":"x","status":"pass"}]}}}`), "model_digest"},
 	}
 	for _, tc := range tests {

@@ -403,15 +403,18 @@ test_controls_unpinned_denied if {
 }
 
 test_review_attestation_missing_denied if {
-	a := with_controls([{"op": "replace", "path": "/summary/controls/attestations_missing", "value": ["C-PENTEST"]}])
-	some d in admission.deny with input as image_input(a) with data.supply_chain as cfg
-	d.code == "REVIEW_ATTESTATION_MISSING"
+	ds := admission.deny with input as image_input(missing_review) with data.supply_chain as cfg
+	{d.code | some d in ds} == {"REVIEW_ATTESTATION_MISSING"}
+	some d in ds
 	contains(d.message, "C-PENTEST")
 }
 
 # --- enforcement levels ---------------------------------------------------------
 
-missing_review := with_controls([{"op": "replace", "path": "/summary/controls/attestations_missing", "value": ["C-PENTEST"]}])
+missing_review := with_controls([
+	{"op": "replace", "path": "/summary/controls/attestations_missing", "value": ["C-PENTEST"]},
+	{"op": "replace", "path": "/summary/controls/passed", "value": false},
+])
 
 levelled(level) := object.union(cfg, {"enforcement": {"REVIEW_ATTESTATION_MISSING": level}})
 

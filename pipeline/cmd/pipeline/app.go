@@ -63,7 +63,7 @@ func commands() []command {
 		{"verify", "verify signatures and attestations of a digest; print the facts", runVerify},
 		{"admit", "decide admission of an image or a Pod/Deployment/AdmissionReview", runAdmit},
 		{"release", "build → push → sbom → sign → attest → verify → admit", runRelease},
-		{"controls", "run the threat model's evidence; report every threat and control (exit 1 if one fails)", runControls},
+		{"controls", "run the threat model's evidence; report every threat and control and the attestations missing (exit 1 if one fails; --require-attestations: or one is missing); controls attest: a reviewer signs a manual control", runControls},
 		{"scan", "gosec, policy/repo and actionlint over the repository (text, json, sarif)", runScan},
 	}
 }

@@ -362,3 +362,34 @@ func ControlsOverlay() []byte {
 	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{"controls": map[string]any{"required": ControlIDs}}})
 	return b
 }
+
+// Reviewer is one entry of a test's reviewers document.
+type Reviewer struct {
+	Key   *Key
+	Name  string
+	Roles []string
+}
+
+// MustReviewers returns a reviewers document (the shape of policy/data/reviewers.json) that
+// lists each reviewer's public key under its key id.
+func MustReviewers(tb testing.TB, rs ...Reviewer) []byte {
+	tb.Helper()
+	type entry struct {
+		Name      string   `json:"name"`
+		PublicKey string   `json:"public_key"`
+		Roles     []string `json:"roles"`
+	}
+	doc := map[string]map[string]entry{"reviewers": {}}
+	for _, r := range rs {
+		pem, err := os.ReadFile(filepath.Join(r.Key.Dir, keys.PublicKeyFile))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		doc["reviewers"][r.Key.Signer.ID] = entry{Name: r.Name, PublicKey: string(pem), Roles: r.Roles}
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}

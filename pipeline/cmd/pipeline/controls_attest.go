@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/secure-movie-service/sms/pipeline/controls"
+	"github.com/secure-movie-service/sms/pipeline/keys"
+)
+
+// runControlsAttest is `pipeline controls attest`: a reviewer signs that a manual control holds.
+func runControlsAttest(a *app, args []string) error {
+	fs := a.flags("controls attest", "--control ID --evidence FILE|URL --expires YYYY-MM-DD --key cosign.key")
+	var o controls.AttestOptions
+	fs.StringVar(&o.Root, "root", ".", "repository root")
+	fs.StringVar(&o.Model, "model", "threatmodel/threatmodel.yaml", "threat model `FILE`, relative to -root")
+	fs.StringVar(&o.Dir, "dir", "threatmodel/attestations", "attestation `DIR`, relative to -root (the file goes to DIR/<control>/)")
+	fs.StringVar(&o.Control, "control", "", "the manual control's `ID`, e.g. C-PENTEST")
+	fs.StringVar(&o.Evidence, "evidence", "", "what was reviewed: a `FILE` (its SHA-256 is signed) or an https URL")
+	fs.StringVar(&o.Expires, "expires", "", "last `DATE` (YYYY-MM-DD, UTC) the attestation holds; at most a year ahead")
+	key := fs.String("key", "", "the reviewer's cosign private key (password in COSIGN_PASSWORD); its public key must be in policy/data/reviewers.json with the control's role")
+	var out output
+	out.register(fs, "text")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := out.check(); err != nil {
+		return err
+	}
+	if o.Control == "" || o.Evidence == "" || o.Expires == "" || *key == "" {
+		fs.Usage()
+		return fmt.Errorf("%w: --control, --evidence, --expires and --key are required", errUsage)
+	}
+	s, err := keys.LoadSigner(*key, a.password())
+	if err != nil {
+		return err
+	}
+	o.Signer = s
+	path, p, err := controls.Attest(o)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errDeny, err)
+	}
+	res := map[string]any{"file": path, "key_id": s.ID, "predicate": p}
+	return out.emit(a, res, func(w io.Writer) {
+		fmt.Fprintf(w, "%s attested by %s (%s) until %s: %s\nwrote %s (commit it)\n", p.Control, p.Attester, p.Role, p.Expires, p.Evidence, path)
+	})
+}
