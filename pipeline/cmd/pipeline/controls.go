@@ -11,6 +11,7 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/controls"
 	"github.com/secure-movie-service/sms/pipeline/controls/checks"
 	"github.com/secure-movie-service/sms/pipeline/scan"
+	"github.com/secure-movie-service/sms/pipeline/vuln"
 )
 
 func runControls(ctx context.Context, a *app, args []string) error {
@@ -117,5 +118,7 @@ func pipelineChecks(root string) map[string]controls.Check {
 		checks.NetworkPolicy:       checks.CheckNetworkPolicy(root),
 		checks.DeploymentTLS:       checks.CheckDeploymentTLS(root),
 		checks.SecretScan:          checks.CheckSecrets(root),
+		vuln.CheckSourceName:       vuln.CheckSource(root, ""),
+		vuln.CheckImageName:        vuln.CheckImage(root, ""),
 	}
 }
