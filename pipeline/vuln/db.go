@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/module"
 )
 
 // DBModule is the module that publishes the Go vulnerability database.
@@ -30,10 +32,14 @@ type DB struct {
 	Version  string    `json:"version"`  // the golang.org/x/vulndb module version, or "live"
 }
 
-// Snapshot is the pinned database: a version of DBModule and its data/osv directory.
+// Snapshot is the pinned database: a version of DBModule, its data/osv directory, and the
+// time of the commit it was cut from. The entries in data/osv carry no dates of their own
+// (vuln.go.dev's deployment sets "modified" from the repository's history; the module's
+// files say 0001-01-01), so the snapshot's commit time is the database's date.
 type Snapshot struct {
 	Version string
 	OSVDir  string
+	Time    time.Time
 }
 
 // DefaultCacheDir is where the CLI prepares databases: <user cache>/sms-pipeline/vulndb.
@@ -69,6 +75,7 @@ func PinnedSnapshot(ctx context.Context, dir string) (Snapshot, error) {
 	}
 	var d struct {
 		Dir   string
+		Info  string
 		Sum   string
 		Error string
 	}
@@ -78,7 +85,28 @@ func PinnedSnapshot(ctx context.Context, dir string) (Snapshot, error) {
 	if d.Error != "" || d.Dir == "" {
 		return Snapshot{}, fmt.Errorf("download %s@%s: %s", DBModule, m.Version, d.Error)
 	}
-	return Snapshot{Version: m.Version, OSVDir: filepath.Join(d.Dir, "data", "osv")}, nil
+	t, err := versionTime(m.Version, d.Info)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("%s@%s: %w", DBModule, m.Version, err)
+	}
+	return Snapshot{Version: m.Version, OSVDir: filepath.Join(d.Dir, "data", "osv"), Time: t}, nil
+}
+
+// versionTime is the commit time of a module version: the one a pseudo-version spells, or
+// else the Time of the proxy's .info file.
+func versionTime(version, infoFile string) (time.Time, error) {
+	if module.IsPseudoVersion(version) {
+		return module.PseudoVersionTime(version)
+	}
+	raw, err := os.ReadFile(infoFile) // #nosec G304 -- the go command's module cache
+	if err != nil {
+		return time.Time{}, err
+	}
+	var info struct{ Time time.Time }
+	if err := json.Unmarshal(raw, &info); err != nil {
+		return time.Time{}, err
+	}
+	return info.Time, nil
 }
 
 // goJSON runs a go command in dir (the repository's modules, with go.work off so that
@@ -122,7 +150,7 @@ func BuildDB(s Snapshot, cacheDir string) (*DB, error) {
 		return nil, fmt.Errorf("vulnerability database: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	if err := writeLayout(s.OSVDir, tmp); err != nil {
+	if err := writeLayout(s.OSVDir, tmp, s.Time); err != nil {
 		return nil, fmt.Errorf("vulnerability database %s: %w", s.Version, err)
 	}
 	if err := os.Rename(tmp, final); err != nil {

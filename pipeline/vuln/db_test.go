@@ -71,6 +71,18 @@ func TestBuildDB(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+	t.Run("entries without dates take the snapshot's commit time", func(t *testing.T) {
+		undated := t.TempDir()
+		mustEntry(t, undated, idCalled, "vulnlib", "Parse", "0001-01-01T00:00:00Z")
+		cut := time.Date(2026, 11, 5, 23, 49, 57, 0, time.UTC)
+		db, err := vuln.BuildDB(vuln.Snapshot{Version: "v0.0.0-20261105234957-e22db6528018", OSVDir: undated, Time: cut}, t.TempDir())
+		if err != nil || !db.Modified.Equal(cut) {
+			t.Fatalf("%+v %v", db, err)
+		}
+		if _, err := vuln.BuildDB(vuln.Snapshot{Version: "v1.0.0", OSVDir: undated}, t.TempDir()); err == nil {
+			t.Fatal("a database without any date was built")
+		}
+	})
 	t.Run("an unsafe version is refused", func(t *testing.T) {
 		if _, err := vuln.BuildDB(vuln.Snapshot{Version: "../x", OSVDir: osv}, t.TempDir()); err == nil {
 			t.Fatal("accepted")
@@ -112,8 +124,8 @@ func TestPinnedSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(s.Version, "v0.0.0-") {
-		t.Fatalf("version %q", s.Version)
+	if !strings.HasPrefix(s.Version, "v0.0.0-") || s.Time.IsZero() || s.Time.Format("20060102150405") != strings.Split(s.Version, "-")[1] {
+		t.Fatalf("version %q at %v", s.Version, s.Time)
 	}
 	if _, err := os.Stat(filepath.Join(s.OSVDir, "GO-2020-0001.json")); err != nil {
 		t.Fatal(err)

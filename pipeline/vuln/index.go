@@ -63,8 +63,9 @@ var entryID = regexp.MustCompile(`^GO-[0-9]{4}-[0-9]{4,}$`)
 
 // writeLayout reads every <id>.json in osvDir and writes the v1 layout into dst:
 // ID/<id>.json (the entry as published), index/modules.json, index/vulns.json, and last
-// index/db.json, whose modified time is the newest entry's.
-func writeLayout(osvDir, dst string) error {
+// index/db.json, whose modified time is the newest entry's, or cut (the snapshot's commit
+// time) when that is newer.
+func writeLayout(osvDir, dst string, cut time.Time) error {
 	names, err := filepath.Glob(filepath.Join(osvDir, "*.json"))
 	if err != nil {
 		return err
@@ -82,7 +83,7 @@ func writeLayout(osvDir, dst string) error {
 	}
 	modules := map[string]*moduleMeta{}
 	vulns := make([]vulnMeta, 0, len(names))
-	var newest time.Time
+	newest := cut
 	for _, name := range names {
 		e, raw, err := readEntry(name)
 		if err != nil {
@@ -171,7 +172,7 @@ func less(a, b string) bool {
 
 func writeIndexes(dst string, modules map[string]*moduleMeta, vulns []vulnMeta, newest time.Time) error {
 	if newest.IsZero() {
-		return errors.New("no entry has a modified time")
+		return errors.New("neither the snapshot nor any entry has a modified time")
 	}
 	mods := make([]*moduleMeta, 0, len(modules))
 	for _, m := range modules {

@@ -2,10 +2,13 @@ package vuln_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/secure-movie-service/sms/pipeline/build"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
 	"github.com/secure-movie-service/sms/pipeline/vuln"
 )
@@ -137,7 +140,32 @@ func TestScan(t *testing.T) {
 			t.Fatalf("text report:\n%s", text.String())
 		}
 	})
-	t.Run("C-DEPS-SCAN the report becomes a valid cosign vuln predicate", func(t *testing.T) {
+	t.Run("C-IMAGE-SCAN extracts the binary from the image layer", func(t *testing.T) {
+		bin, err := os.ReadFile(fx.Binary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := build.Image(build.ImageSpec{Binary: bin, BinaryPath: "/movies", GOOS: "linux", GOARCH: "amd64",
+			Epoch: 1, Source: "https://example.com/fixture", Revision: strings.Repeat("a", 40), Title: "movies"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "movies")
+		if err := vuln.ExtractFile(img, "/movies", out); err != nil {
+			t.Fatal(err)
+		}
+		if err := vuln.ExtractFile(img, "/absent", filepath.Join(t.TempDir(), "x")); !errors.Is(err, vuln.ErrNotInImage) {
+			t.Fatalf("absent file: %v", err)
+		}
+		r, err := vuln.Scan(t.Context(), vuln.Options{DB: fx.DB, Mode: vuln.ModeBinary, Binary: out, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Err(); !errors.Is(err, vuln.ErrVulnerable) || !strings.Contains(err.Error(), idCalled) {
+			t.Fatalf("Err() = %v", err)
+		}
+	})
+	t.Run("C-IMAGE-SCAN the report becomes a valid cosign vuln predicate", func(t *testing.T) {
 		r, err := scanFixture(t, fx, vuln.ModeBinary, "")
 		if err != nil {
 			t.Fatal(err)

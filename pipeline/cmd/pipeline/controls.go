@@ -13,6 +13,7 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/controls/checks"
 	"github.com/secure-movie-service/sms/pipeline/env"
 	"github.com/secure-movie-service/sms/pipeline/scan"
+	"github.com/secure-movie-service/sms/pipeline/vuln"
 )
 
 func runControls(ctx context.Context, a *app, args []string) error {
@@ -151,5 +152,7 @@ func pipelineChecks(root string) map[string]controls.Check {
 		checks.NetworkPolicy:       checks.CheckNetworkPolicy(root),
 		checks.DeploymentTLS:       checks.CheckDeploymentTLS(root),
 		checks.SecretScan:          checks.CheckSecrets(root),
+		vuln.CheckSourceName:       vuln.CheckSource(root, ""),
+		vuln.CheckImageName:        vuln.CheckImage(root, ""),
 	}
 }
