@@ -60,8 +60,7 @@ verify-controls: ## Run every threat-model control's evidence; reports in out/co
 	$(GO) run ./pipeline/cmd/pipeline controls -out out/controls $(CONTROLS_FLAGS)
 
 release: registry ## build → push → SBOM → sign → attest → verify → admit, on a loopback registry (dev key on first use)
-	@rev=$$(git rev-parse HEAD); \
-	grep -qs "\"revision\":\"$$rev\"" out/controls/predicate.json || $(MAKE) verify-controls || true
+	@$(GO) run ./pipeline/cmd/pipeline controls fresh out/controls/predicate.json || $(MAKE) verify-controls || true
 	COSIGN_PASSWORD=$${COSIGN_PASSWORD:-development-only} $(GO) run ./pipeline/cmd/pipeline release \
 	  --key .dev/keys/cosign.key --create-key --controls out/controls/predicate.json \
 	  --manifest deploy/kubernetes/deployment.yaml $(if $(RELEASE_DATA),--data $(RELEASE_DATA)) $(RELEASEFLAGS)

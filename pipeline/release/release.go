@@ -147,7 +147,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	// Inputs are read before anything is built, so that a bad one fails fast.
 	var controls, manifest []byte
 	if o.Controls != "" {
-		b, err := ReadPredicate(o.Controls)
+		b, err := predicate.ReadFile(o.Controls)
 		if err != nil {
 			return nil, err
 		}
@@ -501,24 +501,4 @@ func selfTrust(keyID, registryPrefix string) ([]byte, error) {
 		"trusted_keys": map[string]any{keyID: map[string]string{"name": "this release's signing key"}},
 		"registries":   regs,
 	}}, "", "  ")
-}
-
-// ReadPredicate reads a predicate file, bounded by predicate.MaxSize.
-func ReadPredicate(p string) ([]byte, error) {
-	f, err := os.Open(p) // #nosec G304 -- a predicate file the operator names
-	if err != nil {
-		return nil, fmt.Errorf("predicate: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, predicate.MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("predicate %s: %w", p, err)
-	}
-	if len(b) > predicate.MaxSize {
-		return nil, fmt.Errorf("predicate %s: larger than %d bytes", p, predicate.MaxSize)
-	}
-	if !json.Valid(b) {
-		return nil, fmt.Errorf("predicate %s: not JSON", p)
-	}
-	return b, nil
 }
