@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/secure-movie-service/sms/service/auth"
 	"github.com/secure-movie-service/sms/service/authz"
 	"github.com/secure-movie-service/sms/service/limit"
 	"github.com/secure-movie-service/sms/service/store"
@@ -24,7 +25,7 @@ type Identity struct {
 
 // Authenticator verifies a bearer token and returns its identity; any
 // error means 401.
-type Authenticator func(token string) (Identity, error)
+type Authenticator func(token auth.Token) (Identity, error)
 
 // Authorizer decides requests; *authz.Client is the implementation.
 type Authorizer interface {

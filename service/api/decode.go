@@ -15,35 +15,29 @@ import (
 // maxBody is the largest request body accepted.
 const maxBody = 64 << 10
 
-// inputError is a rejected request body: its status and what the client is told.
-type inputError struct {
-	status int
-	detail string
-	fields []fieldError
-}
-
-func (e *inputError) Error() string { return e.detail }
-
 // decode reads exactly one JSON object from r's body into v: the content type
 // must be JSON, the body at most maxBody bytes of valid UTF-8, with no
 // duplicate keys, no unknown fields and nothing after the object.
-func decode(r *http.Request, w http.ResponseWriter, v any) *inputError {
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" || (params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
-		return &inputError{status: http.StatusUnsupportedMediaType, detail: "the body must be application/json"}
+		return &httpError{status: http.StatusUnsupportedMediaType, detail: "the body must be application/json"}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return &inputError{status: http.StatusRequestEntityTooLarge, detail: fmt.Sprintf("the body must be at most %d bytes", maxBody)}
+			return &httpError{status: http.StatusRequestEntityTooLarge, detail: fmt.Sprintf("the body must be at most %d bytes", maxBody)}
 		}
-		return &inputError{status: http.StatusBadRequest, detail: "the body could not be read"}
+		return &httpError{status: http.StatusBadRequest, detail: "the body could not be read"}
 	}
-	return decodeBytes(body, v)
+	if e := decodeBytes(body, v); e != nil {
+		return e // not a typed nil in the error interface
+	}
+	return nil
 }
 
-func decodeBytes(body []byte, v any) *inputError {
-	bad := func(detail string) *inputError { return &inputError{status: http.StatusBadRequest, detail: detail} }
+func decodeBytes(body []byte, v any) *httpError {
+	bad := func(detail string) *httpError { return &httpError{status: http.StatusBadRequest, detail: detail} }
 	if !utf8.Valid(body) {
 		return bad("the body must be valid UTF-8")
 	}
@@ -54,11 +48,11 @@ func decodeBytes(body []byte, v any) *inputError {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
-			return &inputError{status: http.StatusBadRequest, detail: "the body has invalid fields",
+			return &httpError{status: http.StatusBadRequest, detail: "the body has invalid fields",
 				fields: []fieldError{{Field: te.Field, Message: "must be " + jsonKind(te.Type.Kind().String())}}}
 		}
 		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return &inputError{status: http.StatusBadRequest, detail: "the body has invalid fields",
+			return &httpError{status: http.StatusBadRequest, detail: "the body has invalid fields",
 				fields: []fieldError{{Field: strings.Trim(field, `"`), Message: "is not a known field"}}}
 		}
 		return bad("the body must be one JSON object")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"log/slog"
 	"math"
 	"net/http"
 	"runtime/debug"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secure-movie-service/sms/service/auth"
 	"github.com/secure-movie-service/sms/service/limit"
 )
 
@@ -23,6 +26,9 @@ type reqInfo struct {
 }
 
 type ctxKey struct{}
+
+// errPanic answers a recovered panic: a generic 500.
+var errPanic = errors.New("api: handler panicked")
 
 func info(r *http.Request) *reqInfo {
 	if ri, ok := r.Context().Value(ctxKey{}).(*reqInfo); ok {
@@ -79,7 +85,7 @@ func frame(c *Config, next http.Handler) http.Handler {
 				// The panic value may hold request data; log only where it happened.
 				c.Logger.Error("panic recovered", "log", "error", "request_id", ri.id, "stack", string(debug.Stack()))
 				if rec.status == 0 {
-					writeProblem(rec, r, http.StatusInternalServerError, "internal error", nil)
+					writeError(c.Logger, rec, r, errPanic)
 				}
 			}
 			c.Logger.Info("request", "log", "access",
@@ -99,63 +105,62 @@ func newRequestID() string {
 
 // limitInFlight serves at most n requests at once and answers 503 past that,
 // without queueing.
-func limitInFlight(n int, next http.Handler) http.Handler {
+func limitInFlight(n int, next http.Handler) handlerFunc {
 	sem := make(chan struct{}, n)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case sem <- struct{}{}:
 			defer func() { <-sem }()
 			next.ServeHTTP(w, r)
+			return nil
 		default:
-			w.Header().Set("Retry-After", "1")
-			writeProblem(w, r, http.StatusServiceUnavailable, "the service is at capacity; try again shortly", nil)
+			return errAtCapacity
 		}
-	})
+	}
 }
 
 // limitIP applies the per-address limit to unauthenticated traffic.
-func limitIP(c *Config, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if allowed(w, r, c.IPLimit, info(r).clientIP) {
-			next.ServeHTTP(w, r)
+func limitIP(l *limit.Limiter, next handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := take(l, info(r).clientIP); err != nil {
+			return err
 		}
-	})
+		return next(w, r)
+	}
 }
 
 // authenticate admits only requests with a verified bearer token in the
 // Authorization header; then the per-subject limit applies. Failures count
 // against the client address, so guessing tokens is rate limited too.
-func authenticate(c *Config, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, log *slog.Logger, next handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		ri := info(r)
-		refuse := func(params string) {
-			if allowed(w, r, c.IPLimit, ri.clientIP) {
-				unauthorized(w, r, params)
+		refuse := func(params string) error {
+			if err := take(ipLimit, ri.clientIP); err != nil {
+				return err
 			}
+			return unauthorized(params)
 		}
 		if q := r.URL.Query(); q.Has("access_token") || q.Has("token") || q.Has("id_token") {
-			refuse(`error="invalid_request", error_description="send the token in the Authorization header"`)
-			return
+			return refuse(`error="invalid_request", error_description="send the token in the Authorization header"`)
 		}
 		token, ok := bearer(r)
 		if !ok {
-			refuse("")
-			return
+			return refuse("")
 		}
-		id, err := c.Authenticate(token)
+		id, err := authn(token)
 		if err != nil || id.Sub == "" {
 			if err != nil {
-				c.Logger.Info("authentication failed", "log", "audit", "request_id", ri.id, "client_ip", ri.clientIP, "error", err.Error())
+				log.Info("authentication failed", "log", "audit", "request_id", ri.id, "client_ip", ri.clientIP, "error", err.Error())
 			}
-			refuse(`error="invalid_token"`)
-			return
+			return refuse(`error="invalid_token"`)
 		}
 		ri.subject = id.Sub
-		if !allowed(w, r, c.SubjectLimit, "sub:"+id.Sub) {
-			return
+		if err := take(subjectLimit, "sub:"+id.Sub); err != nil {
+			return err
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
-	})
+		return next(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+	}
 }
 
 type identityKey struct{}
@@ -167,7 +172,7 @@ func identity(r *http.Request) Identity {
 
 // bearer returns the token of the one Authorization header, if it is a
 // well-formed Bearer credential.
-func bearer(r *http.Request) (string, bool) {
+func bearer(r *http.Request) (auth.Token, bool) {
 	vals := r.Header.Values("Authorization")
 	if len(vals) != 1 {
 		return "", false
@@ -181,28 +186,27 @@ func bearer(r *http.Request) (string, bool) {
 			return "", false
 		}
 	}
-	return token, true
+	return auth.Token(token), true
 }
 
-func unauthorized(w http.ResponseWriter, r *http.Request, params string) {
+func unauthorized(params string) error {
 	challenge := `Bearer realm="movies"`
 	if params != "" {
 		challenge += ", " + params
 	}
-	w.Header().Set("WWW-Authenticate", challenge)
-	writeProblem(w, r, http.StatusUnauthorized, "a valid bearer token is required", nil)
+	return &httpError{status: http.StatusUnauthorized, detail: "a valid bearer token is required",
+		header: map[string]string{"WWW-Authenticate": challenge}}
 }
 
-// allowed takes a token from key's bucket, or answers 429 with Retry-After.
-func allowed(w http.ResponseWriter, r *http.Request, l *limit.Limiter, key string) bool {
+// take takes a token from key's bucket, or returns a 429 with Retry-After.
+func take(l *limit.Limiter, key string) error {
 	if l == nil {
-		return true
+		return nil
 	}
 	ok, wait := l.Allow(key)
 	if ok {
-		return true
+		return nil
 	}
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Max(1, math.Ceil(wait.Seconds())))))
-	writeProblem(w, r, http.StatusTooManyRequests, "rate limit exceeded; retry after the time in Retry-After", nil)
-	return false
+	return &httpError{status: http.StatusTooManyRequests, detail: "rate limit exceeded; retry after the time in Retry-After",
+		header: map[string]string{"Retry-After": strconv.Itoa(int(math.Max(1, math.Ceil(wait.Seconds()))))}}
 }

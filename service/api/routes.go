@@ -5,18 +5,22 @@ import "net/http"
 // routes lists every route and its middleware. /v1 routes need a verified
 // token and an allow from OPA; the health and document routes are public.
 func routes(c *Config) http.Handler {
+	az := &authorizer{az: c.Authorizer, log: c.Logger}
+	h := func(fn handlerFunc) http.Handler { return serve(c.Logger, fn) }
+	v1 := func(fn handlerFunc) http.Handler {
+		return h(authenticate(c.Authenticate, c.IPLimit, c.SubjectLimit, c.Logger, fn))
+	}
+	public := func(fn handlerFunc) http.Handler { return h(limitIP(c.IPLimit, fn)) }
+
 	mux := http.NewServeMux()
-	v1 := func(h http.Handler) http.Handler { return authenticate(c, h) }
-	public := func(h http.Handler) http.Handler { return limitIP(c, h) }
+	mux.Handle("GET /v1/movies", v1(listMovies(c.Store, az, c.Now)))
+	mux.Handle("POST /v1/movies", v1(createMovie(c.Store, az, c.Now)))
+	mux.Handle("GET /v1/movies/{id}", v1(getMovie(c.Store, az)))
+	mux.Handle("PUT /v1/movies/{id}", v1(updateMovie(c.Store, az, c.Now)))
+	mux.Handle("DELETE /v1/movies/{id}", v1(deleteMovie(c.Store, az)))
 
-	mux.Handle("GET /v1/movies", v1(listMovies(c)))
-	mux.Handle("POST /v1/movies", v1(createMovie(c)))
-	mux.Handle("GET /v1/movies/{id}", v1(getMovie(c)))
-	mux.Handle("PUT /v1/movies/{id}", v1(updateMovie(c)))
-	mux.Handle("DELETE /v1/movies/{id}", v1(deleteMovie(c)))
-
-	mux.Handle("GET /healthz", public(healthz()))
-	mux.Handle("GET /readyz", public(readyz(c)))
+	mux.Handle("GET /healthz", public(healthz))
+	mux.Handle("GET /readyz", public(readyz(c.Logger, check{"store", c.Store.Ready}, check{"opa", c.Authorizer.Ping})))
 	mux.Handle("GET /openapi.yaml", public(openapi(c.OpenAPI)))
 
 	// Known paths with other methods: 405 with Allow. Anything else: 404.
@@ -25,7 +29,7 @@ func routes(c *Config) http.Handler {
 	for _, p := range []string{"/healthz", "/readyz", "/openapi.yaml"} {
 		mux.Handle(p, public(methodNotAllowed("GET, HEAD")))
 	}
-	mux.Handle("/", public(notFound()))
+	mux.Handle("/", public(notFound))
 
-	return frame(c, limitInFlight(c.MaxInFlight, mux))
+	return frame(c, h(limitInFlight(c.MaxInFlight, mux)))
 }

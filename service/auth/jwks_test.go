@@ -158,7 +158,7 @@ func TestMarshalJWKSRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := v.Verify(tok); err != nil {
+		if _, err := v.Verify(auth.Token(tok)); err != nil {
 			t.Fatalf("kid %s: %v", kid, err)
 		}
 	}

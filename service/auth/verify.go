@@ -135,7 +135,8 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 // non-empty "sub", an "exp" not yet passed, no "nbf" in the future, no "iat"
 // in the future (each with the leeway), and "roles", if any, a list of
 // strings. Duplicate JSON members anywhere are rejected.
-func (v *Verifier) Verify(token string) (Claims, error) {
+func (v *Verifier) Verify(t Token) (Claims, error) {
+	token := string(t)
 	if len(token) > v.maxBytes {
 		return Claims{}, invalid("token is %d bytes, limit %d", len(token), v.maxBytes)
 	}

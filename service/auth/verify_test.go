@@ -259,7 +259,7 @@ func TestVerifyRejectsAttacks(t *testing.T) {
 				mustVerifier(t, f),
 			} {
 				for range 2 {
-					c, err := v.Verify(tok)
+					c, err := v.Verify(auth.Token(tok))
 					if err == nil {
 						t.Fatalf("Verify accepted the token: %+v", c)
 					}
@@ -355,7 +355,7 @@ func TestVerifyAccepts(t *testing.T) {
 			tok := tc.token(t)
 			for _, v := range []*auth.Verifier{mustVerifier(t, f, func(c *auth.Config) { c.CacheSize = -1 }), mustVerifier(t, f)} {
 				for range 2 {
-					c, err := v.Verify(tok)
+					c, err := v.Verify(auth.Token(tok))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -372,7 +372,7 @@ func TestVerifyReturnsACopy(t *testing.T) {
 	f := mustFixture(t)
 	v := mustVerifier(t, f)
 	tok := edToken(f.ed, edHeader, payload(func(m map[string]any) { m["aud"] = []string{testAudience} }))
-	c, err := v.Verify(tok)
+	c, err := v.Verify(auth.Token(tok))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestVerifyReturnsACopy(t *testing.T) {
 	// neither may reach the cache.
 	for range 2 {
 		c.Roles[0], c.Audience[0] = "admin", "x"
-		c, err = v.Verify(tok)
+		c, err = v.Verify(auth.Token(tok))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -393,16 +393,16 @@ func TestVerifyReturnsACopy(t *testing.T) {
 func TestVerifyTokenSizeLimit(t *testing.T) {
 	f := mustFixture(t)
 	tok := edToken(f.ed, edHeader, payload(nil))
-	if _, err := mustVerifier(t, f, func(c *auth.Config) { c.MaxTokenBytes = len(tok) }).Verify(tok); err != nil {
+	if _, err := mustVerifier(t, f, func(c *auth.Config) { c.MaxTokenBytes = len(tok) }).Verify(auth.Token(tok)); err != nil {
 		t.Fatalf("token of exactly MaxTokenBytes: %v", err)
 	}
-	_, err := mustVerifier(t, f, func(c *auth.Config) { c.MaxTokenBytes = len(tok) - 1 }).Verify(tok)
+	_, err := mustVerifier(t, f, func(c *auth.Config) { c.MaxTokenBytes = len(tok) - 1 }).Verify(auth.Token(tok))
 	if !errors.Is(err, auth.ErrInvalidToken) || !strings.Contains(err.Error(), "limit") {
 		t.Fatalf("C-AUTHN token one byte over MaxTokenBytes: err = %v", err)
 	}
 	big := edToken(f.ed, edHeader, payload(func(m map[string]any) { m["pad"] = strings.Repeat("x", 6000) }))
 	if len(big) <= auth.DefaultMaxTokenBytes {
-		if _, err := mustVerifier(t, f).Verify(big); err != nil {
+		if _, err := mustVerifier(t, f).Verify(auth.Token(big)); err != nil {
 			t.Fatalf("a %d-byte token is within the default limit: %v", len(big), err)
 		}
 	}
@@ -428,7 +428,7 @@ func TestVerifierLeeway(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			v := mustVerifier(t, f, func(c *auth.Config) { c.Leeway = tc.leeway })
-			_, err := v.Verify(expiredAgo(tc.ago))
+			_, err := v.Verify(auth.Token(expiredAgo(tc.ago)))
 			if (err == nil) != tc.ok {
 				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
 			}
@@ -480,7 +480,7 @@ func TestSign(t *testing.T) {
 			if sig := mustDecode(t, tok[strings.LastIndexByte(tok, '.')+1:]); len(sig) != tc.sigSize {
 				t.Fatalf("signature is %d bytes, want %d", len(sig), tc.sigSize)
 			}
-			c, err := v.Verify(tok)
+			c, err := v.Verify(auth.Token(tok))
 			if err != nil || c.Subject != "bob" {
 				t.Fatalf("Verify = %+v, %v", c, err)
 			}

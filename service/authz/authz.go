@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/secure-movie-service/sms/service/auth"
 )
 
 // ErrUnavailable means OPA could not answer: it is down, slow, answered
@@ -56,7 +58,7 @@ type Decision struct {
 // Config configures a Client.
 type Config struct {
 	URL              string        // OPA base URL, e.g. http://127.0.0.1:8181
-	Token            string        // bearer token for OPA's token authentication; may be empty
+	Token            auth.Token    // bearer token for OPA's token authentication; may be empty
 	Timeout          time.Duration // per decision; default 500ms
 	MaxResponseBytes int64         // default 64 KiB
 	CacheTTL         time.Duration // decision cache lifetime; 0 disables the cache; at most 10s
@@ -69,7 +71,7 @@ const decisionPath = "/v1/data/movies/authz/decision"
 // Client asks OPA for decisions. It is safe for concurrent use.
 type Client struct {
 	endpoint string
-	token    string
+	token    auth.Token
 	timeout  time.Duration
 	maxBody  int64
 	http     *http.Client
@@ -163,7 +165,7 @@ func (c *Client) ask(ctx context.Context, body []byte) (Decision, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+		req.Header.Set("Authorization", "Bearer "+string(c.token))
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

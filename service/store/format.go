@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"time"
 	"unicode/utf8"
 )
 
@@ -50,10 +51,34 @@ func (e *CorruptError) Unwrap() error { return ErrCorrupt }
 // wireOp is one operation as it is stored: a put carries the whole movie and
 // its version, a delete only the id.
 type wireOp struct {
-	Op      string `json:"op"` // "put" or "del"
-	ID      string `json:"id,omitempty"`
-	Version uint64 `json:"version,omitempty"`
-	Movie   *Movie `json:"movie,omitempty"`
+	Op      string  `json:"op"` // "put" or "del"
+	ID      string  `json:"id,omitempty"`
+	Version uint64  `json:"version,omitempty"`
+	Movie   *record `json:"movie,omitempty"`
+}
+
+// record is a movie as the journal stores it. It is not Movie, the API's
+// wire type: renaming a JSON field there must never change the disk format.
+type record struct {
+	ID        string    `json:"id"`
+	Title     string    `json:"title"`
+	Year      int       `json:"year"`
+	Genres    []string  `json:"genres"`
+	Director  string    `json:"director"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func toRecord(m *Movie) *record {
+	return &record{ID: m.ID, Title: m.Title, Year: m.Year, Genres: m.Genres, Director: m.Director,
+		CreatedBy: m.CreatedBy, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+}
+
+// movie returns the stored record as a Movie at version.
+func (r *record) movie(version uint64) Movie {
+	return Movie{ID: r.ID, Title: r.Title, Year: r.Year, Genres: r.Genres, Director: r.Director,
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Version: version}
 }
 
 // wireFrame is one frame's payload: either a batch of operations (one group
@@ -74,7 +99,7 @@ type wireEnd struct {
 func encodeOp(id string, m *Movie) ([]byte, error) {
 	op := wireOp{Op: "del", ID: id}
 	if m != nil {
-		op = wireOp{Op: "put", Version: m.Version, Movie: m}
+		op = wireOp{Op: "put", Version: m.Version, Movie: toRecord(m)}
 	}
 	b, err := json.Marshal(op)
 	if err != nil {
@@ -98,9 +123,7 @@ func asStored(m Movie, enc []byte) (Movie, error) {
 	if err := json.Unmarshal(enc, &op); err != nil || op.Movie == nil {
 		return Movie{}, fmt.Errorf("store: movie does not round-trip: %v", err)
 	}
-	out := *op.Movie
-	out.Version = m.Version
-	return out, nil
+	return op.Movie.movie(m.Version), nil
 }
 
 func allValidUTF8(ss []string) bool {

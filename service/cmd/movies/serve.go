@@ -61,7 +61,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	handler := api.New(api.Config{
 		Store: st,
-		Authenticate: func(token string) (api.Identity, error) {
+		Authenticate: func(token auth.Token) (api.Identity, error) {
 			cl, err := verifier.Verify(token)
 			return api.Identity{Sub: cl.Subject, Roles: cl.Roles}, err
 		},
@@ -138,7 +138,7 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 }
 
 // readSecretFile reads a one-line secret; an empty path means no secret.
-func readSecretFile(path string) (string, error) {
+func readSecretFile(path string) (auth.Token, error) {
 	if path == "" {
 		return "", nil
 	}
@@ -150,7 +150,7 @@ func readSecretFile(path string) (string, error) {
 	if s == "" {
 		return "", errors.New("OPA token file is empty")
 	}
-	return s, nil
+	return auth.Token(s), nil
 }
 
 // openStore opens the durable journal in dir.
