@@ -43,8 +43,15 @@ type Config struct {
 	SubjectLimit *limit.Limiter // per authenticated subject
 	IPLimit      *limit.Limiter // per client address, for unauthenticated traffic
 	MaxInFlight  int            // requests served at once; more get 503
-	OpenAPI      []byte         // served at /openapi.yaml
-	Now          func() time.Time
+	// MaxInFlightPerIP and MaxInFlightPerSubject cap the requests one client
+	// address and one authenticated subject have in flight; more get 429.
+	MaxInFlightPerIP      int
+	MaxInFlightPerSubject int
+	// BodyTimeout bounds reading a request body, from when the handler
+	// starts reading it; a body slower than that is answered 408.
+	BodyTimeout time.Duration
+	OpenAPI     []byte // served at /openapi.yaml
+	Now         func() time.Time
 }
 
 // New returns the service's handler.
@@ -57,6 +64,15 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 256
+	}
+	if cfg.MaxInFlightPerIP <= 0 {
+		cfg.MaxInFlightPerIP = max(1, cfg.MaxInFlight/4)
+	}
+	if cfg.MaxInFlightPerSubject <= 0 {
+		cfg.MaxInFlightPerSubject = max(1, cfg.MaxInFlight/16)
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 5 * time.Second
 	}
 	return routes(&cfg)
 }

@@ -377,7 +377,10 @@ func (b *blockingAuthz) Decide(ctx context.Context, in authz.Input) (authz.Decis
 
 func TestInFlightCap(t *testing.T) {
 	ba := &blockingAuthz{entered: make(chan struct{}, 2), release: make(chan struct{})}
-	hs := newHarness(t, func(c *Config) { c.Authorizer = ba; c.MaxInFlight = 2 })
+	hs := newHarness(t, func(c *Config) {
+		c.Authorizer = ba
+		c.MaxInFlight, c.MaxInFlightPerIP, c.MaxInFlightPerSubject = 2, 2, 2
+	})
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Go(func() { hs.do(t, req{method: "GET", path: "/v1/movies", token: "tok-viewer"}) })

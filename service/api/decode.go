@@ -8,7 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -17,14 +19,22 @@ const maxBody = 64 << 10
 
 // decode reads exactly one JSON object from r's body into v: the content type
 // must be JSON, the body at most maxBody bytes of valid UTF-8, with no
-// duplicate keys, no unknown fields and nothing after the object.
-func decode(w http.ResponseWriter, r *http.Request, v any) error {
+// duplicate keys, no unknown fields and nothing after the object. The body
+// must arrive within timeout (408 otherwise), so a client that declares a
+// body and sends nothing holds its slot only that long.
+func decode(w http.ResponseWriter, r *http.Request, timeout time.Duration, v any) error {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" || (params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
 		return &httpError{status: http.StatusUnsupportedMediaType, detail: "the body must be application/json"}
 	}
+	// Not every ResponseWriter supports deadlines (httptest's does not); the
+	// server's ReadTimeout still bounds the read there.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return &httpError{status: http.StatusRequestTimeout, detail: "the body did not arrive in time"}
+		}
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return &httpError{status: http.StatusRequestEntityTooLarge, detail: fmt.Sprintf("the body must be at most %d bytes", maxBody)}
 		}

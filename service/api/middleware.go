@@ -103,19 +103,26 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// limitInFlight serves at most n requests at once and answers 503 past that,
-// without queueing.
-func limitInFlight(n int, next http.Handler) handlerFunc {
+// limitInFlight serves at most n requests at once (503 past that) and at
+// most perIP's cap from one client address (429 past that), without
+// queueing. The global cap is the last line; the per-address one keeps one
+// client from taking it all.
+func limitInFlight(n int, perIP *limit.Concurrency, next http.Handler) handlerFunc {
 	sem := make(chan struct{}, n)
 	return func(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case sem <- struct{}{}:
 			defer func() { <-sem }()
-			next.ServeHTTP(w, r)
-			return nil
 		default:
 			return errAtCapacity
 		}
+		release, ok := perIP.Acquire(info(r).clientIP)
+		if !ok {
+			return errTooManyInFlight
+		}
+		defer release()
+		next.ServeHTTP(w, r)
+		return nil
 	}
 }
 
@@ -132,7 +139,7 @@ func limitIP(l *limit.Limiter, next handlerFunc) handlerFunc {
 // authenticate admits only requests with a verified bearer token in the
 // Authorization header; then the per-subject limit applies. Failures count
 // against the client address, so guessing tokens is rate limited too.
-func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, log *slog.Logger, next handlerFunc) handlerFunc {
+func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, perSubject *limit.Concurrency, log *slog.Logger, next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ri := info(r)
 		refuse := func(params string) error {
@@ -159,6 +166,11 @@ func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, log
 		if err := take(subjectLimit, "sub:"+id.Sub); err != nil {
 			return err
 		}
+		release, ok := perSubject.Acquire(id.Sub)
+		if !ok {
+			return errTooManyInFlight
+		}
+		defer release()
 		return next(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	}
 }

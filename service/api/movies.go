@@ -58,12 +58,12 @@ func getMovie(st store.Store, az *authorizer) handlerFunc {
 	}
 }
 
-func createMovie(st store.Store, az *authorizer, now func() time.Time) handlerFunc {
+func createMovie(st store.Store, az *authorizer, now func() time.Time, bodyTimeout time.Duration) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := az.check(r, r.Method, collectionRoute, nil); err != nil {
 			return err
 		}
-		in, err := readMovie(w, r, now())
+		in, err := readMovie(w, r, now(), bodyTimeout)
 		if err != nil {
 			return err
 		}
@@ -79,7 +79,7 @@ func createMovie(st store.Store, az *authorizer, now func() time.Time) handlerFu
 	}
 }
 
-func updateMovie(st store.Store, az *authorizer, now func() time.Time) handlerFunc {
+func updateMovie(st store.Store, az *authorizer, now func() time.Time, bodyTimeout time.Duration) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		old, err := loadAndAuthorize(st, az, r)
 		if err != nil {
@@ -88,7 +88,7 @@ func updateMovie(st store.Store, az *authorizer, now func() time.Time) handlerFu
 		if err := preconditions(r, old, true); err != nil {
 			return err
 		}
-		in, err := readMovie(w, r, now())
+		in, err := readMovie(w, r, now(), bodyTimeout)
 		if err != nil {
 			return err
 		}
@@ -163,9 +163,9 @@ func preconditions(r *http.Request, m store.Movie, required bool) error {
 }
 
 // readMovie decodes and validates a movie body.
-func readMovie(w http.ResponseWriter, r *http.Request, now time.Time) (movieInput, error) {
+func readMovie(w http.ResponseWriter, r *http.Request, now time.Time, timeout time.Duration) (movieInput, error) {
 	var in movieInput
-	if err := decode(w, r, &in); err != nil {
+	if err := decode(w, r, timeout, &in); err != nil {
 		return in, err
 	}
 	if errs := in.validate(now); errs != nil {

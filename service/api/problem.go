@@ -44,6 +44,7 @@ var (
 	errForbidden            = errors.New("api: forbidden")
 	errPreconditionRequired = errors.New("api: If-Match required")
 	errAtCapacity           = errors.New("api: at capacity")
+	errTooManyInFlight      = errors.New("api: too many requests in flight from one client")
 )
 
 // errorTable is the one mapping from error to response. Anything not here
@@ -63,6 +64,7 @@ var errorTable = []struct {
 	{errForbidden, http.StatusForbidden, "you are not allowed to do this", ""},
 	{errPreconditionRequired, http.StatusPreconditionRequired, "send If-Match with the ETag you last read", ""},
 	{errAtCapacity, http.StatusServiceUnavailable, "the service is at capacity; try again shortly", "1"},
+	{errTooManyInFlight, http.StatusTooManyRequests, "too many of your requests are in progress; wait for them to finish", "1"},
 }
 
 // response returns what the client is told about err.
@@ -103,6 +105,11 @@ func writeError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err er
 	}
 	for k, v := range he.header {
 		w.Header().Set(k, v)
+	}
+	if r.ContentLength != 0 {
+		// The body may be unread; closing spares the server reading (and the
+		// client sending) it before the answer goes out.
+		w.Header().Set("Connection", "close")
 	}
 	writeProblem(w, r, he)
 }

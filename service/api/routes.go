@@ -1,22 +1,27 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/secure-movie-service/sms/service/limit"
+)
 
 // routes lists every route and its middleware. /v1 routes need a verified
 // token and an allow from OPA; the health and document routes are public.
 func routes(c *Config) http.Handler {
 	az := &authorizer{az: c.Authorizer, log: c.Logger}
 	h := func(fn handlerFunc) http.Handler { return serve(c.Logger, fn) }
+	perSubject := limit.NewConcurrency(c.MaxInFlightPerSubject)
 	v1 := func(fn handlerFunc) http.Handler {
-		return h(authenticate(c.Authenticate, c.IPLimit, c.SubjectLimit, c.Logger, fn))
+		return h(authenticate(c.Authenticate, c.IPLimit, c.SubjectLimit, perSubject, c.Logger, fn))
 	}
 	public := func(fn handlerFunc) http.Handler { return h(limitIP(c.IPLimit, fn)) }
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/movies", v1(listMovies(c.Store, az, c.Now)))
-	mux.Handle("POST /v1/movies", v1(createMovie(c.Store, az, c.Now)))
+	mux.Handle("POST /v1/movies", v1(createMovie(c.Store, az, c.Now, c.BodyTimeout)))
 	mux.Handle("GET /v1/movies/{id}", v1(getMovie(c.Store, az)))
-	mux.Handle("PUT /v1/movies/{id}", v1(updateMovie(c.Store, az, c.Now)))
+	mux.Handle("PUT /v1/movies/{id}", v1(updateMovie(c.Store, az, c.Now, c.BodyTimeout)))
 	mux.Handle("DELETE /v1/movies/{id}", v1(deleteMovie(c.Store, az)))
 
 	mux.Handle("GET /healthz", public(healthz))
@@ -31,5 +36,5 @@ func routes(c *Config) http.Handler {
 	}
 	mux.Handle("/", public(notFound))
 
-	return frame(c, h(limitInFlight(c.MaxInFlight, mux)))
+	return frame(c, h(limitInFlight(c.MaxInFlight, limit.NewConcurrency(c.MaxInFlightPerIP), mux)))
 }

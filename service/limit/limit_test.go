@@ -88,3 +88,30 @@ func TestClientIP(t *testing.T) {
 		t.Error("bad prefix accepted")
 	}
 }
+
+func TestConcurrencyPerKey(t *testing.T) {
+	c := NewConcurrency(2)
+	r1, ok1 := c.Acquire("a")
+	r2, ok2 := c.Acquire("a")
+	if !ok1 || !ok2 {
+		t.Fatal("C-DOS-INFLIGHT slots within the cap refused")
+	}
+	if _, ok := c.Acquire("a"); ok {
+		t.Fatal("C-DOS-INFLIGHT a third request of one key admitted past a cap of 2")
+	}
+	rb, ok := c.Acquire("b")
+	if !ok {
+		t.Fatal("another key shares the cap")
+	}
+	r1()
+	if r, ok := c.Acquire("a"); !ok {
+		t.Fatal("a released slot was not given back")
+	} else {
+		r()
+	}
+	r2()
+	rb()
+	if c.Len() != 0 {
+		t.Fatalf("%d idle keys remembered", c.Len())
+	}
+}

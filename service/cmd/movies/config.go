@@ -18,6 +18,8 @@ type config struct {
 	trustedProxies                        string
 
 	maxInFlight, maxHeaderBytes                int
+	maxInFlightIP, maxInFlightSubject          int
+	bodyTimeout                                time.Duration
 	readHeaderTimeout, readTimeout             time.Duration
 	writeTimeout, idleTimeout, shutdownTimeout time.Duration
 	subjectRate, ipRate                        float64
@@ -47,6 +49,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed")
 	fs.IntVar(&c.maxInFlight, "max-inflight", 256, "requests served at once; more get 503")
+	fs.IntVar(&c.maxInFlightIP, "max-inflight-ip", 64, "requests one client address may have in flight; more get 429")
+	fs.IntVar(&c.maxInFlightSubject, "max-inflight-subject", 16, "requests one authenticated subject may have in flight; more get 429")
+	fs.DurationVar(&c.bodyTimeout, "body-timeout", 5*time.Second, "time to receive a request body once the handler reads it (slower: 408)")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 16<<10, "largest request header block (larger: 431)")
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 5*time.Second, "time to read request headers")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 15*time.Second, "time to read a whole request")

@@ -65,13 +65,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			cl, err := verifier.Verify(token)
 			return api.Identity{Sub: cl.Subject, Roles: cl.Roles}, err
 		},
-		Authorizer:   decider,
-		Logger:       log,
-		Proxies:      proxies,
-		SubjectLimit: limit.New(c.subjectRate, c.subjectBurst, c.limiterKeys, nil),
-		IPLimit:      limit.New(c.ipRate, c.ipBurst, c.limiterKeys, nil),
-		MaxInFlight:  c.maxInFlight,
-		OpenAPI:      service.OpenAPI,
+		Authorizer:            decider,
+		Logger:                log,
+		Proxies:               proxies,
+		SubjectLimit:          limit.New(c.subjectRate, c.subjectBurst, c.limiterKeys, nil),
+		IPLimit:               limit.New(c.ipRate, c.ipBurst, c.limiterKeys, nil),
+		MaxInFlight:           c.maxInFlight,
+		MaxInFlightPerIP:      c.maxInFlightIP,
+		MaxInFlightPerSubject: c.maxInFlightSubject,
+		BodyTimeout:           c.bodyTimeout,
+		OpenAPI:               service.OpenAPI,
 	})
 	srv := &http.Server{
 		Handler:           handler,
