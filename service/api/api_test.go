@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secure-movie-service/sms/service/auth"
 	"github.com/secure-movie-service/sms/service/authz"
 	"github.com/secure-movie-service/sms/service/store"
 )
@@ -442,4 +443,28 @@ func httptestDoNoCheck(hs *harness, r req) *responseRecorder {
 	hr := newRequest(r)
 	hs.h.ServeHTTP(w, hr)
 	return w
+}
+
+// TestForgedTokensAreRefusedBeforeVerification: once an address's bucket is
+// empty, its tokens are refused without a signature check or a log line.
+func TestForgedTokensAreRefusedBeforeVerification(t *testing.T) {
+	var verified int
+	hs := newHarness(t, func(c *Config) {
+		c.IPLimit = newLimiter(0.001, 20)
+		authn := c.Authenticate
+		c.Authenticate = func(tok auth.Token) (Identity, error) { verified++; return authn(tok) }
+	})
+	codes := map[int]int{}
+	for i := range 200 {
+		codes[hs.do(t, req{method: "GET", path: "/v1/movies", token: fmt.Sprintf("forged-%d", i)}).Code]++
+	}
+	if codes[401] != 20 || codes[429] != 180 {
+		t.Fatalf("C-RATE answers %v, want 20×401 and 180×429", codes)
+	}
+	if verified > 20 {
+		t.Errorf("C-RATE %d forged tokens were verified; the address's burst is 20", verified)
+	}
+	if n := strings.Count(hs.logs.String(), "authentication failed"); n > 20 {
+		t.Errorf("C-LOG-FLOOD %d authentication-failure lines for one flood", n)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"log/slog"
 	"math"
 	"net/http"
 	"runtime/debug"
@@ -138,10 +137,15 @@ func limitIP(l *limit.Limiter, next handlerFunc) handlerFunc {
 
 // authenticate admits only requests with a verified bearer token in the
 // Authorization header; then the per-subject limit applies. Failures count
-// against the client address, so guessing tokens is rate limited too.
-func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, perSubject *limit.Concurrency, log *slog.Logger, next handlerFunc) handlerFunc {
+// against the client address, so guessing tokens is rate limited too, and an
+// address whose bucket is empty is refused before its token costs a
+// signature verification or a log line.
+func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, perSubject *limit.Concurrency, log *sampledLog, next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ri := info(r)
+		if ipLimit != nil && !ipLimit.Has(ri.clientIP) {
+			return take(ipLimit, ri.clientIP) // 429 with the bucket's Retry-After
+		}
 		refuse := func(params string) error {
 			if err := take(ipLimit, ri.clientIP); err != nil {
 				return err

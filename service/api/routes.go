@@ -12,8 +12,9 @@ func routes(c *Config) http.Handler {
 	az := &authorizer{az: c.Authorizer, log: c.Logger}
 	h := func(fn handlerFunc) http.Handler { return serve(c.Logger, fn) }
 	perSubject := limit.NewConcurrency(c.MaxInFlightPerSubject)
+	authnLog := newSampledLog(c.Logger, 5, 20, nil) // "authentication failed": at most 5 lines a second
 	v1 := func(fn handlerFunc) http.Handler {
-		return h(authenticate(c.Authenticate, c.IPLimit, c.SubjectLimit, perSubject, c.Logger, fn))
+		return h(authenticate(c.Authenticate, c.IPLimit, c.SubjectLimit, perSubject, authnLog, fn))
 	}
 	public := func(fn handlerFunc) http.Handler { return h(limitIP(c.IPLimit, fn)) }
 
