@@ -43,6 +43,9 @@ type Config struct {
 	SubjectLimit *limit.Limiter // per authenticated subject
 	IPLimit      *limit.Limiter // per client address, for unauthenticated traffic
 	MaxInFlight  int            // requests served at once; more get 503
+	// IPv6PrefixBits is the prefix length that keys IPv6 clients in the
+	// per-address limits (default 64: one host typically holds a /64).
+	IPv6PrefixBits int
 	// MaxInFlightPerIP and MaxInFlightPerSubject cap the requests one client
 	// address and one authenticated subject have in flight; more get 429.
 	MaxInFlightPerIP      int
@@ -70,6 +73,9 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.MaxInFlightPerSubject <= 0 {
 		cfg.MaxInFlightPerSubject = max(1, cfg.MaxInFlight/16)
+	}
+	if cfg.IPv6PrefixBits <= 0 || cfg.IPv6PrefixBits > 128 {
+		cfg.IPv6PrefixBits = 64
 	}
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = 5 * time.Second

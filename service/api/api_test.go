@@ -468,3 +468,20 @@ func TestForgedTokensAreRefusedBeforeVerification(t *testing.T) {
 		t.Errorf("C-LOG-FLOOD %d authentication-failure lines for one flood", n)
 	}
 }
+
+// TestIPv6ClientsLimitedByPrefix: a host that rotates through its /64 still
+// draws on one bucket, for /readyz as for everything else.
+func TestIPv6ClientsLimitedByPrefix(t *testing.T) {
+	hs := newHarness(t, func(c *Config) { c.IPLimit = newLimiter(0.001, 5) })
+	codes := map[int]int{}
+	for i := range 50 {
+		r := newRequest(req{method: "GET", path: "/readyz"})
+		r.RemoteAddr = fmt.Sprintf("[2001:db8:1:2::%x]:443", i+1)
+		w := newRecorder()
+		hs.h.ServeHTTP(w, r)
+		codes[w.Code]++
+	}
+	if codes[200] != 5 || codes[429] != 45 {
+		t.Fatalf("C-RATE 50 /readyz from one /64: %v, want 5×200 and 45×429", codes)
+	}
+}

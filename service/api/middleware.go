@@ -19,7 +19,8 @@ import (
 // reqInfo is what the middleware learns about a request for the access log.
 type reqInfo struct {
 	id         string
-	clientIP   string
+	clientIP   string // the client's address, for the log
+	clientKey  string // the address's limit key: IPv6 by prefix
 	subject    string
 	decisionID string
 }
@@ -64,7 +65,8 @@ func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func frame(c *Config, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &reqInfo{id: newRequestID(), clientIP: c.Proxies.ClientIP(r).String()}
+		ip := c.Proxies.ClientIP(r)
+		ri := &reqInfo{id: newRequestID(), clientIP: ip.String(), clientKey: limit.AddrKey(ip, c.IPv6PrefixBits)}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
 		h := w.Header()
 		h.Set("X-Request-Id", ri.id)
@@ -115,7 +117,7 @@ func limitInFlight(n int, perIP *limit.Concurrency, next http.Handler) handlerFu
 		default:
 			return errAtCapacity
 		}
-		release, ok := perIP.Acquire(info(r).clientIP)
+		release, ok := perIP.Acquire(info(r).clientKey)
 		if !ok {
 			return errTooManyInFlight
 		}
@@ -128,7 +130,7 @@ func limitInFlight(n int, perIP *limit.Concurrency, next http.Handler) handlerFu
 // limitIP applies the per-address limit to unauthenticated traffic.
 func limitIP(l *limit.Limiter, next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := take(l, info(r).clientIP); err != nil {
+		if err := take(l, info(r).clientKey); err != nil {
 			return err
 		}
 		return next(w, r)
@@ -143,11 +145,11 @@ func limitIP(l *limit.Limiter, next handlerFunc) handlerFunc {
 func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, perSubject *limit.Concurrency, log *sampledLog, next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ri := info(r)
-		if ipLimit != nil && !ipLimit.Has(ri.clientIP) {
-			return take(ipLimit, ri.clientIP) // 429 with the bucket's Retry-After
+		if ipLimit != nil && !ipLimit.Has(ri.clientKey) {
+			return take(ipLimit, ri.clientKey) // 429 with the bucket's Retry-After
 		}
 		refuse := func(params string) error {
-			if err := take(ipLimit, ri.clientIP); err != nil {
+			if err := take(ipLimit, ri.clientKey); err != nil {
 				return err
 			}
 			return unauthorized(params)

@@ -36,6 +36,20 @@ func ParseProxies(s string) (Proxies, error) {
 	return ps, nil
 }
 
+// AddrKey is the limit key of client address a: an IPv4 address as
+// itself, an IPv6 address by its first v6Bits bits, since one host usually
+// holds a whole /64 and could otherwise take a fresh bucket per address.
+func AddrKey(a netip.Addr, v6Bits int) string {
+	if !a.Is6() || v6Bits >= 128 {
+		return a.String()
+	}
+	p, err := a.Prefix(v6Bits)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
+}
+
 func (ps Proxies) trusted(a netip.Addr) bool {
 	for _, p := range ps {
 		if p.Contains(a) {

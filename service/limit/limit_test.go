@@ -3,6 +3,7 @@ package limit
 import (
 	"fmt"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -113,5 +114,24 @@ func TestConcurrencyPerKey(t *testing.T) {
 	rb()
 	if c.Len() != 0 {
 		t.Fatalf("%d idle keys remembered", c.Len())
+	}
+}
+
+func TestAddrKeyGroupsIPv6ByPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		bits int
+		same bool
+	}{
+		{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9", 64, true},
+		{"2001:db8:1:2::1", "2001:db8:1:3::1", 64, false},
+		{"2001:db8:1:2::1", "2001:db8:1:3::1", 48, true},
+		{"2001:db8::1", "2001:db8::2", 128, false},
+		{"192.0.2.1", "192.0.2.2", 64, false},
+	} {
+		ka, kb := AddrKey(netip.MustParseAddr(tc.a), tc.bits), AddrKey(netip.MustParseAddr(tc.b), tc.bits)
+		if (ka == kb) != tc.same {
+			t.Errorf("C-RATE %s (%s) and %s (%s) at /%d: same key %v, want %v", tc.a, ka, tc.b, kb, tc.bits, ka == kb, tc.same)
+		}
 	}
 }

@@ -20,6 +20,7 @@ type config struct {
 	maxInFlight, maxHeaderBytes                int
 	maxInFlightIP, maxInFlightSubject          int
 	bodyTimeout                                time.Duration
+	ipv6PrefixBits                             int
 	readHeaderTimeout, readTimeout             time.Duration
 	writeTimeout, idleTimeout, shutdownTimeout time.Duration
 	subjectRate, ipRate                        float64
@@ -62,6 +63,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.subjectBurst, "burst-subject", 40, "burst per authenticated subject")
 	fs.Float64Var(&c.ipRate, "rate-ip", 5, "requests per second per client address without a valid token")
 	fs.IntVar(&c.ipBurst, "burst-ip", 20, "burst per client address without a valid token")
+	fs.IntVar(&c.ipv6PrefixBits, "ipv6-prefix", 64, "IPv6 clients share per-address limits by this prefix length (1-128)")
 	fs.IntVar(&c.limiterKeys, "limiter-keys", 10000, "rate-limit buckets remembered per limiter")
 	fs.DurationVar(&c.opaTimeout, "opa-timeout", 500*time.Millisecond, "time allowed for one OPA decision")
 	fs.DurationVar(&c.decisionCacheTTL, "decision-cache-ttl", time.Second, "how long an OPA decision is reused for the identical input (0 disables; at most 10s)")

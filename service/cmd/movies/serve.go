@@ -74,6 +74,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		MaxInFlightPerIP:      c.maxInFlightIP,
 		MaxInFlightPerSubject: c.maxInFlightSubject,
 		BodyTimeout:           c.bodyTimeout,
+		IPv6PrefixBits:        c.ipv6PrefixBits,
 		OpenAPI:               service.OpenAPI,
 	})
 	srv := &http.Server{
