@@ -88,13 +88,14 @@ func (l *Limiter) refill(b *bucket, now time.Time) {
 	}
 }
 
-// evict makes room for one more bucket.
+// evict makes room for one more bucket: it forgets every bucket that would
+// be full by now, else the one seen least recently. It changes no bucket it
+// keeps.
 func (l *Limiter) evict(now time.Time) {
 	var oldestKey string
 	var oldest time.Time
 	for k, b := range l.buckets {
-		l.refill(b, now)
-		if b.tokens >= l.burst {
+		if l.available(b, now) >= l.burst {
 			delete(l.buckets, k)
 			continue
 		}

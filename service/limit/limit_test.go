@@ -135,3 +135,21 @@ func TestAddrKeyGroupsIPv6ByPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestLimiterEvictsLeastRecentlySeen: when full of drained buckets, the one
+// seen longest ago goes, and the others stay drained.
+func TestLimiterEvictsLeastRecentlySeen(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := New(0.0001, 1, 50, func() time.Time { return now })
+	for i := range 50 {
+		now = now.Add(time.Second)
+		l.Allow(fmt.Sprint("k", i)) // drains the bucket
+	}
+	now = now.Add(time.Second)
+	l.Allow("new")
+	for i := 1; i < 50; i++ {
+		if ok, _ := l.Allow(fmt.Sprint("k", i)); ok {
+			t.Fatalf("C-DOS-BOUNDED k%d came back full after an eviction; the least recently seen k0 should have gone", i)
+		}
+	}
+}
