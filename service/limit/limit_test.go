@@ -56,7 +56,7 @@ func TestLimiterMemoryBounded(t *testing.T) {
 }
 
 func TestClientIP(t *testing.T) {
-	proxies, err := ParseProxies("10.0.0.0/8, 192.168.1.1")
+	proxies, err := ParseProxies("10.0.0.0/8, 192.168.1.1, ::ffff:172.16.0.0/108")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +72,11 @@ func TestClientIP(t *testing.T) {
 		{"malformed entry stops at last trusted hop", "10.1.2.3:80", []string{"garbage"}, "10.1.2.3"},
 		{"no XFF from proxy", "10.1.2.3:80", nil, "10.1.2.3"},
 		{"ipv6 peer", "[2001:db8::1]:443", []string{"1.2.3.4"}, "2001:db8::1"},
+		{"C-RATE-XFF client with a port", "10.1.2.3:80", []string{"203.0.113.7:51234"}, "203.0.113.7"},
+		{"C-RATE-XFF bracketed ipv6 client", "10.1.2.3:80", []string{"[2001:db8::7]"}, "2001:db8::7"},
+		{"C-RATE-XFF bracketed ipv6 client with a port", "10.1.2.3:80", []string{"[2001:db8::7]:443"}, "2001:db8::7"},
+		{"C-RATE-XFF empty elements skipped", "10.1.2.3:80", []string{"198.51.100.7, ,", ""}, "198.51.100.7"},
+		{"C-RATE-XFF proxy given as an IPv4-mapped prefix", "172.16.0.5:80", []string{"198.51.100.8"}, "198.51.100.8"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
