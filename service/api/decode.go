@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/secure-movie-service/sms/service/internal/strictjson"
 )
 
 // maxBody is the largest request body accepted.
@@ -47,27 +48,24 @@ func decode(w http.ResponseWriter, r *http.Request, timeout time.Duration, v any
 }
 
 func decodeBytes(body []byte, v any) *httpError {
-	bad := func(detail string) *httpError { return &httpError{status: http.StatusBadRequest, detail: detail} }
-	if !utf8.Valid(body) {
-		return bad("the body must be valid UTF-8")
+	err := strictjson.Decode(body, v)
+	if err == nil {
+		return nil
 	}
-	if err := checkStructure(body); err != nil {
-		return bad(err.Error())
+	fieldErr := func(field, msg string) *httpError {
+		return &httpError{status: http.StatusBadRequest, detail: "the body has invalid fields",
+			fields: []fieldError{{Field: truncate(field, 64), Message: msg}}}
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
-			return &httpError{status: http.StatusBadRequest, detail: "the body has invalid fields",
-				fields: []fieldError{{Field: te.Field, Message: "must be " + jsonKind(te.Type.Kind().String())}}}
-		}
-		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return &httpError{status: http.StatusBadRequest, detail: "the body has invalid fields",
-				fields: []fieldError{{Field: strings.Trim(field, `"`), Message: "is not a known field"}}}
-		}
-		return bad("the body must be one JSON object")
+	if ue, ok := errors.AsType[*strictjson.UnknownFieldError](err); ok {
+		return fieldErr(ue.Name, "is not a known field")
 	}
-	return nil
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
+		return fieldErr(te.Field, "must be "+jsonKind(te.Type.Kind().String()))
+	}
+	if se, ok := errors.AsType[*strictjson.Error](err); ok {
+		return &httpError{status: http.StatusBadRequest, detail: "the body must be one strict JSON object: " + se.Reason}
+	}
+	return &httpError{status: http.StatusBadRequest, detail: "the body must be one JSON object"}
 }
 
 func jsonKind(goKind string) string {
@@ -80,73 +78,6 @@ func jsonKind(goKind string) string {
 		return "an array"
 	}
 	return "of another type"
-}
-
-// checkStructure walks the JSON tokens once: the body must be exactly one
-// object, with no duplicate key in any object, and nothing after it.
-func checkStructure(body []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return errors.New("the body must be one JSON object")
-	}
-	if err := walkObject(dec, 1); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("the body must hold exactly one JSON object and nothing after it")
-	}
-	return nil
-}
-
-const maxDepth = 32
-
-// walkObject consumes the rest of an object whose '{' was read.
-func walkObject(dec *json.Decoder, depth int) error {
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return errors.New("the body must be one JSON object")
-		}
-		key := tok.(string)
-		if seen[key] {
-			return fmt.Errorf("the body has the key %q more than once", truncate(key, 64))
-		}
-		seen[key] = true
-		if err := walkValue(dec, depth); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); err != nil { // '}'
-		return errors.New("the body must be one JSON object")
-	}
-	return nil
-}
-
-func walkValue(dec *json.Decoder, depth int) error {
-	if depth > maxDepth {
-		return errors.New("the body is nested too deeply")
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return errors.New("the body must be one JSON object")
-	}
-	switch tok {
-	case json.Delim('{'):
-		return walkObject(dec, depth+1)
-	case json.Delim('['):
-		for dec.More() {
-			if err := walkValue(dec, depth+1); err != nil {
-				return err
-			}
-		}
-		if _, err := dec.Token(); err != nil {
-			return errors.New("the body must be one JSON object")
-		}
-	}
-	return nil
 }
 
 func truncate(s string, n int) string {
