@@ -157,6 +157,13 @@ func frameLen(payload []byte) uint32 {
 	return uint32(n)
 }
 
+// abortFrame turns the sealed frame header hdr into its abort mark: the
+// same length and the checksum inverted, so replay knows the frame as a
+// write that was reported failed and never applies it.
+func abortFrame(hdr []byte) {
+	binary.LittleEndian.PutUint32(hdr[4:], ^binary.LittleEndian.Uint32(hdr[4:]))
+}
+
 // sealFrame fills in the header of a frame built in place: buf holds
 // frameHeaderLen reserved bytes followed by the payload.
 func sealFrame(buf []byte) {
@@ -197,7 +204,17 @@ func decodeFrame(payload []byte) (wireFrame, error) {
 type frameError struct {
 	Offset int64
 	Reason string
+	Kind   frameFault
 }
+
+// frameFault tells a crash's leftovers from damage.
+type frameFault uint8
+
+const (
+	frameTorn    frameFault = iota // runs past the end of the file, or no header: a crash mid-write
+	frameDamaged                   // whole, but its checksum fails: the bytes changed after they were written
+	frameAborted                   // marked by abortFrame: a write that was reported failed
+)
 
 func (e *frameError) Error() string { return fmt.Sprintf("offset %d: %s", e.Offset, e.Reason) }
 
@@ -247,8 +264,11 @@ func (fr *frameReader) next() ([]byte, error) {
 	if _, err := io.ReadFull(fr.br, p); err != nil {
 		return nil, fr.readErr(err)
 	}
-	if crc32.Checksum(p, castagnoli) != sum {
-		return nil, bad("checksum mismatch")
+	if c := crc32.Checksum(p, castagnoli); c != sum {
+		if c == ^sum {
+			return nil, &frameError{Offset: fr.off, Reason: "write aborted after it failed", Kind: frameAborted}
+		}
+		return nil, &frameError{Offset: fr.off, Reason: "checksum mismatch in a whole frame", Kind: frameDamaged}
 	}
 	fr.off += frameHeaderLen + n
 	return p, nil
