@@ -42,6 +42,7 @@ type Config struct {
 	Proxies      limit.Proxies
 	SubjectLimit *limit.Limiter // per authenticated subject
 	IPLimit      *limit.Limiter // per client address, for unauthenticated traffic
+	ProbeLimit   *limit.Limiter // per client address, for /healthz and /readyz only
 	MaxInFlight  int            // requests served at once; more get 503
 	// IPv6PrefixBits is the prefix length that keys IPv6 clients in the
 	// per-address limits (default 64: one host typically holds a /64).

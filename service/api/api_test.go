@@ -361,8 +361,29 @@ func TestRateLimits(t *testing.T) {
 	if w := hs.do(t, req{method: "GET", path: "/v1/movies", token: "guess"}); w.Code != 429 {
 		t.Fatalf("C-RATE token guessing not limited per address: %d", w.Code)
 	}
-	if w := hs.do(t, req{method: "GET", path: "/healthz"}); w.Code != 429 {
+	if w := hs.do(t, req{method: "GET", path: "/openapi.yaml"}); w.Code != 429 {
 		t.Fatalf("C-RATE public route not limited per address: %d", w.Code)
+	}
+}
+
+// TestProbesHaveTheirOwnBudget: a flood that drains an address's bucket
+// does not starve the probes from that address, and probes are limited too.
+func TestProbesHaveTheirOwnBudget(t *testing.T) {
+	hs := newHarness(t, func(c *Config) {
+		c.IPLimit = newLimiter(0.001, 5)
+		c.ProbeLimit = newLimiter(0.001, 10)
+	})
+	for range 50 {
+		hs.do(t, req{method: "GET", path: "/v1/movies"})
+	}
+	for i := range 10 {
+		path := []string{"/healthz", "/readyz"}[i%2]
+		if w := hs.do(t, req{method: "GET", path: path}); w.Code != 200 {
+			t.Fatalf("C-RATE probe %d (%s) under a flood from its address: %d", i, path, w.Code)
+		}
+	}
+	if w := hs.do(t, req{method: "GET", path: "/readyz"}); w.Code != 429 {
+		t.Fatalf("C-RATE probes past their own budget: %d, want 429", w.Code)
 	}
 }
 
@@ -475,7 +496,7 @@ func TestForgedTokensAreRefusedBeforeVerification(t *testing.T) {
 // TestIPv6ClientsLimitedByPrefix: a host that rotates through its /64 still
 // draws on one bucket, for /readyz as for everything else.
 func TestIPv6ClientsLimitedByPrefix(t *testing.T) {
-	hs := newHarness(t, func(c *Config) { c.IPLimit = newLimiter(0.001, 5) })
+	hs := newHarness(t, func(c *Config) { c.ProbeLimit = newLimiter(0.001, 5) })
 	codes := map[int]int{}
 	for i := range 50 {
 		r := newRequest(req{method: "GET", path: "/readyz"})

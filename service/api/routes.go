@@ -17,6 +17,9 @@ func routes(c *Config) http.Handler {
 		return h(authenticate(c.Authenticate, c.IPLimit, c.SubjectLimit, perSubject, authnLog, fn))
 	}
 	public := func(fn handlerFunc) http.Handler { return h(limitIP(c.IPLimit, fn)) }
+	// Probes have a budget of their own, so a flood from a prober's address
+	// cannot starve them.
+	probe := func(fn handlerFunc) http.Handler { return h(limitIP(c.ProbeLimit, fn)) }
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/movies", v1(listMovies(c.Store, az, c.Now)))
@@ -25,8 +28,8 @@ func routes(c *Config) http.Handler {
 	mux.Handle("PUT /v1/movies/{id}", v1(updateMovie(c.Store, az, c.Now, c.BodyTimeout)))
 	mux.Handle("DELETE /v1/movies/{id}", v1(deleteMovie(c.Store, az)))
 
-	mux.Handle("GET /healthz", public(healthz))
-	mux.Handle("GET /readyz", public(readyz(c.Logger, check{"store", c.Store.Ready}, check{"opa", c.Authorizer.Ping})))
+	mux.Handle("GET /healthz", probe(healthz))
+	mux.Handle("GET /readyz", probe(readyz(c.Logger, check{"store", c.Store.Ready}, check{"opa", c.Authorizer.Ping})))
 	mux.Handle("GET /openapi.yaml", public(openapi(c.OpenAPI)))
 
 	// Known paths with other methods: 405 with Allow. Anything else: 404.

@@ -23,8 +23,9 @@ type config struct {
 	ipv6PrefixBits                             int
 	readHeaderTimeout, readTimeout             time.Duration
 	writeTimeout, idleTimeout, shutdownTimeout time.Duration
-	subjectRate, ipRate                        float64
-	subjectBurst, ipBurst, limiterKeys         int
+	subjectRate, ipRate, probeRate             float64
+	subjectBurst, ipBurst, probeBurst          int
+	limiterKeys                                int
 	opaTimeout, decisionCacheTTL               time.Duration
 	tokenCacheSize                             int
 	tokenLeeway                                time.Duration
@@ -63,6 +64,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.subjectBurst, "burst-subject", 40, "burst per authenticated subject")
 	fs.Float64Var(&c.ipRate, "rate-ip", 5, "requests per second per client address without a valid token")
 	fs.IntVar(&c.ipBurst, "burst-ip", 20, "burst per client address without a valid token")
+	fs.Float64Var(&c.probeRate, "rate-probe", 2, "/healthz and /readyz requests per second per client address (a budget of their own)")
+	fs.IntVar(&c.probeBurst, "burst-probe", 10, "burst of /healthz and /readyz per client address")
 	fs.IntVar(&c.ipv6PrefixBits, "ipv6-prefix", 64, "IPv6 clients share per-address limits by this prefix length (1-128)")
 	fs.IntVar(&c.limiterKeys, "limiter-keys", 10000, "rate-limit buckets remembered per limiter")
 	fs.DurationVar(&c.opaTimeout, "opa-timeout", 500*time.Millisecond, "time allowed for one OPA decision")

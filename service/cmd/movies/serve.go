@@ -70,6 +70,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		Proxies:               proxies,
 		SubjectLimit:          limit.New(c.subjectRate, c.subjectBurst, c.limiterKeys, nil),
 		IPLimit:               limit.New(c.ipRate, c.ipBurst, c.limiterKeys, nil),
+		ProbeLimit:            limit.New(c.probeRate, c.probeBurst, c.limiterKeys, nil),
 		MaxInFlight:           c.maxInFlight,
 		MaxInFlightPerIP:      c.maxInFlightIP,
 		MaxInFlightPerSubject: c.maxInFlightSubject,
