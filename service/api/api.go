@@ -54,8 +54,11 @@ type Config struct {
 	// BodyTimeout bounds reading a request body, from when the handler
 	// starts reading it; a body slower than that is answered 408.
 	BodyTimeout time.Duration
-	OpenAPI     []byte // served at /openapi.yaml
-	Now         func() time.Time
+	// RefusalLogInterval is how often one line sums up the rate-limited
+	// requests per address (default 10s); they get no access line each.
+	RefusalLogInterval time.Duration
+	OpenAPI            []byte // served at /openapi.yaml
+	Now                func() time.Time
 }
 
 // New returns the service's handler.
@@ -77,6 +80,9 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.IPv6PrefixBits <= 0 || cfg.IPv6PrefixBits > 128 {
 		cfg.IPv6PrefixBits = 64
+	}
+	if cfg.RefusalLogInterval <= 0 {
+		cfg.RefusalLogInterval = 10 * time.Second
 	}
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = 5 * time.Second

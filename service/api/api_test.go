@@ -489,7 +489,7 @@ func TestForgedTokensAreRefusedBeforeVerification(t *testing.T) {
 		t.Errorf("C-RATE %d forged tokens were verified; the address's burst is 20", verified)
 	}
 	if n := strings.Count(hs.logs.String(), "authentication failed"); n > 20 {
-		t.Errorf("C-LOG-FLOOD %d authentication-failure lines for one flood", n)
+		t.Errorf("C-RATE %d authentication-failure lines for one flood", n)
 	}
 }
 
@@ -507,5 +507,31 @@ func TestIPv6ClientsLimitedByPrefix(t *testing.T) {
 	}
 	if codes[200] != 5 || codes[429] != 45 {
 		t.Fatalf("C-RATE 50 /readyz from one /64: %v, want 5×200 and 45×429", codes)
+	}
+}
+
+// TestRefusalsAreSummedNotLogged: a flood of rate-limited requests costs the
+// log one summary line per interval, with the count per address, instead
+// of an access line per refusal.
+func TestRefusalsAreSummedNotLogged(t *testing.T) {
+	hs := newHarness(t, func(c *Config) {
+		c.IPLimit = newLimiter(0.001, 2)
+		c.RefusalLogInterval = 20 * time.Millisecond
+	})
+	for range 300 {
+		hs.do(t, req{method: "GET", path: "/v1/movies"})
+	}
+	var logs string
+	for range 500 {
+		if logs = hs.logs.String(); strings.Contains(logs, "requests refused") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := strings.Count(logs, `"status":429`); n != 1 {
+		t.Fatalf("C-RATE %d log lines for 298 refusals, want one summary:\n%.2000s", n, logs)
+	}
+	if !strings.Contains(logs, `"total":298`) || !strings.Contains(logs, `"by_client_ip":{"192.0.2.1":298}`) {
+		t.Fatalf("C-RATE the summary lacks the count per address:\n%.2000s", logs)
 	}
 }

@@ -2,11 +2,17 @@ package api
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/secure-movie-service/sms/service/authz"
 )
 
 // slowPost opens a connection and sends a POST that declares a body and
@@ -103,4 +109,86 @@ func TestSlowBodiesCannotTakeTheServer(t *testing.T) {
 			t.Fatalf("slow body: %d, want 408", code)
 		}
 	})
+}
+
+// stallAuthz holds every decision until the request is cancelled.
+type stallAuthz struct {
+	fakeAuthz
+	entered chan struct{}
+}
+
+func (s *stallAuthz) Decide(ctx context.Context, _ authz.Input) (authz.Decision, error) {
+	s.entered <- struct{}{}
+	<-ctx.Done()
+	return authz.Decision{}, ctx.Err()
+}
+
+// TestRapidResetClosesTheConnection: a client that cancels request after
+// request on one HTTP/2 connection (each cancel an RST_STREAM) loses the
+// connection once it passes maxResets.
+func TestRapidResetClosesTheConnection(t *testing.T) {
+	sa := &stallAuthz{entered: make(chan struct{}, 1)}
+	hs := newHarness(t, func(c *Config) { c.Authorizer = sa })
+	srv := httptest.NewUnstartedServer(hs.h)
+	srv.EnableHTTP2 = true
+	srv.Config.ConnContext = ConnContext
+	var conns atomic.Int32
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	defer srv.Close()
+	client := srv.Client()
+	const closedLine = "closed an HTTP/2 connection that reset too many streams"
+	for i := range maxResets + 20 {
+		if strings.Contains(hs.logs.String(), closedLine) {
+			break
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		r, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v1/movies", nil)
+		r.Header.Set("Authorization", "Bearer tok-viewer")
+		done := make(chan error, 1)
+		go func() {
+			resp, err := client.Do(r)
+			if err == nil {
+				if resp.ProtoMajor != 2 {
+					err = fmt.Errorf("HTTP/%d, want HTTP/2", resp.ProtoMajor)
+				}
+				resp.Body.Close()
+			}
+			done <- err
+		}()
+		select {
+		case <-sa.entered:
+		case err := <-done:
+			cancel()
+			if i >= maxResets { // the server closed the connection: the closing line follows
+				for range 100 {
+					if strings.Contains(hs.logs.String(), closedLine) {
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				continue
+			}
+			t.Fatalf("request %d ended before it reached the handler: %v", i, err)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("request %d never reached the handler", i)
+		}
+		cancel() // the client sends RST_STREAM
+		<-done
+	}
+	if !strings.Contains(hs.logs.String(), closedLine) {
+		t.Fatal("C-DOS-INFLIGHT a client reset 120 streams on one connection and kept it")
+	}
+	resp, err := client.Get(srv.URL + "/healthz") // a new connection serves
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if conns.Load() < 2 {
+		t.Fatalf("all %d resets went over %d connection(s)", maxResets+20, conns.Load())
+	}
 }

@@ -63,6 +63,7 @@ func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // recovery and the access log. The log line never holds the raw path or
 // query, headers, or bodies: only the route pattern and what we derived.
 func frame(c *Config, next http.Handler) http.Handler {
+	refused := newRefusals(c.Logger, c.RefusalLogInterval)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ip := c.Proxies.ClientIP(r)
@@ -88,6 +89,14 @@ func frame(c *Config, next http.Handler) http.Handler {
 				if rec.status == 0 {
 					writeError(c.Logger, rec, r, errPanic)
 				}
+			}
+			if cs := connOf(r.Context()); cs != nil && r.ProtoMajor == 2 && r.Context().Err() != nil && cs.reset(time.Now()) {
+				c.Logger.Warn("closed an HTTP/2 connection that reset too many streams", "log", "audit",
+					"client_ip", ri.clientIP, "max_resets", maxResets, "window_s", resetWindow.Seconds())
+			}
+			if rec.status == http.StatusTooManyRequests {
+				refused.add(ri.clientIP)
+				return
 			}
 			c.Logger.Info("request", "log", "access",
 				"request_id", ri.id, "method", r.Method, "route", r.Pattern,

@@ -40,3 +40,48 @@ func (s *sampledLog) Info(msg string, attrs ...any) {
 	}
 	s.log.Info(msg, attrs...)
 }
+
+// maxRefusalAddrs bounds the addresses one refusal summary names; the rest
+// are counted together.
+const maxRefusalAddrs = 100
+
+// refusals counts rate-limited (429) requests per client address and writes
+// one summary line per interval instead of an access line per refusal, so a
+// flood costs the log a line per interval.
+type refusals struct {
+	log   *slog.Logger
+	every time.Duration
+
+	mu     sync.Mutex
+	counts map[string]int
+	others int // refusals from addresses past maxRefusalAddrs
+	total  int
+}
+
+func newRefusals(log *slog.Logger, every time.Duration) *refusals {
+	return &refusals{log: log, every: every, counts: map[string]int{}}
+}
+
+// add counts one refusal; the first of an interval schedules its summary.
+func (r *refusals) add(addr string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.total == 0 {
+		time.AfterFunc(r.every, r.flush)
+	}
+	r.total++
+	if _, ok := r.counts[addr]; ok || len(r.counts) < maxRefusalAddrs {
+		r.counts[addr]++
+	} else {
+		r.others++
+	}
+}
+
+func (r *refusals) flush() {
+	r.mu.Lock()
+	counts, others, total := r.counts, r.others, r.total
+	r.counts, r.others, r.total = map[string]int{}, 0, 0
+	r.mu.Unlock()
+	r.log.Warn("requests refused", "log", "access", "status", 429, "interval_s", r.every.Seconds(),
+		"total", total, "by_client_ip", counts, "other_clients", others)
+}

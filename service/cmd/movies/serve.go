@@ -86,6 +86,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		IdleTimeout:       c.idleTimeout,
 		MaxHeaderBytes:    c.maxHeaderBytes,
 		TLSConfig:         tlsConfig,
+		ConnContext:       api.ConnContext, // lets the handler close connections that reset streams abusively
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", c.addr)
