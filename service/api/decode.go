@@ -18,6 +18,8 @@ import (
 // maxBody is the largest request body accepted.
 const maxBody = 64 << 10
 
+var errTooLarge = &httpError{status: http.StatusRequestEntityTooLarge, detail: fmt.Sprintf("the body must be at most %d bytes", maxBody)}
+
 // decode reads exactly one JSON object from r's body into v: the content type
 // must be JSON, the body at most maxBody bytes of valid UTF-8, with no
 // duplicate keys, no unknown fields and nothing after the object. The body
@@ -28,6 +30,9 @@ func decode(w http.ResponseWriter, r *http.Request, timeout time.Duration, v any
 	if err != nil || mt != "application/json" || (params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
 		return &httpError{status: http.StatusUnsupportedMediaType, detail: "the body must be application/json"}
 	}
+	if r.ContentLength > maxBody { // declared too large: answer before reading a byte
+		return errTooLarge
+	}
 	// Not every ResponseWriter supports deadlines (httptest's does not); the
 	// server's ReadTimeout still bounds the read there.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
@@ -37,7 +42,7 @@ func decode(w http.ResponseWriter, r *http.Request, timeout time.Duration, v any
 			return &httpError{status: http.StatusRequestTimeout, detail: "the body did not arrive in time"}
 		}
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return &httpError{status: http.StatusRequestEntityTooLarge, detail: fmt.Sprintf("the body must be at most %d bytes", maxBody)}
+			return errTooLarge
 		}
 		return &httpError{status: http.StatusBadRequest, detail: "the body could not be read"}
 	}

@@ -200,3 +200,21 @@ func TestRapidResetClosesTheConnection(t *testing.T) {
 		t.Fatalf("all %d resets went over %d connection(s)", maxResets+20, conns.Load())
 	}
 }
+
+// TestDeclaredOversizeBodyRefusedBeforeReading: a Content-Length above the
+// limit is answered 413 at once, without waiting for the body.
+func TestDeclaredOversizeBodyRefusedBeforeReading(t *testing.T) {
+	hs := newHarness(t, func(c *Config) { c.BodyTimeout = time.Minute })
+	srv := httptest.NewServer(hs.h)
+	t.Cleanup(srv.Close)
+	c, err := net.DialTimeout("tcp", srv.Listener.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "POST /v1/movies HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer tok-editor\r\nContent-Length: %d\r\n\r\n", maxBody+1)
+	if code := readStatus(t, bufio.NewReader(c)); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("C-INPUT declared oversize body: %d, want 413", code)
+	}
+}
