@@ -97,6 +97,7 @@ func TestMovieLifecycle(t *testing.T) {
 	}{
 		{"PUT without If-Match is 428", req{method: "PUT", path: item, token: "tok-editor", body: updated}, 428},
 		{"PUT with stale If-Match is 412", req{method: "PUT", path: item, token: "tok-editor", body: updated, header: map[string]string{"If-Match": `"7"`}}, 412},
+		{"PUT with If-Match * is 428", req{method: "PUT", path: item, token: "tok-editor", body: updated, header: map[string]string{"If-Match": "*"}}, 428},
 		{"PUT with weak tag is 412", req{method: "PUT", path: item, token: "tok-editor", body: updated, header: map[string]string{"If-Match": `W/"1"`}}, 412},
 		{"C-AUTHZ-OWNER editor2 cannot PUT editor's movie", req{method: "PUT", path: item, token: "tok-editor2", body: updated, header: map[string]string{"If-Match": tag}}, 403},
 		{"C-AUTHZ-RBAC viewer cannot PUT", req{method: "PUT", path: item, token: "tok-viewer", body: updated, header: map[string]string{"If-Match": tag}}, 403},

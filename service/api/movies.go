@@ -141,23 +141,30 @@ func loadAndAuthorize(st store.Store, az *authorizer, r *http.Request) (store.Mo
 	return m, az.check(r, r.Method, itemRoute, &authz.Resource{Type: "movie", ID: m.ID, Owner: m.CreatedBy})
 }
 
-// preconditions applies If-Match: PUT requires it (428), DELETE honours it
-// when sent; a tag that is not the current one is 412.
+// preconditions applies If-Match: PUT requires it with a concrete ETag
+// (428 when missing or only "*", which would let a blind overwrite through),
+// DELETE honours it when sent; a tag that is not the current one is 412.
 func preconditions(r *http.Request, m store.Movie, required bool) error {
-	vals := r.Header.Values("If-Match")
-	if len(vals) == 0 {
-		if required {
-			return errPreconditionRequired
-		}
-		return nil
-	}
 	current := etag(m.Version)
-	for _, v := range vals {
+	sent, concrete := false, false
+	for _, v := range r.Header.Values("If-Match") {
 		for tag := range strings.SplitSeq(v, ",") {
-			if tag = strings.TrimSpace(tag); tag == "*" || tag == current {
+			tag = strings.TrimSpace(tag)
+			sent = true
+			if tag == current {
 				return nil
 			}
+			if tag == "*" && !required {
+				return nil
+			}
+			concrete = concrete || tag != "*"
 		}
+	}
+	if required && !concrete {
+		return errPreconditionRequired
+	}
+	if !sent {
+		return nil
 	}
 	return store.ErrVersionMismatch
 }

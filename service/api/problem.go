@@ -62,7 +62,7 @@ var errorTable = []struct {
 	{store.ErrUnavailable, http.StatusServiceUnavailable, "storage is unavailable; try again later", "5"},
 	{authz.ErrUnavailable, http.StatusServiceUnavailable, "authorization is unavailable; try again later", "1"},
 	{errForbidden, http.StatusForbidden, "you are not allowed to do this", ""},
-	{errPreconditionRequired, http.StatusPreconditionRequired, "send If-Match with the ETag you last read", ""},
+	{errPreconditionRequired, http.StatusPreconditionRequired, "send If-Match with the ETag you last read (not *)", ""},
 	{errAtCapacity, http.StatusServiceUnavailable, "the service is at capacity; try again shortly", "1"},
 	{errTooManyInFlight, http.StatusTooManyRequests, "too many of your requests are in progress; wait for them to finish", "1"},
 }
