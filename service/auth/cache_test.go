@@ -49,7 +49,7 @@ func mustKeySet(tb testing.TB, keys map[string]crypto.PublicKey) *KeySet {
 
 func mustSign(tb testing.TB, key crypto.Signer, sub string, exp time.Time) string {
 	tb.Helper()
-	tok, err := Sign(key, "k", map[string]any{"iss": cacheIssuer, "aud": cacheAudience, "sub": sub, "exp": exp.Unix()})
+	tok, err := Sign(key, "k", map[string]any{"iss": cacheIssuer, "aud": cacheAudience, "sub": sub, "exp": exp.Unix(), "iat": exp.Unix() - 3600})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestCache(t *testing.T) {
 		v, clk, key := cacheFixture(t, 0)
 		start := clk.Now()
 		tok, err := Sign(key, "k", map[string]any{"iss": cacheIssuer, "aud": cacheAudience, "sub": "a",
-			"nbf": start.Unix(), "exp": start.Add(time.Hour).Unix()})
+			"nbf": start.Unix(), "iat": start.Unix(), "exp": start.Add(time.Hour).Unix()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -122,6 +122,9 @@ func attacks() []attack {
 		{"expired exactly at exp plus leeway", ed(edHeader, set("exp", now-leeway)), "expired"},
 		{"not yet valid", ed(edHeader, set("nbf", now+leeway+1)), "not valid before"},
 		{"iat in the future", ed(edHeader, set("iat", now+leeway+1)), "issued in the future"},
+		{"C-AUTHN no iat", ed(edHeader, del("iat")), `missing "iat"`},
+		{"C-AUTHN exp in year 9999", ed(edHeader, set("exp", int64(253402300799))), "exceeds the maximum"},
+		{"C-AUTHN lifetime one second over 24h", ed(edHeader, set("exp", now-60+24*3600+1)), "exceeds the maximum"},
 		{"wrong aud", ed(edHeader, set("aud", "other-api")), "aud does not contain"},
 		{"wrong aud in array", ed(edHeader, set("aud", []string{"other-api", "x"})), "aud does not contain"},
 		{"aud missing", ed(edHeader, del("aud")), `missing "aud"`},
@@ -327,15 +330,14 @@ func TestVerifyAccepts(t *testing.T) {
 		{"jku ignored when the configured key signed", func(testing.TB) string {
 			return edToken(f.ed, `{"alg":"EdDSA","kid":"ed-1","jku":"https://evil.test/jwks.json"}`, payload(nil))
 		}, nil},
-		{"no roles, nbf or iat", func(testing.TB) string {
+		{"no roles or nbf", func(testing.TB) string {
 			return edToken(f.ed, edHeader, payload(func(m map[string]any) {
 				delete(m, "roles")
 				delete(m, "nbf")
-				delete(m, "iat")
 			}))
 		}, func(t *testing.T, c auth.Claims) {
-			if c.Roles == nil || len(c.Roles) != 0 || !c.NotBefore.IsZero() || !c.IssuedAt.IsZero() {
-				t.Fatalf("Roles = %#v (want empty, not nil), NotBefore = %v, IssuedAt = %v", c.Roles, c.NotBefore, c.IssuedAt)
+			if c.Roles == nil || len(c.Roles) != 0 || !c.NotBefore.IsZero() {
+				t.Fatalf("Roles = %#v (want empty, not nil), NotBefore = %v", c.Roles, c.NotBefore)
 			}
 		}},
 		{"expired within the leeway", func(testing.TB) string { return edToken(f.ed, edHeader, set("exp", now-leeway+1)) }, nil},
@@ -463,7 +465,7 @@ func TestNewVerifierRequiresConfig(t *testing.T) {
 func TestSign(t *testing.T) {
 	f := mustFixture(t)
 	v := mustVerifier(t, f)
-	claims := map[string]any{"iss": testIssuer, "aud": testAudience, "sub": "bob", "exp": testNow.Add(time.Hour).Unix()}
+	claims := map[string]any{"iss": testIssuer, "aud": testAudience, "sub": "bob", "iat": testNow.Unix(), "exp": testNow.Add(time.Hour).Unix()}
 	for name, tc := range map[string]struct {
 		key     crypto.Signer
 		kid     string

@@ -28,7 +28,7 @@ type config struct {
 	limiterKeys                                int
 	opaTimeout, decisionCacheTTL               time.Duration
 	tokenCacheSize                             int
-	tokenLeeway                                time.Duration
+	tokenLeeway, tokenMaxLifetime              time.Duration
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -71,6 +71,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.opaTimeout, "opa-timeout", 500*time.Millisecond, "time allowed for one OPA decision")
 	fs.DurationVar(&c.decisionCacheTTL, "decision-cache-ttl", time.Second, "how long an OPA decision is reused for the identical input (0 disables; at most 10s)")
 	fs.IntVar(&c.tokenCacheSize, "token-cache-size", 10000, "verified tokens remembered until their exp (negative disables)")
+	fs.DurationVar(&c.tokenMaxLifetime, "token-max-lifetime", 24*time.Hour, "longest token accepted (exp - iat; iat required)")
 	fs.DurationVar(&c.tokenLeeway, "token-leeway", 30*time.Second, "clock skew allowed for exp/nbf/iat (at most 5m)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return c, err

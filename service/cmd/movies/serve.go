@@ -33,7 +33,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	verifier, err := auth.NewVerifier(auth.Config{Keys: keys, Issuer: c.issuer, Audience: c.audience,
-		Leeway: c.tokenLeeway, CacheSize: c.tokenCacheSize})
+		Leeway: c.tokenLeeway, MaxLifetime: c.tokenMaxLifetime, CacheSize: c.tokenCacheSize})
 	if err != nil {
 		return err
 	}
