@@ -151,7 +151,7 @@ func limitIP(l *limit.Limiter, next handlerFunc) handlerFunc {
 // against the client address, so guessing tokens is rate limited too, and an
 // address whose bucket is empty is refused before its token costs a
 // signature verification or a log line.
-func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, perSubject *limit.Concurrency, log *sampledLog, next handlerFunc) handlerFunc {
+func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, perSubject *limit.Concurrency, log *SampledLog, next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ri := info(r)
 		if ipLimit != nil && !ipLimit.Has(ri.clientKey) {

@@ -12,7 +12,7 @@ func routes(c *Config) http.Handler {
 	az := &authorizer{az: c.Authorizer, log: c.Logger}
 	h := func(fn handlerFunc) http.Handler { return serve(c.Logger, fn) }
 	perSubject := limit.NewConcurrency(c.MaxInFlightPerSubject)
-	authnLog := newSampledLog(c.Logger, 5, 20, nil) // "authentication failed": at most 5 lines a second
+	authnLog := NewSampledLog(c.Logger, 5, 20) // "authentication failed": at most 5 lines a second
 	v1 := func(fn handlerFunc) http.Handler {
 		return h(authenticate(c.Authenticate, c.IPLimit, c.SubjectLimit, perSubject, authnLog, fn))
 	}

@@ -2,16 +2,19 @@ package api
 
 import (
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/secure-movie-service/sms/service/limit"
 )
 
-// sampledLog writes at most a rate-limited number of lines of one kind; the
+// SampledLog writes at most a rate-limited number of lines of one kind; the
 // next line written says how many were left out since the last one, so a
-// flood costs a bounded number of lines and no count is lost.
-type sampledLog struct {
+// flood costs a bounded number of lines and no count is lost. As an
+// io.Writer it serves as http.Server's ErrorLog (one line per failed TLS
+// handshake otherwise).
+type SampledLog struct {
 	log   *slog.Logger
 	lines *limit.Limiter
 
@@ -19,12 +22,20 @@ type sampledLog struct {
 	suppressed int
 }
 
-func newSampledLog(log *slog.Logger, perSecond float64, burst int, now func() time.Time) *sampledLog {
-	return &sampledLog{log: log, lines: limit.New(perSecond, burst, 1, now)}
+// NewSampledLog returns a SampledLog of at most perSecond lines a second,
+// burst at once.
+func NewSampledLog(log *slog.Logger, perSecond float64, burst int) *SampledLog {
+	return &SampledLog{log: log, lines: limit.New(perSecond, burst, 1, nil)}
+}
+
+// Write logs p, one line of the standard log package.
+func (s *SampledLog) Write(p []byte) (int, error) {
+	s.Info(strings.TrimSpace(string(p)), "log", "error")
+	return len(p), nil
 }
 
 // Info logs msg with attrs unless the line budget is spent.
-func (s *sampledLog) Info(msg string, attrs ...any) {
+func (s *SampledLog) Info(msg string, attrs ...any) {
 	if ok, _ := s.lines.Allow(""); !ok {
 		s.mu.Lock()
 		s.suppressed++

@@ -1,9 +1,12 @@
 package limit
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 )
@@ -156,5 +159,56 @@ func TestLimiterEvictsLeastRecentlySeen(t *testing.T) {
 		if ok, _ := l.Allow(fmt.Sprint("k", i)); ok {
 			t.Fatalf("C-DOS-BOUNDED k%d came back full after an eviction; the least recently seen k0 should have gone", i)
 		}
+	}
+}
+
+func TestListenerCapsOpenConnections(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := NewListener(inner, 2)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dial := func() net.Conn {
+		c, err := net.DialTimeout("tcp", inner.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	wait := func() net.Conn {
+		select {
+		case c := <-accepted:
+			return c
+		case <-time.After(5 * time.Second):
+			t.Fatal("connection within the cap not accepted")
+			return nil
+		}
+	}
+	dial()
+	first := wait()
+	dial()
+	wait()
+	over := dial()
+	over.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := over.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("C-DOS-INFLIGHT a third connection past a cap of 2 was kept open: %v", err)
+	}
+	first.Close()
+	dial()
+	wait()
+	if ln.Refused.Load() != 1 {
+		t.Fatalf("refused %d, want 1", ln.Refused.Load())
 	}
 }

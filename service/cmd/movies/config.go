@@ -17,18 +17,18 @@ type config struct {
 	tlsCert, tlsKey                       string
 	trustedProxies                        string
 
-	maxInFlight, maxHeaderBytes                int
-	maxInFlightIP, maxInFlightSubject          int
-	bodyTimeout                                time.Duration
-	ipv6PrefixBits                             int
-	readHeaderTimeout, readTimeout             time.Duration
-	writeTimeout, idleTimeout, shutdownTimeout time.Duration
-	subjectRate, ipRate, probeRate             float64
-	subjectBurst, ipBurst, probeBurst          int
-	limiterKeys                                int
-	opaTimeout, decisionCacheTTL               time.Duration
-	tokenCacheSize                             int
-	tokenLeeway, tokenMaxLifetime              time.Duration
+	maxInFlight, maxHeaderBytes                 int
+	maxInFlightIP, maxInFlightSubject, maxConns int
+	bodyTimeout                                 time.Duration
+	ipv6PrefixBits                              int
+	readHeaderTimeout, readTimeout              time.Duration
+	writeTimeout, idleTimeout, shutdownTimeout  time.Duration
+	subjectRate, ipRate, probeRate              float64
+	subjectBurst, ipBurst, probeBurst           int
+	limiterKeys                                 int
+	opaTimeout, decisionCacheTTL                time.Duration
+	tokenCacheSize                              int
+	tokenLeeway, tokenMaxLifetime               time.Duration
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -51,6 +51,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed")
 	fs.IntVar(&c.maxInFlight, "max-inflight", 256, "requests served at once; more get 503")
+	fs.IntVar(&c.maxConns, "max-conns", 1024, "connections open at once; more are closed at accept")
 	fs.IntVar(&c.maxInFlightIP, "max-inflight-ip", 64, "requests one client address may have in flight; more get 429")
 	fs.IntVar(&c.maxInFlightSubject, "max-inflight-subject", 16, "requests one authenticated subject may have in flight; more get 429")
 	fs.DurationVar(&c.bodyTimeout, "body-timeout", 5*time.Second, "time to receive a request body once the handler reads it (slower: 408)")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -87,12 +88,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		MaxHeaderBytes:    c.maxHeaderBytes,
 		TLSConfig:         tlsConfig,
 		ConnContext:       api.ConnContext, // lets the handler close connections that reset streams abusively
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// One line per failed TLS handshake would let anyone fill the disk.
+		ErrorLog: stdlog.New(api.NewSampledLog(log, 1, 10), "", 0),
 	}
-	ln, err := net.Listen("tcp", c.addr)
+	tcp, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
 	}
+	var ln net.Listener = limit.NewListener(tcp, c.maxConns)
 	scheme := "http"
 	if tlsConfig != nil {
 		ln, scheme = tls.NewListener(ln, tlsConfig), "https"
@@ -138,8 +141,9 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		},
-		CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256},
-		NextProtos:       []string{"h2", "http/1.1"},
+		// No CurvePreferences: Go's default list leads with the post-quantum
+		// hybrid X25519MLKEM768, which an explicit list would turn off.
+		NextProtos: []string{"h2", "http/1.1"},
 	}, nil
 }
 
