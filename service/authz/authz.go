@@ -19,7 +19,8 @@ import (
 )
 
 // ErrUnavailable means OPA could not answer: it is down, slow, answered
-// with a non-200 status, or sent a body that is oversized or not JSON.
+// with a non-200 status, sent a body that is oversized or not JSON, or
+// gave no result because the policy is not loaded.
 // The request is denied (503); the service keeps running and asks again next time.
 var ErrUnavailable = errors.New("authz: decision unavailable")
 
@@ -51,8 +52,6 @@ type Decision struct {
 	Reasons []string
 	ID      string // OPA's decision id, when decision logging is on
 	Cached  bool
-
-	undefined bool // the policy gave no result: it is not loaded
 }
 
 // Config configures a Client.
@@ -146,14 +145,8 @@ var probe = []byte(`{"input":{"method":"GET","route":"/readyz","path":["readyz"]
 // Ping asks OPA one uncached question and reports nil when OPA answered it
 // with a decision from a loaded policy. /readyz uses it.
 func (c *Client) Ping(ctx context.Context) error {
-	d, err := c.ask(ctx, probe)
-	if err != nil {
-		return err
-	}
-	if d.undefined {
-		return fmt.Errorf("%w: policy not loaded", ErrUnavailable)
-	}
-	return nil
+	_, err := c.ask(ctx, probe)
+	return err
 }
 
 func (c *Client) ask(ctx context.Context, body []byte) (Decision, error) {
@@ -196,9 +189,9 @@ func parse(raw []byte) (Decision, error) {
 	}
 	d := Decision{ID: resp.DecisionID}
 	if len(resp.Result) == 0 || string(resp.Result) == "null" {
-		d.Reasons = []string{"DENY_UNDEFINED: the policy returned no decision"}
-		d.undefined = true
-		return d, nil
+		// No result means OPA lacks the policy: it could not decide (503),
+		// and the answer is never cached.
+		return Decision{}, fmt.Errorf("%w: the policy returned no decision (not loaded)", ErrUnavailable)
 	}
 	var result struct {
 		Allow   json.RawMessage `json:"allow"`
