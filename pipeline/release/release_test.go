@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 
 	"github.com/secure-movie-service/sms/pipeline/admit"
@@ -20,6 +21,7 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
 	"github.com/secure-movie-service/sms/pipeline/release"
+	"github.com/secure-movie-service/sms/pipeline/sign"
 	"github.com/secure-movie-service/sms/pipeline/verify"
 	"github.com/secure-movie-service/sms/pipeline/vuln"
 )
@@ -289,5 +291,43 @@ spec:
 				t.Fatalf("error %v, want %v", err, wantErr)
 			}
 		})
+	}
+}
+
+// The release trusts its own key for its own repository only: another repository on the same
+// registry, signed and attested by the same key, is not admitted with the release's overlay.
+func TestSelfTrustIsScopedToTheRepository(t *testing.T) {
+	f := mustFixture(t)
+	reg := testkit.MustRegistry(t)
+	o := f.options(t)
+	o.Repository = reg.Host + "/acme/movies"
+	s, err := release.Run(context.Background(), o)
+	testkit.Must(t, err)
+	overlay, err := os.ReadFile(filepath.Join(o.OutDir, "trust-overlay.json"))
+	testkit.Must(t, err)
+	var trust struct {
+		SupplyChain struct {
+			Registries   []string `json:"registries"`
+			Repositories []string `json:"repositories"`
+		} `json:"supply_chain"`
+	}
+	testkit.Must(t, json.Unmarshal(overlay, &trust))
+	if len(trust.SupplyChain.Registries) != 0 || !slices.Equal(trust.SupplyChain.Repositories, []string{o.Repository}) {
+		t.Fatalf("the release trusts %s", overlay)
+	}
+	// The same image, signature and attestations copied to another repository of the registry.
+	other := reg.Host + "/acme/tools"
+	d, err := name.NewDigest(s.Image)
+	testkit.Must(t, err)
+	img, err := remote.Image(d)
+	testkit.Must(t, err)
+	ref := testkit.MustPush(t, other, img)
+	testkit.Must(t, sign.Sign(context.Background(), ref, f.key.Signer))
+	v, err := admit.Run(context.Background(), admit.Options{
+		Keys: []*keys.Verifier{f.key.Verifier}, Images: []string{ref.String()},
+		Data: [][]byte{overlay, testkit.ControlsOverlay()},
+	})
+	if !errors.Is(err, admit.ErrDenied) || !slices.ContainsFunc(v.Deny, func(r admit.Reason) bool { return r.Code == "REGISTRY_NOT_ALLOWED" }) {
+		t.Fatalf("an image of another repository was not refused for its registry: %v %+v", err, v)
 	}
 }

@@ -231,6 +231,13 @@ registry_allowed(ref) if {
 	startswith(ref, prefix)
 }
 
+# One repository exactly (host/path, no tag or digest): what a release on loopback trusts.
+registry_allowed(ref) if {
+	some repo in data.supply_chain.repositories
+	not contains(repo, "@")
+	startswith(ref, concat("", [repo, "@"]))
+}
+
 # ---------------------------------------------------------------------------
 # Image rules
 

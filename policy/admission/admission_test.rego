@@ -177,6 +177,16 @@ test_registry_prefix_without_slash_is_ignored if {
 	"REGISTRY_NOT_ALLOWED" in ds
 }
 
+test_repository_allowlist_is_exact if {
+	c := object.union(json.remove(cfg, ["registries"]), {"repositories": ["ghcr.io/secure-movie-service/movies"]})
+	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+	not "REGISTRY_NOT_ALLOWED" in ds
+	every other in ["ghcr.io/secure-movie-service/tools", "ghcr.io/secure-movie-service/movies-evil"] {
+		r := concat("@", [other, dg])
+		"REGISTRY_NOT_ALLOWED" in {d.code | some d in admission.deny with input as {"images": [r], "facts": {r: good_facts}, "now": now} with data.supply_chain as c}
+	}
+}
+
 test_no_registry_data_denies if {
 	c := json.remove(cfg, ["registries"])
 	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
