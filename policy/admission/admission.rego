@@ -361,15 +361,28 @@ finding contains reason("PROVENANCE_SOURCE", ref, "", msg) if {
 
 # METADATA
 # title: PROVENANCE_DIRTY — release images are built from a committed tree
+# description: Every provenance for the digest must say clean; one dirty one is enough to deny.
 # custom:
 #   controls: [C-PROVENANCE]
 finding contains reason("PROVENANCE_DIRTY", ref, "", "the image was built from a work tree with uncommitted changes") if {
 	some ref in images
 	pinned(ref)
-	count(good_provenance(ref)) > 0
-	every p in good_provenance(ref) {
-		p.summary.provenance.dirty != false
+	some p in valid(attestations(ref, {provenance_type}))
+	not p.summary.provenance.dirty == false
+}
+
+# METADATA
+# title: PROVENANCE_REVISIONS — every provenance for the digest names one and the same revision
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("PROVENANCE_REVISIONS", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	revisions := {object.get(p.summary.provenance, "source_revision", "") |
+		some p in valid(attestations(ref, {provenance_type}))
 	}
+	count(revisions) > 1
+	msg := sprintf("the provenance names more than one revision: %v", [concat(", ", sort(revisions))])
 }
 
 # METADATA

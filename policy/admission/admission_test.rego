@@ -266,6 +266,25 @@ test_provenance_dirty_denied if {
 	"PROVENANCE_DIRTY" in codes(image_input(replace("https://slsa.dev/provenance/v1", a)))
 }
 
+prov_type := "https://slsa.dev/provenance/v1"
+
+test_provenance_one_dirty_among_clean_denied if {
+	dirty := json.patch(prov_att, [{"op": "replace", "path": "/summary/provenance/dirty", "value": true}])
+	f := object.union(good_facts, {"attestations": array.concat(good_facts.attestations, [dirty])})
+	"PROVENANCE_DIRTY" in codes(image_input(f))
+}
+
+test_provenance_without_dirty_flag_denied if {
+	"PROVENANCE_DIRTY" in codes(image_input(replace(prov_type, json.remove(prov_att, ["summary/provenance/dirty"]))))
+}
+
+test_provenance_two_revisions_denied if {
+	other_rev := json.patch(prov_att, [{"op": "replace", "path": "/summary/provenance/source_revision", "value": concat("", ["e" | some _ in numbers.range(1, 40)])}])
+	f := object.union(good_facts, {"attestations": array.concat(good_facts.attestations, [other_rev])})
+	"PROVENANCE_REVISIONS" in codes(image_input(f))
+	not "PROVENANCE_REVISIONS" in codes(image_input(good_facts))
+}
+
 ctl_type := "https://github.com/secure-movie-service/sms/attestation/controls/v1"
 
 test_controls_missing_denied if "CONTROLS_MISSING" in codes(image_input(without(ctl_type)))
