@@ -49,7 +49,7 @@ func (f *fixture) options(t *testing.T) release.Options {
 		Password: []byte(testkit.Password),
 		OutDir:   t.TempDir(),
 		Controls: mustFile(t, "controls.json", testkit.Controls(f.rev)),
-		Data:     [][]byte{testkit.ControlsOverlay()},
+		Data:     [][]byte{testkit.FixtureData()},
 		VulnDB:   f.db,
 	}
 }
@@ -259,6 +259,9 @@ func TestReleaseRefuses(t *testing.T) {
 		{"a key and registry policy data does not trust", func(o *release.Options) { o.NoSelfTrust = true }, "SIGNATURE_MISSING", true},
 		{"C-IMAGE-SCAN a binary that calls a vulnerable function", func(o *release.Options) { o.VulnDB = testkit.MustVulnDB(t, true) }, "VULN_FOUND", true},
 		{"C-CONTROLS-ATTESTED the production data's required controls", func(o *release.Options) { o.Data = nil }, "CONTROLS_INCOMPLETE", true},
+		{"C-PROVENANCE a commit older than the oldest supported release", func(o *release.Options) {
+			o.Data = [][]byte{[]byte(`{"supply_chain":{"controls":{"required":["C-SUPPLY-01","C-SUPPLY-02"]}}}`)}
+		}, "RELEASE_TOO_OLD", true},
 		{"a privileged pod", func(o *release.Options) {
 			o.Manifest = mustFile(t, "pod.yaml", []byte(`kind: Pod
 metadata: {name: movies}
@@ -325,7 +328,7 @@ func TestSelfTrustIsScopedToTheRepository(t *testing.T) {
 	testkit.Must(t, sign.Sign(context.Background(), ref, f.key.Signer))
 	v, err := admit.Run(context.Background(), admit.Options{
 		Keys: []*keys.Verifier{f.key.Verifier}, Images: []string{ref.String()},
-		Data: [][]byte{overlay, testkit.ControlsOverlay()},
+		Data: [][]byte{overlay, testkit.FixtureData()},
 	})
 	if !errors.Is(err, admit.ErrDenied) || !slices.ContainsFunc(v.Deny, func(r admit.Reason) bool { return r.Code == "REGISTRY_NOT_ALLOWED" }) {
 		t.Fatalf("an image of another repository was not refused for its registry: %v %+v", err, v)

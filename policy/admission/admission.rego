@@ -386,6 +386,44 @@ finding contains reason("PROVENANCE_REVISIONS", ref, "", msg) if {
 }
 
 # METADATA
+# title: RELEASE_TOO_OLD — releases older than the supported minimum are not admitted (rollback)
+# description: >-
+#   Every provenance for the digest must name a source commit no older than policy data's
+#   rollback.min_source_date; a provenance without the commit's time cannot show it.
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("RELEASE_TOO_OLD", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	oldest := time.parse_rfc3339_ns(data.supply_chain.rollback.min_source_date)
+	some p in valid(attestations(ref, {provenance_type}))
+	object.get(p.summary.provenance, "source_date_epoch", 0) * 1000000000 < oldest
+	msg := sprintf("the release's source commit is older than the supported minimum %v", [
+		data.supply_chain.rollback.min_source_date,
+	])
+}
+
+# METADATA
+# title: RELEASE_UNPINNED — policy data sets the oldest supported release
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("RELEASE_UNPINNED", ref, "", "policy data sets no rollback.min_source_date") if {
+	some ref in images
+	pinned(ref)
+	not is_string(object.get(data.supply_chain, ["rollback", "min_source_date"], null))
+}
+
+# METADATA
+# title: DIGEST_DENIED — a digest on policy data's deny-list is never admitted
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("DIGEST_DENIED", ref, "", sprintf("%v is on the deny-list", [digest_of(ref)])) if {
+	some ref in images
+	pinned(ref)
+	digest_of(ref) in object.get(data.supply_chain, ["rollback", "denied_digests"], [])
+}
+
+# METADATA
 # title: CONTROLS_MISSING — a signed control-results attestation for this digest
 # custom:
 #   controls: [C-CONTROLS-ATTESTED]

@@ -23,6 +23,7 @@ cfg := {
 	"source_repository": "https://github.com/secure-movie-service/sms",
 	"controls": {"required": ["C-AUTHZ-01", "C-PENTEST"]},
 	"vulnerability": {"max_db_age_days": 30},
+	"rollback": {"min_source_date": "2026-11-01T00:00:00Z", "denied_digests": [evil]},
 }
 
 now := "2026-11-30T12:00:00Z"
@@ -37,7 +38,7 @@ sbom_att := att("https://spdx.dev/Document", {"sbom": {"format": "spdx-2.3", "pa
 
 prov_att := att("https://slsa.dev/provenance/v1", {"provenance": {
 	"source_repository": "https://github.com/secure-movie-service/sms",
-	"source_revision": rev, "dirty": false,
+	"source_revision": rev, "dirty": false, "source_date_epoch": 1795000000,
 }})
 
 ctl_att := att("https://github.com/secure-movie-service/sms/attestation/controls/v1", {"controls": {
@@ -283,6 +284,30 @@ test_provenance_two_revisions_denied if {
 	f := object.union(good_facts, {"attestations": array.concat(good_facts.attestations, [other_rev])})
 	"PROVENANCE_REVISIONS" in codes(image_input(f))
 	not "PROVENANCE_REVISIONS" in codes(image_input(good_facts))
+}
+
+# --- rollback -----------------------------------------------------------------
+
+test_release_older_than_the_minimum_denied if {
+	old := json.patch(prov_att, [{"op": "replace", "path": "/summary/provenance/source_date_epoch", "value": 1700000000}])
+	"RELEASE_TOO_OLD" in codes(image_input(replace(prov_type, old)))
+	not "RELEASE_TOO_OLD" in codes(image_input(good_facts))
+}
+
+test_release_without_commit_time_denied if {
+	"RELEASE_TOO_OLD" in codes(image_input(replace(prov_type, json.remove(prov_att, ["summary/provenance/source_date_epoch"]))))
+}
+
+test_release_minimum_unset_denied if {
+	c := json.remove(cfg, ["rollback"])
+	"RELEASE_UNPINNED" in {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+}
+
+test_denied_digest_denied if {
+	r := concat("@", ["ghcr.io/secure-movie-service/movies", evil])
+	f := object.union(good_facts, {"digest": evil})
+	"DIGEST_DENIED" in codes({"images": [r], "facts": {r: f}, "now": now})
+	not "DIGEST_DENIED" in codes(image_input(good_facts))
 }
 
 ctl_type := "https://github.com/secure-movie-service/sms/attestation/controls/v1"
