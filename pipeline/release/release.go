@@ -236,6 +236,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	buildStart := time.Now()
 	bo := o.Build
 	bo.Push, bo.OCILayout = r.Tag(o.Tag).String(), ""
+	// A release that signs never takes its binary from a cache: anything that ran earlier as
+	// this user could have planted one there. It builds, and the provenance says so.
+	bo.CacheDir = ""
 	bo.Progress = io.Discard
 	res, err := build.Assemble(ctx, bo)
 	if _, kerr := key.wait(); kerr != nil {
@@ -255,11 +258,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		if err := build.Push(ctx, res, bo.Push); err != nil {
 			return struct{}{}, err
 		}
-		cached := ""
-		if res.Cached {
-			cached = ", binary from the build cache"
-		}
-		step("build+push", buildStart, "%s (revision %.12s, SOURCE_DATE_EPOCH %d%s)", res.Ref, res.Revision, res.Epoch, cached)
+		step("build+push", buildStart, "%s (revision %.12s, SOURCE_DATE_EPOCH %d, fresh go build)", res.Ref, res.Revision, res.Epoch)
 		return struct{}{}, nil
 	})
 	running = append(running, pushed.finished)
