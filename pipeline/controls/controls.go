@@ -193,8 +193,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r.GoPackages, r.GoSeconds = goPkgs, goRes.elapsed.Seconds()
 	r.RegoPackages, r.RegoSeconds = regoPkgs, regoRes.elapsed.Seconds()
 
+	claims, err := policyClaims(o.path(o.PolicyRoot))
+	if err != nil {
+		return nil, fmt.Errorf("read the policies' custom.controls: %w", err)
+	}
 	ev := &evaluator{o: &o, goRes: goRes, regoRes: regoRes, checks: checkRes, now: o.Now(),
-		platform: platformRes, reviewers: reviewers}
+		platform: platformRes, reviewers: reviewers, claims: claims}
 	r.evaluate(m, parsed, ev)
 	r.Seconds = o.Now().Sub(start).Seconds()
 	return r, nil

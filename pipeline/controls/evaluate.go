@@ -25,6 +25,7 @@ const (
 	RuleAttestationMissing  = "TM009" // with RequireAttestations: an attestation is missing
 	RuleImplementationGone  = "TM010" // an implementation path does not exist
 	RulePlatformFailed      = "TM011" // the platform says a platform control's setting is not there
+	RuleTrace               = "TM012" // a symbol is missing, or model and policy disagree on who implements a control
 )
 
 // Rules describes every rule, for SARIF and the Markdown report.
@@ -40,6 +41,7 @@ var Rules = []struct{ ID, Name, Text string }{
 	{RuleAttestationMissing, "attestation-missing", "Attestations are required and a manual control has no current signed attestation, or a platform control could not be verified here."},
 	{RuleImplementationGone, "implementation-missing", "A path named as a control's implementation does not exist."},
 	{RulePlatformFailed, "platform-setting-missing", "The platform (GitHub) shows that a setting a platform control requires is not there."},
+	{RuleTrace, "traceability", "An implementation symbol (path#Symbol) does not exist, a control names no symbol, or a Rego rule's custom.controls and the model disagree."},
 }
 
 // Finding is one reason the verification fails.
@@ -75,6 +77,7 @@ type evaluator struct {
 	platform  map[string]platformResult
 	reviewers *signoff.Reviewers
 	now       time.Time
+	claims    map[string]map[string][]string // control → Rego file → rules naming it (custom.controls)
 }
 
 // evaluate fills the report's threats, controls, findings and summary.
@@ -95,6 +98,11 @@ func (r *Report) evaluate(m *threatmodel.Model, parsed map[string]threatmodel.Ev
 	for _, t := range m.Threats {
 		known[t.ID] = true
 		r.Threats = append(r.Threats, r.evalThreat(t, problemsOf[t.ID], status))
+	}
+	for _, id := range sortedKeys(ev.claims) {
+		if !known[id] {
+			r.Findings = append(r.Findings, Finding{Rule: RuleTrace, Message: fmt.Sprintf("policy rules name %s in custom.controls, which the model does not define", id)})
+		}
 	}
 	for _, p := range r.Problems {
 		if !known[p.ID] {
@@ -124,9 +132,16 @@ func (r *Report) evalControl(m *threatmodel.Model, c threatmodel.Control, proble
 	if len(cr.Threats) == 0 {
 		fail(RuleControlNoThreat, "", "answers no threat (no threat lists it)")
 	}
-	for _, p := range c.Implementation {
-		if _, err := os.Stat(ev.o.path(p)); err != nil {
+	gone := false
+	for _, entry := range c.Implementation {
+		if p, _ := splitImpl(entry); !exists(ev.o.path(p)) {
+			gone = true
 			fail(RuleImplementationGone, "", fmt.Sprintf("implementation path %s does not exist", p))
+		}
+	}
+	if !gone {
+		for _, msg := range ev.traceFindings(c, ev.claims, ev.rel) {
+			fail(RuleTrace, "", msg)
 		}
 	}
 	switch c.Kind {
@@ -276,6 +291,20 @@ func (r *Report) summarise() {
 	r.Passed = len(r.Findings) == 0 && failed == 0 && s.ThreatsPassing == s.Threats
 }
 
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // evidence resolves one evidence id against what ran.
 func (ev *evaluator) evidence(e threatmodel.Evidence) EvidenceResult {
 	res := EvidenceResult{ID: e.ID, Kind: e.Kind}
@@ -404,6 +433,7 @@ func (ev *evaluator) platformCheck(c threatmodel.Control, cr *ControlResult, fai
 	}
 }
 
+// rel is a path as the model writes it: relative to the root, with forward slashes.
 func (ev *evaluator) rel(p string) string { return filepath.ToSlash(relTo(ev.o.Root, p)) }
 
 func roleOf(c threatmodel.Control) string {

@@ -153,7 +153,8 @@ func (r *Report) Predicate(allowDirty bool) (*predicate.Controls, error) {
 	if r.Dirty && !allowDirty {
 		return nil, fmt.Errorf("%w: the work tree has uncommitted changes, so the results are not those of %s", ErrNoPredicate, r.Revision)
 	}
-	p := &predicate.Controls{Revision: r.Revision, ModelDigest: r.ModelDigest,
+	dirty := r.Dirty
+	p := &predicate.Controls{Revision: r.Revision, ModelDigest: r.ModelDigest, Dirty: &dirty,
 		Passed:   r.Passed && len(r.AttestationsMissing) == 0,
 		Controls: map[string]predicate.ControlResult{}, AttestationsMissing: []string{}}
 	for _, m := range r.AttestationsMissing {

@@ -17,6 +17,7 @@ import (
 //	{
 //	  "revision": "<40-hex commit the evidence ran at>",
 //	  "model_digest": "sha256:<hex SHA-256 of threatmodel/threatmodel.yaml>",
+//	  "dirty": false,
 //	  "passed": false,
 //	  "attestations_missing": ["C-PENTEST"],
 //	  "controls": {
@@ -34,6 +35,8 @@ import (
 //	  }
 //	}
 //
+// "dirty" says whether the work tree differed from revision when the evidence ran; it is
+// required, and admission never admits results from a dirty tree.
 // A control's status is "pass", "fail", or "missing": a manual control without a current
 // signed attestation (pipeline/signoff), or a platform control that could not be verified
 // here. Evidence items are "pass", "fail", "skip" or "missing"; a manual control's evidence
@@ -46,6 +49,7 @@ import (
 type Controls struct {
 	Revision    string `json:"revision"`
 	ModelDigest string `json:"model_digest"`
+	Dirty       *bool  `json:"dirty"`
 	Passed      bool   `json:"passed"`
 	// AttestationsMissing lists, sorted, the controls whose status is StatusMissing (absent: none).
 	AttestationsMissing []string                 `json:"attestations_missing,omitempty"`
@@ -87,6 +91,7 @@ const (
 type ControlsSummary struct {
 	Revision            string            `json:"revision"`
 	ModelDigest         string            `json:"model_digest"`
+	Dirty               bool              `json:"dirty"`
 	Passed              bool              `json:"passed"`
 	Total               int               `json:"total"`
 	Failed              []string          `json:"failed"`
@@ -107,6 +112,9 @@ func (c *Controls) Validate() error {
 	}
 	if !modelDigest.MatchString(c.ModelDigest) {
 		problems = append(problems, "model_digest is not sha256:<64 hex>")
+	}
+	if c.Dirty == nil {
+		problems = append(problems, "dirty is missing")
 	}
 	if len(c.Controls) == 0 {
 		problems = append(problems, "no controls")
@@ -175,7 +183,7 @@ func summarizeControls(raw []byte) (*ControlsSummary, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s := &ControlsSummary{Revision: c.Revision, ModelDigest: c.ModelDigest, Passed: c.Passed, Total: len(c.Controls),
+	s := &ControlsSummary{Revision: c.Revision, ModelDigest: c.ModelDigest, Dirty: *c.Dirty, Passed: c.Passed, Total: len(c.Controls),
 		Failed: []string{}, AttestationsMissing: []string{}, Statuses: map[string]string{}}
 	for id, r := range c.Controls {
 		s.Statuses[id] = r.Status

@@ -11,6 +11,7 @@
 package release
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,7 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/sbom"
 	"github.com/secure-movie-service/sms/pipeline/sign"
 	"github.com/secure-movie-service/sms/pipeline/verify"
+	"github.com/secure-movie-service/sms/pipeline/vuln"
 	policydata "github.com/secure-movie-service/sms/policy/data"
 )
 
@@ -51,9 +53,17 @@ type Options struct {
 	Manifest    string        // a deployment manifest to admit; ${IMAGE} is replaced by the image
 	Data        [][]byte      // JSON overlays over policy/data for the admission step
 	NoSelfTrust bool          // admit with policy/data alone, not trusting this release's key and registry
-	BuilderID   string
-	Invocation  string
-	Progress    io.Writer
+	// RequireAttestations denies on a missing reviewer attestation whatever the data's
+	// enforcement level for it (the strict release).
+	RequireAttestations bool
+	// VulnDB is the vulnerability database the image's binary is scanned against; nil: the
+	// snapshot pinned in go.mod, prepared in vuln.DefaultCacheDir.
+	VulnDB *vuln.DB
+	// VEX is the directory of OpenVEX exceptions; default vex/ under Build.SourceDir.
+	VEX        string
+	BuilderID  string
+	Invocation string
+	Progress   io.Writer
 }
 
 // Step is one timed step. Steps may overlap: Start is when the step began, Seconds how long
@@ -66,7 +76,7 @@ type Step struct {
 }
 
 // stepOrder is the order of Summary.Steps, whatever order the steps finished in.
-var stepOrder = []string{"registry", "key", "build+push", "sbom", "sign", "attest", "verify", "admit"}
+var stepOrder = []string{"registry", "key", "build+push", "sbom", "vuln", "sign", "attest", "verify", "admit"}
 
 // Summary is the outcome of a release.
 type Summary struct {
@@ -137,7 +147,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	// Inputs are read before anything is built, so that a bad one fails fast.
 	var controls, manifest []byte
 	if o.Controls != "" {
-		b, err := ReadPredicate(o.Controls)
+		b, err := predicate.ReadFile(o.Controls)
 		if err != nil {
 			return nil, err
 		}
@@ -216,6 +226,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			}
 			data = append([][]byte{overlay}, data...)
 		}
+		if o.RequireAttestations {
+			data = append(data, admit.RequireAttestations)
+		}
 		return admit.NewEvaluator(data...)
 	})
 	running = append(running, policy.finished)
@@ -274,6 +287,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return docs, nil
 	})
 	running = append(running, sboms.finished)
+	scanned := goTask(func() ([]byte, error) { return s.scanImage(ctx, o, res, step) })
+	running = append(running, scanned.finished)
 
 	signer, err := key.wait()
 	if err != nil {
@@ -326,12 +341,17 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	vulns, err := scanned.wait()
+	if err != nil {
+		return nil, err
+	}
 	if err := sign.AttestAll(ctx, ref, signer, []sign.Predicate{
 		{Type: predicate.TypeSPDX, Body: docs.SPDX}, {Type: predicate.TypeCycloneDX, Body: docs.CycloneDX},
+		{Type: predicate.TypeVuln, Body: vulns},
 	}); err != nil {
 		return nil, err
 	}
-	names = append(names, "sbom (SPDX)", "sbom (CycloneDX)")
+	names = append(names, "sbom (SPDX)", "sbom (CycloneDX)", "vulnerabilities (cosign vuln v1)")
 	step("attest", attestStart, "%s", strings.Join(names, ", "))
 	if _, err := signed.wait(); err != nil {
 		return nil, err
@@ -398,6 +418,47 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	return s, nil
 }
 
+// scanImage scans the binary of the built image with govulncheck (binary mode) and returns
+// the cosign vulnerability predicate. Findings do not stop the release: they are attested,
+// and admission denies the image for them (VULN_FOUND).
+func (s *Summary) scanImage(ctx context.Context, o Options, res *build.Result, step func(string, time.Time, string, ...any)) ([]byte, error) {
+	t := time.Now()
+	db := o.VulnDB
+	if db == nil {
+		dir, err := vuln.DefaultCacheDir()
+		if err != nil {
+			return nil, err
+		}
+		if db, err = vuln.PrepareDB(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+	tmp, err := os.MkdirTemp("", "release-vuln-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "binary")
+	if err := vuln.ExtractFile(res.Image, cmp.Or(o.Build.BinaryPath, build.DefaultBinaryPath), bin); err != nil {
+		return nil, fmt.Errorf("release: vulnerability scan: %w", err)
+	}
+	vex := cmp.Or(o.VEX, filepath.Join(cmp.Or(o.Build.SourceDir, "."), vuln.VEXDir))
+	r, err := vuln.Scan(ctx, vuln.Options{DB: db, Mode: vuln.ModeBinary, Binary: bin, VEX: vex})
+	if err != nil {
+		return nil, fmt.Errorf("release: vulnerability scan: %w", err)
+	}
+	body, err := r.Predicate()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.write(o.OutDir, "vuln.json", body); err != nil {
+		return nil, err
+	}
+	step("vuln", t, "govulncheck %s, database of %s: %d called, %d waived, %d informational",
+		r.Scanner.Version, db.Modified.Format(time.DateOnly), len(r.Findings), len(r.Waived), len(r.Informational))
+	return body, nil
+}
+
 func (s *Summary) write(dir, name string, b []byte) error {
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, b, 0o600); err != nil {
@@ -440,24 +501,4 @@ func selfTrust(keyID, registryPrefix string) ([]byte, error) {
 		"trusted_keys": map[string]any{keyID: map[string]string{"name": "this release's signing key"}},
 		"registries":   regs,
 	}}, "", "  ")
-}
-
-// ReadPredicate reads a predicate file, bounded by predicate.MaxSize.
-func ReadPredicate(p string) ([]byte, error) {
-	f, err := os.Open(p) // #nosec G304 -- a predicate file the operator names
-	if err != nil {
-		return nil, fmt.Errorf("predicate: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, predicate.MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("predicate %s: %w", p, err)
-	}
-	if len(b) > predicate.MaxSize {
-		return nil, fmt.Errorf("predicate %s: larger than %d bytes", p, predicate.MaxSize)
-	}
-	if !json.Valid(b) {
-		return nil, fmt.Errorf("predicate %s: not JSON", p)
-	}
-	return b, nil
 }

@@ -21,12 +21,14 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/predicate"
 	"github.com/secure-movie-service/sms/pipeline/release"
 	"github.com/secure-movie-service/sms/pipeline/verify"
+	"github.com/secure-movie-service/sms/pipeline/vuln"
 )
 
 // fixture is a git repository with the tiny module, its revision and a release key.
 type fixture struct {
 	repo, rev string
 	key       *testkit.Key
+	db        *vuln.DB // marks nothing the fixture calls vulnerable
 }
 
 func mustFixture(t *testing.T) *fixture {
@@ -34,7 +36,7 @@ func mustFixture(t *testing.T) *fixture {
 	repo := testkit.MustRepo(t)
 	out, err := exec.Command("git", "-C", repo, "rev-parse", "HEAD").Output()
 	testkit.Must(t, err)
-	return &fixture{repo: repo, rev: strings.TrimSpace(string(out)), key: testkit.MustKey(t)}
+	return &fixture{repo: repo, rev: strings.TrimSpace(string(out)), key: testkit.MustKey(t), db: testkit.MustVulnDB(t, false)}
 }
 
 func (f *fixture) options(t *testing.T) release.Options {
@@ -45,6 +47,8 @@ func (f *fixture) options(t *testing.T) release.Options {
 		Password: []byte(testkit.Password),
 		OutDir:   t.TempDir(),
 		Controls: mustFile(t, "controls.json", testkit.Controls(f.rev)),
+		Data:     [][]byte{testkit.ControlsOverlay()},
+		VulnDB:   f.db,
 	}
 }
 
@@ -120,21 +124,21 @@ func TestReleaseIsDeployableAndReproducible(t *testing.T) {
 		for _, st := range s.Steps {
 			steps = append(steps, st.Name)
 		}
-		for _, want := range []string{"registry", "key", "build+push", "sbom", "sign", "attest", "verify", "admit"} {
+		for _, want := range []string{"registry", "key", "build+push", "sbom", "vuln", "sign", "attest", "verify", "admit"} {
 			if !slices.Contains(steps, want) {
 				t.Errorf("no %s step in %v", want, steps)
 			}
 		}
-		for _, name := range []string{"sbom.spdx.json", "sbom.cyclonedx.json", "provenance.json", "facts.json", "verdict.json", "summary.json", "trust-overlay.json"} {
+		for _, name := range []string{"sbom.spdx.json", "sbom.cyclonedx.json", "provenance.json", "vuln.json", "facts.json", "verdict.json", "summary.json", "trust-overlay.json"} {
 			if _, err := os.Stat(filepath.Join(o.OutDir, name)); err != nil {
 				t.Errorf("release wrote no %s", name)
 			}
 		}
 		fa := mustFacts(t, o.OutDir)
-		if len(fa.Signatures) != 1 || len(fa.Attestations) != 4 || len(fa.Problems) != 0 || !fa.ContentVerified {
+		if len(fa.Signatures) != 1 || len(fa.Attestations) != 5 || len(fa.Problems) != 0 || !fa.ContentVerified {
 			t.Fatalf("facts %+v", fa)
 		}
-		want := []string{predicate.TypeControls, predicate.TypeCycloneDX, predicate.TypeSPDX, predicate.TypeProvenance}
+		want := []string{predicate.TypeControls, predicate.TypeCycloneDX, predicate.TypeSPDX, predicate.TypeProvenance, predicate.TypeVuln}
 		slices.Sort(want)
 		if !slices.Equal(fa.PredicateTypes, want) {
 			t.Fatalf("predicate types %v", fa.PredicateTypes)
@@ -177,7 +181,7 @@ func TestReleaseToARegistry(t *testing.T) {
 	// Anyone can now verify it in that registry with the public key.
 	fa, err := verify.Check(context.Background(), s.Image, verify.Options{Keys: []*keys.Verifier{f.key.Verifier}})
 	testkit.Must(t, err)
-	if !slices.Equal(fa.Signers, []string{f.key.Signer.ID}) || len(fa.Attestations) != 4 {
+	if !slices.Equal(fa.Signers, []string{f.key.Signer.ID}) || len(fa.Attestations) != 5 {
 		t.Fatalf("facts %+v", fa)
 	}
 	// The attestations are written in one order, whichever step finished first.
@@ -195,7 +199,7 @@ func TestReleaseToARegistry(t *testing.T) {
 		testkit.Must(t, err)
 		order = append(order, ann["predicateType"])
 	}
-	if want := []string{predicate.TypeProvenance, predicate.TypeControls, predicate.TypeSPDX, predicate.TypeCycloneDX}; !slices.Equal(order, want) {
+	if want := []string{predicate.TypeProvenance, predicate.TypeControls, predicate.TypeSPDX, predicate.TypeCycloneDX, predicate.TypeVuln}; !slices.Equal(order, want) {
 		t.Fatalf("attestations in order %v, want %v", order, want)
 	}
 }
@@ -251,6 +255,8 @@ func TestReleaseRefuses(t *testing.T) {
 		{"no controls", func(o *release.Options) { o.Controls = "" }, "CONTROLS_MISSING", true},
 		{"an SBOM given as the controls predicate", func(o *release.Options) { o.Controls = mustFile(t, "c.json", testkit.SPDX()) }, "CONTROLS_MISSING", false},
 		{"a key and registry policy data does not trust", func(o *release.Options) { o.NoSelfTrust = true }, "SIGNATURE_MISSING", true},
+		{"C-IMAGE-SCAN a binary that calls a vulnerable function", func(o *release.Options) { o.VulnDB = testkit.MustVulnDB(t, true) }, "VULN_FOUND", true},
+		{"C-CONTROLS-ATTESTED the production data's required controls", func(o *release.Options) { o.Data = nil }, "CONTROLS_INCOMPLETE", true},
 		{"a privileged pod", func(o *release.Options) {
 			o.Manifest = mustFile(t, "pod.yaml", []byte(`kind: Pod
 metadata: {name: movies}

@@ -21,7 +21,11 @@ cfg := {
 	"trusted_keys": {key: {"name": "release"}},
 	"registries": ["ghcr.io/secure-movie-service/"],
 	"source_repository": "https://github.com/secure-movie-service/sms",
+	"controls": {"required": ["C-AUTHZ-01", "C-PENTEST"]},
+	"vulnerability": {"max_db_age_days": 30},
 }
+
+now := "2026-11-30T12:00:00Z"
 
 att(type, summary) := {
 	"key_id": key, "predicate_type": type, "valid": true,
@@ -37,7 +41,13 @@ prov_att := att("https://slsa.dev/provenance/v1", {"provenance": {
 }})
 
 ctl_att := att("https://github.com/secure-movie-service/sms/attestation/controls/v1", {"controls": {
-	"revision": rev, "passed": true, "failed": [], "total": 2,
+	"revision": rev, "passed": true, "failed": [], "total": 2, "dirty": false,
+	"statuses": {"C-AUTHZ-01": "pass", "C-PENTEST": "pass"}, "attestations_missing": [],
+}})
+
+vuln_att := att("https://cosign.sigstore.dev/attestation/vuln/v1", {"vuln": {
+	"scanner": "https://pkg.go.dev/golang.org/x/vuln/cmd/govulncheck", "db_modified": "2026-11-20T08:00:00Z",
+	"findings": [], "waived": [],
 }})
 
 good_facts := {
@@ -45,10 +55,10 @@ good_facts := {
 	"content_verified": true,
 	"config": {"user": "65532:65532"},
 	"signatures": [{"key_id": key, "digest": dg}],
-	"attestations": [sbom_att, prov_att, ctl_att],
+	"attestations": [sbom_att, prov_att, ctl_att, vuln_att],
 }
 
-image_input(facts) := {"images": [ref], "facts": {ref: facts}}
+image_input(facts) := {"images": [ref], "facts": {ref: facts}, "now": now}
 
 codes(input_doc) := {d.code | some d in admission.deny with input as input_doc with data.supply_chain as cfg}
 
@@ -64,7 +74,7 @@ container := {
 	"resources": {"limits": {"cpu": "500m", "memory": "128Mi"}},
 }
 
-pod(spec) := {"object": {"kind": "Pod", "metadata": {"name": "movies"}, "spec": spec}, "facts": {ref: good_facts}}
+pod(spec) := {"object": {"kind": "Pod", "metadata": {"name": "movies"}, "spec": spec}, "facts": {ref: good_facts}, "now": now}
 
 good_spec := {"containers": [container]}
 
@@ -86,17 +96,17 @@ test_pod_level_run_as_non_root_is_enough if {
 
 test_deployment_is_allowed if {
 	d := {"kind": "Deployment", "metadata": {"name": "m"}, "spec": {"template": {"spec": good_spec}}}
-	allowed({"object": d, "facts": {ref: good_facts}})
+	allowed({"object": d, "facts": {ref: good_facts}, "now": now})
 }
 
 test_cronjob_images_are_checked if {
 	cj := {"kind": "CronJob", "metadata": {"name": "m"}, "spec": {"jobTemplate": {"spec": {"template": {"spec": good_spec}}}}}
-	allowed({"object": cj, "facts": {ref: good_facts}})
+	allowed({"object": cj, "facts": {ref: good_facts}, "now": now})
 	"FACTS_MISSING" in codes({"object": cj, "facts": {}})
 }
 
 test_admission_review_is_read if {
-	review := {"kind": "AdmissionReview", "request": {"uid": "u1", "object": pod(good_spec).object}, "facts": {ref: good_facts}}
+	review := {"kind": "AdmissionReview", "request": {"uid": "u1", "object": pod(good_spec).object}, "facts": {ref: good_facts}, "now": now}
 	allowed(review)
 	resp := admission.review_response with input as review with data.supply_chain as cfg
 	resp.response.allowed == true
@@ -120,7 +130,7 @@ test_gatekeeper_review_gives_violations if {
 }
 
 test_facts_from_verifier_data if {
-	img_in := {"images": [ref]}
+	img_in := {"images": [ref], "now": now}
 	admission.allow with input as img_in with data.supply_chain as object.union(cfg, {"facts": {dg: good_facts}})
 	not admission.allow with input as img_in with data.supply_chain as cfg
 }
@@ -363,4 +373,135 @@ test_every_reason_has_code_and_message if {
 		regex.match(`^[A-Z_]+$`, d.code)
 		d.message != ""
 	}
+}
+
+# --- the control results are bound to the threat model -----------------------
+
+with_controls(patch) := replace(ctl_type, json.patch(ctl_att, patch))
+
+test_controls_dirty_denied if {
+	ds := codes(image_input(with_controls([{"op": "replace", "path": "/summary/controls/dirty", "value": true}])))
+	"CONTROLS_DIRTY" in ds
+	not "CONTROLS_FAILED" in ds
+}
+
+test_controls_without_dirty_flag_denied if {
+	"CONTROLS_DIRTY" in codes(image_input(with_controls([{"op": "remove", "path": "/summary/controls/dirty"}])))
+}
+
+test_controls_one_invented_control_denied if {
+	invented := [{"op": "replace", "path": "/summary/controls/statuses", "value": {"C-INVENTED": "pass"}}]
+	some d in admission.deny with input as image_input(with_controls(invented)) with data.supply_chain as cfg
+	d.code == "CONTROLS_INCOMPLETE"
+	contains(d.message, "C-AUTHZ-01, C-PENTEST")
+}
+
+test_controls_unpinned_denied if {
+	c := json.remove(cfg, ["controls"])
+	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+	"CONTROLS_UNPINNED" in ds
+}
+
+test_review_attestation_missing_denied if {
+	ds := admission.deny with input as image_input(missing_review) with data.supply_chain as cfg
+	{d.code | some d in ds} == {"REVIEW_ATTESTATION_MISSING"}
+	some d in ds
+	contains(d.message, "C-PENTEST")
+}
+
+# --- enforcement levels ---------------------------------------------------------
+
+missing_review := with_controls([
+	{"op": "replace", "path": "/summary/controls/attestations_missing", "value": ["C-PENTEST"]},
+	{"op": "replace", "path": "/summary/controls/passed", "value": false},
+])
+
+levelled(level) := object.union(cfg, {"enforcement": {"REVIEW_ATTESTATION_MISSING": level}})
+
+test_relaxable_rule_warns_and_allows if {
+	c := levelled("warn")
+	admission.allow with input as image_input(missing_review) with data.supply_chain as c
+	ws := admission.decision.warn with input as image_input(missing_review) with data.supply_chain as c
+	some w in ws
+	w.code == "REVIEW_ATTESTATION_MISSING"
+}
+
+test_dry_run_is_recorded_and_never_blocks if {
+	c := levelled("dryrun")
+	d := admission.decision with input as image_input(missing_review) with data.supply_chain as c
+	d.allow == true
+	count(d.warn) == 0
+	some r in d.dry_run
+	r.code == "REVIEW_ATTESTATION_MISSING"
+}
+
+test_warning_never_allows_anything_else if {
+	c := levelled("warn")
+	unsigned := object.union(missing_review, {"signatures": []})
+	not admission.allow with input as image_input(unsigned) with data.supply_chain as c
+	ds := {d.code | some d in admission.deny with input as image_input(unsigned) with data.supply_chain as c}
+	ds == {"SIGNATURE_MISSING"}
+}
+
+test_only_relaxable_rules_may_be_lowered if {
+	c := object.union(cfg, {"enforcement": {"SIGNATURE_MISSING": "warn"}})
+	unsigned := object.union(good_facts, {"signatures": []})
+	ds := {d.code | some d in admission.deny with input as image_input(unsigned) with data.supply_chain as c}
+	"SIGNATURE_MISSING" in ds
+	"ENFORCEMENT_INVALID" in ds
+	not admission.allow with input as image_input(good_facts) with data.supply_chain as c
+}
+
+test_unknown_level_denied if {
+	c := levelled("off")
+	ds := {d.code | some d in admission.deny with input as image_input(missing_review) with data.supply_chain as c}
+	ds == {"ENFORCEMENT_INVALID", "REVIEW_ATTESTATION_MISSING"}
+}
+
+test_production_data_denies_everything if {
+	# policy/data itself, as shipped: no rule is lowered.
+	count(object.get(data.supply_chain, "enforcement", {})) == 0
+}
+
+# --- vulnerability scan ------------------------------------------------------------
+
+vuln_type := "https://cosign.sigstore.dev/attestation/vuln/v1"
+
+with_vuln(patch) := replace(vuln_type, json.patch(vuln_att, patch))
+
+test_vuln_scan_missing_denied if "VULN_SCAN_MISSING" in codes(image_input(without(vuln_type)))
+
+test_vuln_scan_by_untrusted_key_denied if {
+	"VULN_SCAN_MISSING" in codes(image_input(replace(vuln_type, object.union(vuln_att, {"key_id": evil}))))
+}
+
+test_vuln_found_denied if {
+	f := with_vuln([{"op": "replace", "path": "/summary/vuln/findings", "value": ["GO-2026-0001"]}])
+	some d in admission.deny with input as image_input(f) with data.supply_chain as cfg
+	d.code == "VULN_FOUND"
+	contains(d.message, "GO-2026-0001")
+}
+
+test_vuln_found_in_any_scan_denied if {
+	bad := json.patch(vuln_att, [{"op": "replace", "path": "/summary/vuln/findings", "value": ["GO-2026-0001"]}])
+	f := object.union(good_facts, {"attestations": array.concat(good_facts.attestations, [bad])})
+	"VULN_FOUND" in codes(image_input(f))
+}
+
+test_vuln_db_stale_denied if {
+	old := with_vuln([{"op": "replace", "path": "/summary/vuln/db_modified", "value": "2026-10-01T00:00:00Z"}])
+	"VULN_DB_STALE" in codes(image_input(old))
+	not "VULN_DB_STALE" in codes(image_input(good_facts))
+}
+
+test_vuln_db_age_limit_unset_denied if {
+	c := json.remove(cfg, ["vulnerability"])
+	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+	"VULN_DB_STALE" in ds
+}
+
+test_vuln_db_stale_may_warn if {
+	c := object.union(cfg, {"enforcement": {"VULN_DB_STALE": "warn"}})
+	old := with_vuln([{"op": "replace", "path": "/summary/vuln/db_modified", "value": "2026-10-01T00:00:00Z"}])
+	admission.allow with input as image_input(old) with data.supply_chain as c
 }

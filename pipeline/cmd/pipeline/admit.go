@@ -76,4 +76,12 @@ func printVerdict(w io.Writer, v *admit.Verdict) {
 		}
 		fmt.Fprintf(w, "  %-24s %s  (%s)\n", d.Code, d.Message, where)
 	}
+	for _, group := range []struct {
+		label string
+		rs    []admit.Reason
+	}{{"WARN", v.Warn}, {"DRY-RUN", v.DryRun}} {
+		for _, d := range group.rs {
+			fmt.Fprintf(w, "%-8s %-26s %s\n", group.label, d.Code, d.Message)
+		}
+	}
 }

@@ -65,6 +65,7 @@ func commands() []command {
 		{"release", "build → push → sbom → sign → attest → verify → admit", runRelease},
 		{"controls", "run the threat model's evidence; report every threat and control and the attestations missing (exit 1 if one fails; --require-attestations: or one is missing); controls attest: a reviewer signs a manual control", runControls},
 		{"scan", "gosec, policy/repo and actionlint over the repository (text, json, sarif)", runScan},
+		{"vuln", "govulncheck over both modules or a binary, pinned database, OpenVEX exceptions", runVuln},
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/ociutil"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
-	"github.com/secure-movie-service/sms/pipeline/release"
 	"github.com/secure-movie-service/sms/pipeline/sign"
 )
 
@@ -33,7 +32,7 @@ func runAttest(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	body, err := release.ReadPredicate(*pred)
+	body, err := predicate.ReadFile(*pred)
 	if err != nil {
 		return err
 	}

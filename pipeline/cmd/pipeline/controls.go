@@ -13,13 +13,17 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/controls/checks"
 	"github.com/secure-movie-service/sms/pipeline/env"
 	"github.com/secure-movie-service/sms/pipeline/scan"
+	"github.com/secure-movie-service/sms/pipeline/vuln"
 )
 
 func runControls(ctx context.Context, a *app, args []string) error {
 	if len(args) > 0 && args[0] == "attest" {
 		return runControlsAttest(a, args[1:])
 	}
-	fs := a.flags("controls", "[flags]  |  controls attest --control ID --evidence FILE|URL --expires YYYY-MM-DD --key KEY")
+	if len(args) > 0 && args[0] == "fresh" {
+		return runControlsFresh(ctx, a, args[1:])
+	}
+	fs := a.flags("controls", "[flags]  |  controls attest --control ID --evidence FILE|URL --expires YYYY-MM-DD --key KEY  |  controls fresh [FILE]")
 	root := fs.String("root", ".", "repository root")
 	model := fs.String("model", "threatmodel/threatmodel.yaml", "threat model `FILE`, relative to -root")
 	out := fs.String("out", "out/controls", "`DIR` for report.txt, report.md, report.json, controls.sarif, junit.xml and predicate.json (empty: none)")
@@ -105,6 +109,29 @@ func platformChecks(getenv func(string) string) map[string]controls.PlatformChec
 	return out
 }
 
+// runControlsFresh exits 0 when the predicate holds the results of HEAD on a clean tree, 1
+// (saying why) otherwise: make release runs verify-controls again only then.
+func runControlsFresh(ctx context.Context, a *app, args []string) error {
+	fs := a.flags("controls fresh", "[--root DIR] [FILE (default out/controls/predicate.json)]")
+	root := fs.String("root", ".", "repository root")
+	if err := parse(fs, args, -1); err != nil {
+		return err
+	}
+	path := filepath.Join(*root, "out", "controls", controls.FilePredicate)
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		path = fs.Arg(0)
+	default:
+		return fmt.Errorf("%w: at most one predicate file", errUsage)
+	}
+	if err := controls.Fresh(ctx, *root, path); err != nil {
+		return fmt.Errorf("%w: %v", errDeny, err)
+	}
+	fmt.Fprintf(a.stdout, "%s holds the results of HEAD\n", path)
+	return nil
+}
+
 // pipelineChecks returns the checks that check:<name> evidence can name: the checks of
 // pipeline scan (each scan group runs at most once, and only when the model names one of its
 // checks) and the controls' own checks of the deployment manifests and the repository. A name
@@ -151,5 +178,7 @@ func pipelineChecks(root string) map[string]controls.Check {
 		checks.NetworkPolicy:       checks.CheckNetworkPolicy(root),
 		checks.DeploymentTLS:       checks.CheckDeploymentTLS(root),
 		checks.SecretScan:          checks.CheckSecrets(root),
+		vuln.CheckSourceName:       vuln.CheckSource(root, ""),
+		vuln.CheckImageName:        vuln.CheckImage(root, ""),
 	}
 }

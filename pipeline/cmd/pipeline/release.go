@@ -23,6 +23,7 @@ func runRelease(ctx context.Context, a *app, args []string) error {
 	fs.StringVar(&o.Controls, "controls", "", "control-results predicate `FILE` to attest (from make verify-controls)")
 	fs.StringVar(&o.Manifest, "manifest", "", "deployment manifest `FILE` to admit; ${IMAGE} is replaced by the image")
 	fs.Var(&data, "data", "JSON `FILE` merged over policy/data for admission (repeatable)")
+	fs.BoolVar(&o.RequireAttestations, "require-attestations", false, "deny when a manual control lacks a valid reviewer attestation, whatever the data's level")
 	fs.BoolVar(&o.NoSelfTrust, "no-self-trust", false, "admit with policy/data alone (do not trust this release's key and registry)")
 	var out output
 	out.register(fs, "text")

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -28,6 +29,7 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/build"
 	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
+	"github.com/secure-movie-service/sms/pipeline/vuln"
 )
 
 // Password encrypts every key a test makes.
@@ -210,19 +212,50 @@ func Provenance(repository, revision string) []byte {
 	return b
 }
 
+// ControlIDs are the controls every fixture control-results predicate covers (and
+// TrustOverlay requires).
+var ControlIDs = []string{"C-SUPPLY-01", "C-SUPPLY-02"}
+
 // Controls is a control-results predicate for revision; failed names controls that failed.
 func Controls(revision string, failed ...string) []byte {
+	clean := false
 	c := predicate.Controls{
-		Revision: revision, ModelDigest: "sha256:" + strings.Repeat("ab", 32), Passed: len(failed) == 0,
+		Revision: revision, ModelDigest: "sha256:" + strings.Repeat("ab", 32), Dirty: &clean, Passed: len(failed) == 0,
 		Controls: map[string]predicate.ControlResult{},
 	}
-	for _, id := range []string{"C-SUPPLY-01", "C-SUPPLY-02"} {
+	for _, id := range ControlIDs {
 		c.Controls[id] = predicate.ControlResult{Status: "pass", Evidence: []predicate.Evidence{{ID: "go:example.TestX", Status: "pass"}}}
 	}
 	for _, id := range failed {
 		c.Controls[id] = predicate.ControlResult{Status: "fail", Reason: "test failed", Evidence: []predicate.Evidence{{ID: "go:example.TestY", Status: "fail"}}}
 	}
 	b, _ := json.Marshal(c)
+	return b
+}
+
+// VulnDBDate is the database date of Vuln predicates: admission at VulnNow finds it fresh.
+var (
+	VulnDBDate = time.Date(2026, 11, 5, 23, 49, 57, 0, time.UTC)
+	VulnNow    = VulnDBDate.Add(7 * 24 * time.Hour)
+)
+
+// Vuln is a cosign vulnerability predicate over a database of dbDate; called names the
+// vulnerabilities the binary calls.
+func Vuln(dbDate time.Time, called ...string) []byte {
+	fs := []predicate.VulnFinding{}
+	for _, id := range called {
+		fs = append(fs, predicate.VulnFinding{ID: id, Module: "stdlib", Version: "v1.26.0", Level: predicate.LevelCalled, Symbols: []string{"fmt.Println"}})
+	}
+	started := dbDate.Add(time.Hour)
+	b, err := predicate.MarshalVuln(&predicate.Vuln{
+		Scanner: predicate.VulnScanner{URI: "pkg:golang/golang.org/x/vuln@v1.9.0", Version: "v1.9.0",
+			DB:     predicate.VulnDB{URI: "file:///testkit/vulndb", Version: dbDate.Format(time.RFC3339)},
+			Result: predicate.VulnResult{Mode: "binary", Targets: []string{"/movies"}, Findings: fs, Informational: []predicate.VulnFinding{}, Waived: []predicate.VulnFinding{}}},
+		Metadata: predicate.VulnMetadata{ScanStartedOn: started, ScanFinishedOn: started.Add(time.Second)},
+	})
+	if err != nil {
+		panic(err)
+	}
 	return b
 }
 
@@ -234,6 +267,7 @@ func TrustOverlay(prefixes []string, ks ...*Key) []byte {
 	}
 	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{
 		"trusted_keys": tk, "registries": prefixes, "source_repository": SourceRepository,
+		"controls": map[string]any{"required": ControlIDs},
 	}})
 	return b
 }
@@ -286,6 +320,47 @@ func Must(tb testing.TB, err error) {
 	if err != nil {
 		tb.Fatal(fmt.Errorf("unexpected: %w", err))
 	}
+}
+
+// StdlibVuln is the id of the entry MustVulnDB makes when asked to mark fmt.Println, which
+// every MustRepo binary calls, vulnerable.
+const StdlibVuln = "GO-2099-0042"
+
+// MustVulnDB builds a vulnerability database dated a day ago: one entry for a module no
+// fixture uses, and, when callsPrintln, one marking the standard library's fmt.Println
+// vulnerable in every Go release.
+func MustVulnDB(tb testing.TB, callsPrintln bool) *vuln.DB {
+	tb.Helper()
+	dir := tb.TempDir()
+	modified := time.Now().UTC().Add(-24 * time.Hour).Format(time.RFC3339)
+	entry := func(id, module, pkg, symbol string) {
+		e := map[string]any{
+			"schema_version": "1.3.1", "id": id, "modified": modified, "published": modified,
+			"summary": symbol + " is vulnerable (a test entry)",
+			"affected": []any{map[string]any{
+				"package":            map[string]any{"name": module, "ecosystem": "Go"},
+				"ranges":             []any{map[string]any{"type": "SEMVER", "events": []any{map[string]any{"introduced": "0"}, map[string]any{"fixed": "99.0.0"}}}},
+				"ecosystem_specific": map[string]any{"imports": []any{map[string]any{"path": pkg, "symbols": []string{symbol}}}},
+			}},
+		}
+		b, err := json.Marshal(e)
+		Must(tb, err)
+		Must(tb, os.MkdirAll(filepath.Join(dir, "osv"), 0o750))
+		Must(tb, os.WriteFile(filepath.Join(dir, "osv", id+".json"), b, 0o600))
+	}
+	entry("GO-2099-0001", "example.com/unused", "example.com/unused", "Boom")
+	if callsPrintln {
+		entry(StdlibVuln, "stdlib", "fmt", "Println")
+	}
+	db, err := vuln.BuildDB(vuln.Snapshot{Version: "v0.0.0-20990101000000-000000000000", OSVDir: filepath.Join(dir, "osv")}, filepath.Join(dir, "cache"))
+	Must(tb, err)
+	return db
+}
+
+// ControlsOverlay is policy data requiring exactly the fixture's ControlIDs.
+func ControlsOverlay() []byte {
+	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{"controls": map[string]any{"required": ControlIDs}}})
+	return b
 }
 
 // Reviewer is one entry of a test's reviewers document.
