@@ -81,10 +81,10 @@ func benchServer(b *testing.B, id *identityProvider, opa *opaServer, st store.St
 		b.Fatal(err)
 	}
 	verifier, _ := auth.NewVerifier(auth.Config{Keys: keys, Issuer: id.issuer, Audience: id.audience})
-	decider, _ := authz.New(authz.Config{URL: opa.url, Token: opa.token, CacheTTL: time.Second})
+	decider, _ := authz.New(authz.Config{URL: opa.url, Token: auth.Token(opa.token), CacheTTL: time.Second})
 	srv := httptest.NewServer(api.New(api.Config{
 		Store: st,
-		Authenticate: func(tok string) (api.Identity, error) {
+		Authenticate: func(tok auth.Token) (api.Identity, error) {
 			c, err := verifier.Verify(tok)
 			return api.Identity{Sub: c.Subject, Roles: c.Roles}, err
 		},

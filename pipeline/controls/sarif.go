@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/secure-movie-service/sms/pipeline/buildinfo"
 	"github.com/secure-movie-service/sms/pipeline/sarif"
 	"github.com/secure-movie-service/sms/threatmodel"
 )
@@ -41,7 +42,7 @@ var ruleHelp = map[string]struct{ Full, Help string }{
 // SARIF renders every finding as a SARIF 2.1.0 result at the line of its control (or
 // threat) in the model, so code scanning annotates threatmodel.yaml.
 func (r *Report) SARIF() ([]byte, error) {
-	driver := sarif.Driver{Name: "pipeline controls", Version: sarif.ToolVersion(),
+	driver := sarif.Driver{Name: "pipeline controls", Version: buildinfo.Version(),
 		InformationURI: "https://github.com/secure-movie-service/sms/tree/main/threatmodel"}
 	for _, rule := range Rules {
 		h, ok := ruleHelp[rule.ID]

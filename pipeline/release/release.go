@@ -36,7 +36,6 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/sign"
 	"github.com/secure-movie-service/sms/pipeline/verify"
 	"github.com/secure-movie-service/sms/pipeline/vuln"
-	policydata "github.com/secure-movie-service/sms/policy/data"
 )
 
 // Options configure a release.
@@ -217,7 +216,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		data := o.Data
 		if !o.NoSelfTrust {
-			overlay, err := selfTrust(k.ID, r.RegistryStr()+"/")
+			overlay, err := selfTrust(k.ID, r.Name())
 			if err != nil {
 				return nil, err
 			}
@@ -237,6 +236,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	buildStart := time.Now()
 	bo := o.Build
 	bo.Push, bo.OCILayout = r.Tag(o.Tag).String(), ""
+	// A release that signs never takes its binary from a cache: anything that ran earlier as
+	// this user could have planted one there. It builds, and the provenance says so.
+	bo.CacheDir = ""
 	bo.Progress = io.Discard
 	res, err := build.Assemble(ctx, bo)
 	if _, kerr := key.wait(); kerr != nil {
@@ -256,11 +258,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		if err := build.Push(ctx, res, bo.Push); err != nil {
 			return struct{}{}, err
 		}
-		cached := ""
-		if res.Cached {
-			cached = ", binary from the build cache"
-		}
-		step("build+push", buildStart, "%s (revision %.12s, SOURCE_DATE_EPOCH %d%s)", res.Ref, res.Revision, res.Epoch, cached)
+		step("build+push", buildStart, "%s (revision %.12s, SOURCE_DATE_EPOCH %d, fresh go build)", res.Ref, res.Revision, res.Epoch)
 		return struct{}{}, nil
 	})
 	running = append(running, pushed.finished)
@@ -485,20 +483,11 @@ func loadKey(o Options) (*keys.Signer, error) {
 	return keys.LoadSigner(o.KeyPath, o.Password)
 }
 
-// selfTrust is the data overlay that trusts this release's key and registry, on top of
-// policy/data.
-func selfTrust(keyID, registryPrefix string) ([]byte, error) {
-	var base struct {
-		SupplyChain struct {
-			Registries []string `json:"registries"`
-		} `json:"supply_chain"`
-	}
-	if err := json.Unmarshal(policydata.SupplyChain, &base); err != nil {
-		return nil, err
-	}
-	regs := append(base.SupplyChain.Registries, registryPrefix)
+// selfTrust is the data overlay that trusts this release's key, and images of this release's
+// repository exactly (not the rest of its registry), on top of policy/data.
+func selfTrust(keyID, repository string) ([]byte, error) {
 	return json.MarshalIndent(map[string]any{"supply_chain": map[string]any{
 		"trusted_keys": map[string]any{keyID: map[string]string{"name": "this release's signing key"}},
-		"registries":   regs,
+		"repositories": []string{repository},
 	}}, "", "  ")
 }

@@ -3,6 +3,8 @@ package release_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -13,13 +15,16 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 
 	"github.com/secure-movie-service/sms/pipeline/admit"
+	"github.com/secure-movie-service/sms/pipeline/build"
 	"github.com/secure-movie-service/sms/pipeline/internal/testkit"
 	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
 	"github.com/secure-movie-service/sms/pipeline/release"
+	"github.com/secure-movie-service/sms/pipeline/sign"
 	"github.com/secure-movie-service/sms/pipeline/verify"
 	"github.com/secure-movie-service/sms/pipeline/vuln"
 )
@@ -47,7 +52,7 @@ func (f *fixture) options(t *testing.T) release.Options {
 		Password: []byte(testkit.Password),
 		OutDir:   t.TempDir(),
 		Controls: mustFile(t, "controls.json", testkit.Controls(f.rev)),
-		Data:     [][]byte{testkit.ControlsOverlay()},
+		Data:     [][]byte{testkit.FixtureData()},
 		VulnDB:   f.db,
 	}
 }
@@ -112,7 +117,7 @@ func TestReleaseIsDeployableAndReproducible(t *testing.T) {
 	var provs, sboms [][]byte
 	for i := 0; i < 2; i++ {
 		o := f.options(t)
-		o.Build.CacheDir = cache // the second release reuses the first one's binary
+		o.Build.CacheDir = cache // which a release never reads
 		s, err := release.Run(context.Background(), o)
 		if err != nil {
 			t.Fatalf("release %d: %v (deny %v)", i, err, s)
@@ -143,8 +148,8 @@ func TestReleaseIsDeployableAndReproducible(t *testing.T) {
 		if !slices.Equal(fa.PredicateTypes, want) {
 			t.Fatalf("predicate types %v", fa.PredicateTypes)
 		}
-		if got := slices.IndexFunc(s.Steps, func(st release.Step) bool { return strings.Contains(st.Detail, "build cache") }) >= 0; got != (i == 1) {
-			t.Errorf("release %d: binary from the build cache %v", i, got)
+		if slices.IndexFunc(s.Steps, func(st release.Step) bool { return strings.Contains(st.Detail, "fresh go build") }) < 0 {
+			t.Errorf("release %d: the binary was not built fresh: %+v", i, s.Steps)
 		}
 		if !slices.IsSortedFunc(s.Files, strings.Compare) {
 			t.Errorf("files %v", s.Files)
@@ -257,6 +262,9 @@ func TestReleaseRefuses(t *testing.T) {
 		{"a key and registry policy data does not trust", func(o *release.Options) { o.NoSelfTrust = true }, "SIGNATURE_MISSING", true},
 		{"C-IMAGE-SCAN a binary that calls a vulnerable function", func(o *release.Options) { o.VulnDB = testkit.MustVulnDB(t, true) }, "VULN_FOUND", true},
 		{"C-CONTROLS-ATTESTED the production data's required controls", func(o *release.Options) { o.Data = nil }, "CONTROLS_INCOMPLETE", true},
+		{"C-PROVENANCE a commit older than the oldest supported release", func(o *release.Options) {
+			o.Data = [][]byte{[]byte(`{"supply_chain":{"controls":{"required":["C-SUPPLY-01","C-SUPPLY-02"]}}}`)}
+		}, "RELEASE_TOO_OLD", true},
 		{"a privileged pod", func(o *release.Options) {
 			o.Manifest = mustFile(t, "pod.yaml", []byte(`kind: Pod
 metadata: {name: movies}
@@ -289,5 +297,86 @@ spec:
 				t.Fatalf("error %v, want %v", err, wantErr)
 			}
 		})
+	}
+}
+
+// The release trusts its own key for its own repository only: another repository on the same
+// registry, signed and attested by the same key, is not admitted with the release's overlay.
+func TestSelfTrustIsScopedToTheRepository(t *testing.T) {
+	f := mustFixture(t)
+	reg := testkit.MustRegistry(t)
+	o := f.options(t)
+	o.Repository = reg.Host + "/acme/movies"
+	s, err := release.Run(context.Background(), o)
+	testkit.Must(t, err)
+	overlay, err := os.ReadFile(filepath.Join(o.OutDir, "trust-overlay.json"))
+	testkit.Must(t, err)
+	var trust struct {
+		SupplyChain struct {
+			Registries   []string `json:"registries"`
+			Repositories []string `json:"repositories"`
+		} `json:"supply_chain"`
+	}
+	testkit.Must(t, json.Unmarshal(overlay, &trust))
+	if len(trust.SupplyChain.Registries) != 0 || !slices.Equal(trust.SupplyChain.Repositories, []string{o.Repository}) {
+		t.Fatalf("the release trusts %s", overlay)
+	}
+	// The same image, signature and attestations copied to another repository of the registry.
+	other := reg.Host + "/acme/tools"
+	d, err := name.NewDigest(s.Image)
+	testkit.Must(t, err)
+	img, err := remote.Image(d)
+	testkit.Must(t, err)
+	ref := testkit.MustPush(t, other, img)
+	testkit.Must(t, sign.Sign(context.Background(), ref, f.key.Signer))
+	v, err := admit.Run(context.Background(), admit.Options{
+		Keys: []*keys.Verifier{f.key.Verifier}, Images: []string{ref.String()},
+		Data: [][]byte{overlay, testkit.FixtureData()},
+	})
+	if !errors.Is(err, admit.ErrDenied) || !slices.ContainsFunc(v.Deny, func(r admit.Reason) bool { return r.Code == "REGISTRY_NOT_ALLOWED" }) {
+		t.Fatalf("an image of another repository was not refused for its registry: %v %+v", err, v)
+	}
+}
+
+// A poisoned build cache is never signed: anything running earlier as the same user can
+// write a binary for HEAD, and its hash beside it, into the cache; the release builds anyway.
+func TestReleaseNeverSignsACachedBinary(t *testing.T) {
+	f := mustFixture(t)
+	ctx := context.Background()
+	cache := t.TempDir()
+	bo := testkit.BuildOptions(f.repo)
+	bo.CacheDir, bo.OCILayout = cache, t.TempDir()
+	fresh, err := build.Run(ctx, bo)
+	testkit.Must(t, err)
+	// Plant another binary in the entry, with a matching hash, as an attacker would.
+	planted := []byte("#!/bin/sh\necho owned\n")
+	sum := sha256.Sum256(planted)
+	entries, err := filepath.Glob(filepath.Join(cache, "*", "meta.json"))
+	testkit.Must(t, err)
+	if len(entries) != 1 {
+		t.Fatalf("cache entries %v", entries)
+	}
+	meta, err := os.ReadFile(entries[0])
+	testkit.Must(t, err)
+	var m map[string]any
+	testkit.Must(t, json.Unmarshal(meta, &m))
+	m["binary_sha256"] = hex.EncodeToString(sum[:])
+	meta, _ = json.Marshal(m)
+	testkit.Must(t, os.WriteFile(entries[0], meta, 0o600))
+	testkit.Must(t, os.WriteFile(filepath.Join(filepath.Dir(entries[0]), "binary"), planted, 0o600))
+
+	o := f.options(t)
+	o.Build.CacheDir = cache
+	s, err := release.Run(ctx, o)
+	testkit.Must(t, err)
+	if s.Digest != fresh.Digest {
+		t.Fatalf("released %s, a fresh build is %s: the cached binary was signed", s.Digest, fresh.Digest)
+	}
+	var p predicate.Provenance
+	b, err := os.ReadFile(filepath.Join(o.OutDir, "provenance.json"))
+	testkit.Must(t, err)
+	testkit.Must(t, json.Unmarshal(b, &p))
+	if got := p.BuildDefinition.InternalParameters["binary_obtained"]; got != "go build" {
+		t.Fatalf("provenance says the binary was obtained by %v", got)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"strings"
 )
 
@@ -205,32 +204,4 @@ func (l *Log) Check() error {
 		return errors.New("sarif: " + strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-// ToolVersion is the version of the module that built the running program (the pipeline),
-// or "devel" when it was built from a work tree.
-func ToolVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok || bi.Main.Version == "" || bi.Main.Version == "(devel)" {
-		return "devel"
-	}
-	return bi.Main.Version
-}
-
-// DepVersion is the version of module path linked into the running program, or "" when it
-// is not linked in.
-func DepVersion(path string) string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return ""
-	}
-	for _, d := range bi.Deps {
-		if d.Path == path {
-			if d.Replace != nil {
-				return d.Replace.Version
-			}
-			return d.Version
-		}
-	}
-	return ""
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/securego/gosec/v2/cwe"
 	"github.com/securego/gosec/v2/rules"
 
+	"github.com/secure-movie-service/sms/pipeline/buildinfo"
 	"github.com/secure-movie-service/sms/pipeline/sarif"
 )
 
@@ -126,9 +127,9 @@ func (r *Report) SARIF() *sarif.Log {
 	}
 	sort.Strings(ids)
 	driver := sarif.Driver{
-		Name: "pipeline scan", Version: sarif.ToolVersion(),
+		Name: "pipeline scan", Version: buildinfo.Version(),
 		InformationURI: "https://github.com/secure-movie-service/sms/blob/main/SECURITY.md",
-		Properties:     map[string]any{"gosecVersion": sarif.DepVersion(gosecModule), "actionlintVersion": sarif.DepVersion(actionlintModule)},
+		Properties:     map[string]any{"gosecVersion": buildinfo.Dep(gosecModule), "actionlintVersion": buildinfo.Dep(actionlintModule)},
 	}
 	for _, id := range ids {
 		driver.Rules = append(driver.Rules, sarifRule(id, first[id]))

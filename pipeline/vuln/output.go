@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secure-movie-service/sms/pipeline/buildinfo"
 	"github.com/secure-movie-service/sms/pipeline/sarif"
 )
 
@@ -43,7 +44,7 @@ func encode(w io.Writer, v any) error {
 func (r *Report) SARIF() *sarif.Log {
 	driver := sarif.Driver{Name: "govulncheck", Version: r.Scanner.Version, InformationURI: "https://go.dev/security/vuln/",
 		Properties: map[string]any{"database": r.DB.URI, "databaseModified": r.DB.Modified.Format(time.RFC3339),
-			"databaseVersion": r.DB.Version, "pipelineVersion": sarif.ToolVersion()}}
+			"databaseVersion": r.DB.Version, "pipelineVersion": buildinfo.Version()}}
 	seen := map[string]bool{}
 	var results []sarif.Result
 	add := func(fs []Finding, level string) {

@@ -231,6 +231,13 @@ registry_allowed(ref) if {
 	startswith(ref, prefix)
 }
 
+# One repository exactly (host/path, no tag or digest): what a release on loopback trusts.
+registry_allowed(ref) if {
+	some repo in data.supply_chain.repositories
+	not contains(repo, "@")
+	startswith(ref, concat("", [repo, "@"]))
+}
+
 # ---------------------------------------------------------------------------
 # Image rules
 
@@ -354,15 +361,66 @@ finding contains reason("PROVENANCE_SOURCE", ref, "", msg) if {
 
 # METADATA
 # title: PROVENANCE_DIRTY — release images are built from a committed tree
+# description: Every provenance for the digest must say clean; one dirty one is enough to deny.
 # custom:
 #   controls: [C-PROVENANCE]
 finding contains reason("PROVENANCE_DIRTY", ref, "", "the image was built from a work tree with uncommitted changes") if {
 	some ref in images
 	pinned(ref)
-	count(good_provenance(ref)) > 0
-	every p in good_provenance(ref) {
-		p.summary.provenance.dirty != false
+	some p in valid(attestations(ref, {provenance_type}))
+	not p.summary.provenance.dirty == false
+}
+
+# METADATA
+# title: PROVENANCE_REVISIONS — every provenance for the digest names one and the same revision
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("PROVENANCE_REVISIONS", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	revisions := {object.get(p.summary.provenance, "source_revision", "") |
+		some p in valid(attestations(ref, {provenance_type}))
 	}
+	count(revisions) > 1
+	msg := sprintf("the provenance names more than one revision: %v", [concat(", ", sort(revisions))])
+}
+
+# METADATA
+# title: RELEASE_TOO_OLD — releases older than the supported minimum are not admitted (rollback)
+# description: >-
+#   Every provenance for the digest must name a source commit no older than policy data's
+#   rollback.min_source_date; a provenance without the commit's time cannot show it.
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("RELEASE_TOO_OLD", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	oldest := time.parse_rfc3339_ns(data.supply_chain.rollback.min_source_date)
+	some p in valid(attestations(ref, {provenance_type}))
+	object.get(p.summary.provenance, "source_date_epoch", 0) * 1000000000 < oldest
+	msg := sprintf("the release's source commit is older than the supported minimum %v", [
+		data.supply_chain.rollback.min_source_date,
+	])
+}
+
+# METADATA
+# title: RELEASE_UNPINNED — policy data sets the oldest supported release
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("RELEASE_UNPINNED", ref, "", "policy data sets no rollback.min_source_date") if {
+	some ref in images
+	pinned(ref)
+	not is_string(object.get(data.supply_chain, ["rollback", "min_source_date"], null))
+}
+
+# METADATA
+# title: DIGEST_DENIED — a digest on policy data's deny-list is never admitted
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("DIGEST_DENIED", ref, "", sprintf("%v is on the deny-list", [digest_of(ref)])) if {
+	some ref in images
+	pinned(ref)
+	digest_of(ref) in object.get(data.supply_chain, ["rollback", "denied_digests"], [])
 }
 
 # METADATA

@@ -23,6 +23,7 @@ cfg := {
 	"source_repository": "https://github.com/secure-movie-service/sms",
 	"controls": {"required": ["C-AUTHZ-01", "C-PENTEST"]},
 	"vulnerability": {"max_db_age_days": 30},
+	"rollback": {"min_source_date": "2026-11-01T00:00:00Z", "denied_digests": [evil]},
 }
 
 now := "2026-11-30T12:00:00Z"
@@ -37,7 +38,7 @@ sbom_att := att("https://spdx.dev/Document", {"sbom": {"format": "spdx-2.3", "pa
 
 prov_att := att("https://slsa.dev/provenance/v1", {"provenance": {
 	"source_repository": "https://github.com/secure-movie-service/sms",
-	"source_revision": rev, "dirty": false,
+	"source_revision": rev, "dirty": false, "source_date_epoch": 1795000000,
 }})
 
 ctl_att := att("https://github.com/secure-movie-service/sms/attestation/controls/v1", {"controls": {
@@ -177,6 +178,16 @@ test_registry_prefix_without_slash_is_ignored if {
 	"REGISTRY_NOT_ALLOWED" in ds
 }
 
+test_repository_allowlist_is_exact if {
+	c := object.union(json.remove(cfg, ["registries"]), {"repositories": ["ghcr.io/secure-movie-service/movies"]})
+	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+	not "REGISTRY_NOT_ALLOWED" in ds
+	every other in ["ghcr.io/secure-movie-service/tools", "ghcr.io/secure-movie-service/movies-evil"] {
+		r := concat("@", [other, dg])
+		"REGISTRY_NOT_ALLOWED" in {d.code | some d in admission.deny with input as {"images": [r], "facts": {r: good_facts}, "now": now} with data.supply_chain as c}
+	}
+}
+
 test_no_registry_data_denies if {
 	c := json.remove(cfg, ["registries"])
 	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
@@ -254,6 +265,49 @@ test_provenance_without_source_data_denied if {
 test_provenance_dirty_denied if {
 	a := object.union(prov_att, {"summary": {"provenance": {"source_repository": cfg.source_repository, "source_revision": rev, "dirty": true}}})
 	"PROVENANCE_DIRTY" in codes(image_input(replace("https://slsa.dev/provenance/v1", a)))
+}
+
+prov_type := "https://slsa.dev/provenance/v1"
+
+test_provenance_one_dirty_among_clean_denied if {
+	dirty := json.patch(prov_att, [{"op": "replace", "path": "/summary/provenance/dirty", "value": true}])
+	f := object.union(good_facts, {"attestations": array.concat(good_facts.attestations, [dirty])})
+	"PROVENANCE_DIRTY" in codes(image_input(f))
+}
+
+test_provenance_without_dirty_flag_denied if {
+	"PROVENANCE_DIRTY" in codes(image_input(replace(prov_type, json.remove(prov_att, ["summary/provenance/dirty"]))))
+}
+
+test_provenance_two_revisions_denied if {
+	other_rev := json.patch(prov_att, [{"op": "replace", "path": "/summary/provenance/source_revision", "value": concat("", ["e" | some _ in numbers.range(1, 40)])}])
+	f := object.union(good_facts, {"attestations": array.concat(good_facts.attestations, [other_rev])})
+	"PROVENANCE_REVISIONS" in codes(image_input(f))
+	not "PROVENANCE_REVISIONS" in codes(image_input(good_facts))
+}
+
+# --- rollback -----------------------------------------------------------------
+
+test_release_older_than_the_minimum_denied if {
+	old := json.patch(prov_att, [{"op": "replace", "path": "/summary/provenance/source_date_epoch", "value": 1700000000}])
+	"RELEASE_TOO_OLD" in codes(image_input(replace(prov_type, old)))
+	not "RELEASE_TOO_OLD" in codes(image_input(good_facts))
+}
+
+test_release_without_commit_time_denied if {
+	"RELEASE_TOO_OLD" in codes(image_input(replace(prov_type, json.remove(prov_att, ["summary/provenance/source_date_epoch"]))))
+}
+
+test_release_minimum_unset_denied if {
+	c := json.remove(cfg, ["rollback"])
+	"RELEASE_UNPINNED" in {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+}
+
+test_denied_digest_denied if {
+	r := concat("@", ["ghcr.io/secure-movie-service/movies", evil])
+	f := object.union(good_facts, {"digest": evil})
+	"DIGEST_DENIED" in codes({"images": [r], "facts": {r: f}, "now": now})
+	not "DIGEST_DENIED" in codes(image_input(good_facts))
 }
 
 ctl_type := "https://github.com/secure-movie-service/sms/attestation/controls/v1"

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/secure-movie-service/sms/service/auth"
 	"github.com/secure-movie-service/sms/service/authz"
 	"github.com/secure-movie-service/sms/service/limit"
 	"github.com/secure-movie-service/sms/service/store"
@@ -24,7 +25,7 @@ type Identity struct {
 
 // Authenticator verifies a bearer token and returns its identity; any
 // error means 401.
-type Authenticator func(token string) (Identity, error)
+type Authenticator func(token auth.Token) (Identity, error)
 
 // Authorizer decides requests; *authz.Client is the implementation.
 type Authorizer interface {
@@ -41,9 +42,23 @@ type Config struct {
 	Proxies      limit.Proxies
 	SubjectLimit *limit.Limiter // per authenticated subject
 	IPLimit      *limit.Limiter // per client address, for unauthenticated traffic
+	ProbeLimit   *limit.Limiter // per client address, for /healthz and /readyz only
 	MaxInFlight  int            // requests served at once; more get 503
-	OpenAPI      []byte         // served at /openapi.yaml
-	Now          func() time.Time
+	// IPv6PrefixBits is the prefix length that keys IPv6 clients in the
+	// per-address limits (default 64: one host typically holds a /64).
+	IPv6PrefixBits int
+	// MaxInFlightPerIP and MaxInFlightPerSubject cap the requests one client
+	// address and one authenticated subject have in flight; more get 429.
+	MaxInFlightPerIP      int
+	MaxInFlightPerSubject int
+	// BodyTimeout bounds reading a request body, from when the handler
+	// starts reading it; a body slower than that is answered 408.
+	BodyTimeout time.Duration
+	// RefusalLogInterval is how often one line sums up the rate-limited
+	// requests per address (default 10s); they get no access line each.
+	RefusalLogInterval time.Duration
+	OpenAPI            []byte // served at /openapi.yaml
+	Now                func() time.Time
 }
 
 // New returns the service's handler.
@@ -56,6 +71,21 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 256
+	}
+	if cfg.MaxInFlightPerIP <= 0 {
+		cfg.MaxInFlightPerIP = max(1, cfg.MaxInFlight/4)
+	}
+	if cfg.MaxInFlightPerSubject <= 0 {
+		cfg.MaxInFlightPerSubject = max(1, cfg.MaxInFlight/16)
+	}
+	if cfg.IPv6PrefixBits <= 0 || cfg.IPv6PrefixBits > 128 {
+		cfg.IPv6PrefixBits = 64
+	}
+	if cfg.RefusalLogInterval <= 0 {
+		cfg.RefusalLogInterval = 10 * time.Second
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 5 * time.Second
 	}
 	return routes(&cfg)
 }

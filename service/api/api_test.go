@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secure-movie-service/sms/service/auth"
 	"github.com/secure-movie-service/sms/service/authz"
 	"github.com/secure-movie-service/sms/service/store"
 )
@@ -96,6 +97,7 @@ func TestMovieLifecycle(t *testing.T) {
 	}{
 		{"PUT without If-Match is 428", req{method: "PUT", path: item, token: "tok-editor", body: updated}, 428},
 		{"PUT with stale If-Match is 412", req{method: "PUT", path: item, token: "tok-editor", body: updated, header: map[string]string{"If-Match": `"7"`}}, 412},
+		{"PUT with If-Match * is 428", req{method: "PUT", path: item, token: "tok-editor", body: updated, header: map[string]string{"If-Match": "*"}}, 428},
 		{"PUT with weak tag is 412", req{method: "PUT", path: item, token: "tok-editor", body: updated, header: map[string]string{"If-Match": `W/"1"`}}, 412},
 		{"C-AUTHZ-OWNER editor2 cannot PUT editor's movie", req{method: "PUT", path: item, token: "tok-editor2", body: updated, header: map[string]string{"If-Match": tag}}, 403},
 		{"C-AUTHZ-RBAC viewer cannot PUT", req{method: "PUT", path: item, token: "tok-viewer", body: updated, header: map[string]string{"If-Match": tag}}, 403},
@@ -152,6 +154,9 @@ func TestInputValidation(t *testing.T) {
 		{"C-INPUT unknown field", `{"title":"x","year":2000,"owner":"admin"}`, "", 400, "owner"},
 		{"C-INPUT server-set id refused", `{"id":"0123456789abcdef0123456789abcdef","title":"x","year":2000}`, "", 400, "id"},
 		{"C-INPUT duplicate key", `{"title":"x","title":"y","year":2000}`, "", 400, ""},
+		{"C-INPUT keys differing only in case", `{"title":"Benign","TITLE":"Shadow","year":1927,"Year":2001}`, "", 400, ""},
+		{"C-INPUT field name in another case", `{"TITLE":"Shadow","year":2001}`, "", 400, "TITLE"},
+		{"C-INPUT Unicode-folded field name", `{"title":"x","year":2000,"genreſ":["a"]}`, "", 400, "genreſ"},
 		{"C-INPUT trailing data", `{"title":"x","year":2000}{"title":"y","year":2000}`, "", 400, ""},
 		{"C-INPUT trailing garbage", `{"title":"x","year":2000} xyz`, "", 400, ""},
 		{"C-INPUT array body", `[` + goodMovie + `]`, "", 400, ""},
@@ -357,8 +362,29 @@ func TestRateLimits(t *testing.T) {
 	if w := hs.do(t, req{method: "GET", path: "/v1/movies", token: "guess"}); w.Code != 429 {
 		t.Fatalf("C-RATE token guessing not limited per address: %d", w.Code)
 	}
-	if w := hs.do(t, req{method: "GET", path: "/healthz"}); w.Code != 429 {
+	if w := hs.do(t, req{method: "GET", path: "/openapi.yaml"}); w.Code != 429 {
 		t.Fatalf("C-RATE public route not limited per address: %d", w.Code)
+	}
+}
+
+// TestProbesHaveTheirOwnBudget: a flood that drains an address's bucket
+// does not starve the probes from that address, and probes are limited too.
+func TestProbesHaveTheirOwnBudget(t *testing.T) {
+	hs := newHarness(t, func(c *Config) {
+		c.IPLimit = newLimiter(0.001, 5)
+		c.ProbeLimit = newLimiter(0.001, 10)
+	})
+	for range 50 {
+		hs.do(t, req{method: "GET", path: "/v1/movies"})
+	}
+	for i := range 10 {
+		path := []string{"/healthz", "/readyz"}[i%2]
+		if w := hs.do(t, req{method: "GET", path: path}); w.Code != 200 {
+			t.Fatalf("C-RATE probe %d (%s) under a flood from its address: %d", i, path, w.Code)
+		}
+	}
+	if w := hs.do(t, req{method: "GET", path: "/readyz"}); w.Code != 429 {
+		t.Fatalf("C-RATE probes past their own budget: %d, want 429", w.Code)
 	}
 }
 
@@ -377,7 +403,10 @@ func (b *blockingAuthz) Decide(ctx context.Context, in authz.Input) (authz.Decis
 
 func TestInFlightCap(t *testing.T) {
 	ba := &blockingAuthz{entered: make(chan struct{}, 2), release: make(chan struct{})}
-	hs := newHarness(t, func(c *Config) { c.Authorizer = ba; c.MaxInFlight = 2 })
+	hs := newHarness(t, func(c *Config) {
+		c.Authorizer = ba
+		c.MaxInFlight, c.MaxInFlightPerIP, c.MaxInFlightPerSubject = 2, 2, 2
+	})
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Go(func() { hs.do(t, req{method: "GET", path: "/v1/movies", token: "tok-viewer"}) })
@@ -439,4 +468,71 @@ func httptestDoNoCheck(hs *harness, r req) *responseRecorder {
 	hr := newRequest(r)
 	hs.h.ServeHTTP(w, hr)
 	return w
+}
+
+// TestForgedTokensAreRefusedBeforeVerification: once an address's bucket is
+// empty, its tokens are refused without a signature check or a log line.
+func TestForgedTokensAreRefusedBeforeVerification(t *testing.T) {
+	var verified int
+	hs := newHarness(t, func(c *Config) {
+		c.IPLimit = newLimiter(0.001, 20)
+		authn := c.Authenticate
+		c.Authenticate = func(tok auth.Token) (Identity, error) { verified++; return authn(tok) }
+	})
+	codes := map[int]int{}
+	for i := range 200 {
+		codes[hs.do(t, req{method: "GET", path: "/v1/movies", token: fmt.Sprintf("forged-%d", i)}).Code]++
+	}
+	if codes[401] != 20 || codes[429] != 180 {
+		t.Fatalf("C-RATE answers %v, want 20×401 and 180×429", codes)
+	}
+	if verified > 20 {
+		t.Errorf("C-RATE %d forged tokens were verified; the address's burst is 20", verified)
+	}
+	if n := strings.Count(hs.logs.String(), "authentication failed"); n > 20 {
+		t.Errorf("C-RATE %d authentication-failure lines for one flood", n)
+	}
+}
+
+// TestIPv6ClientsLimitedByPrefix: a host that rotates through its /64 still
+// draws on one bucket, for /readyz as for everything else.
+func TestIPv6ClientsLimitedByPrefix(t *testing.T) {
+	hs := newHarness(t, func(c *Config) { c.ProbeLimit = newLimiter(0.001, 5) })
+	codes := map[int]int{}
+	for i := range 50 {
+		r := newRequest(req{method: "GET", path: "/readyz"})
+		r.RemoteAddr = fmt.Sprintf("[2001:db8:1:2::%x]:443", i+1)
+		w := newRecorder()
+		hs.h.ServeHTTP(w, r)
+		codes[w.Code]++
+	}
+	if codes[200] != 5 || codes[429] != 45 {
+		t.Fatalf("C-RATE 50 /readyz from one /64: %v, want 5×200 and 45×429", codes)
+	}
+}
+
+// TestRefusalsAreSummedNotLogged: a flood of rate-limited requests costs the
+// log one summary line per interval, with the count per address, instead
+// of an access line per refusal.
+func TestRefusalsAreSummedNotLogged(t *testing.T) {
+	hs := newHarness(t, func(c *Config) {
+		c.IPLimit = newLimiter(0.001, 2)
+		c.RefusalLogInterval = 20 * time.Millisecond
+	})
+	for range 300 {
+		hs.do(t, req{method: "GET", path: "/v1/movies"})
+	}
+	var logs string
+	for range 500 {
+		if logs = hs.logs.String(); strings.Contains(logs, "requests refused") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := strings.Count(logs, `"status":429`); n != 1 {
+		t.Fatalf("C-RATE %d log lines for 298 refusals, want one summary:\n%.2000s", n, logs)
+	}
+	if !strings.Contains(logs, `"total":298`) || !strings.Contains(logs, `"by_client_ip":{"192.0.2.1":298}`) {
+		t.Fatalf("C-RATE the summary lacks the count per address:\n%.2000s", logs)
+	}
 }

@@ -2,44 +2,47 @@ package api
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 )
 
-func healthz() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+func healthz(w http.ResponseWriter, _ *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz reports ready when the store accepts writes and OPA answers.
-func readyz(c *Config) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// check is one readiness condition.
+type check struct {
+	name string
+	fn   func(context.Context) error
+}
+
+// readyz reports ready when every check passes (the store accepts writes
+// and OPA answers).
+func readyz(log *slog.Logger, checks ...check) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		var down []string
-		for _, check := range []struct {
-			name string
-			fn   func(context.Context) error
-		}{{"store", c.Store.Ready}, {"opa", c.Authorizer.Ping}} {
-			if err := check.fn(ctx); err != nil {
-				down = append(down, check.name)
-				c.Logger.Warn("not ready", "log", "error", "request_id", info(r).id, "check", check.name, "error", err.Error())
+		for _, c := range checks {
+			if err := c.fn(ctx); err != nil {
+				down = append(down, c.name)
+				log.Warn("not ready", "log", "error", "request_id", info(r).id, "check", c.name, "error", err.Error())
 			}
 		}
 		if down != nil {
-			w.Header().Set("Retry-After", "1")
-			writeProblem(w, r, http.StatusServiceUnavailable, "not ready: "+strings.Join(down, " and ")+" unavailable", nil)
-			return
+			return &httpError{status: http.StatusServiceUnavailable, detail: "not ready: " + strings.Join(down, " and ") + " unavailable",
+				header: map[string]string{"Retry-After": "1"}}
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+		return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	}
 }
 
-func openapi(doc []byte) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func openapi(doc []byte) handlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) error {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(doc)
-	})
+		return nil
+	}
 }

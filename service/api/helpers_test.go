@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secure-movie-service/sms/service/auth"
 	"github.com/secure-movie-service/sms/service/authz"
 	"github.com/secure-movie-service/sms/service/limit"
 	"github.com/secure-movie-service/sms/service/store"
@@ -96,8 +97,8 @@ func newHarness(tb testing.TB, mod ...func(*Config)) *harness {
 	hs := &harness{store: store.NewMemory(), authz: &fakeAuthz{}, logs: &syncBuffer{}}
 	cfg := Config{
 		Store: hs.store,
-		Authenticate: func(tok string) (Identity, error) {
-			if id, ok := tokens[tok]; ok {
+		Authenticate: func(tok auth.Token) (Identity, error) {
+			if id, ok := tokens[string(tok)]; ok {
 				return id, nil
 			}
 			return Identity{}, errBadToken

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"math"
 	"net/http"
 	"runtime/debug"
@@ -11,18 +12,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secure-movie-service/sms/service/auth"
 	"github.com/secure-movie-service/sms/service/limit"
 )
 
 // reqInfo is what the middleware learns about a request for the access log.
 type reqInfo struct {
 	id         string
-	clientIP   string
+	clientIP   string // the client's address, for the log
+	clientKey  string // the address's limit key: IPv6 by prefix
 	subject    string
 	decisionID string
 }
 
 type ctxKey struct{}
+
+// errPanic answers a recovered panic: a generic 500.
+var errPanic = errors.New("api: handler panicked")
 
 func info(r *http.Request) *reqInfo {
 	if ri, ok := r.Context().Value(ctxKey{}).(*reqInfo); ok {
@@ -57,9 +63,11 @@ func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // recovery and the access log. The log line never holds the raw path or
 // query, headers, or bodies: only the route pattern and what we derived.
 func frame(c *Config, next http.Handler) http.Handler {
+	refused := newRefusals(c.Logger, c.RefusalLogInterval)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &reqInfo{id: newRequestID(), clientIP: c.Proxies.ClientIP(r).String()}
+		ip := c.Proxies.ClientIP(r)
+		ri := &reqInfo{id: newRequestID(), clientIP: ip.String(), clientKey: limit.AddrKey(ip, c.IPv6PrefixBits)}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
 		h := w.Header()
 		h.Set("X-Request-Id", ri.id)
@@ -79,8 +87,16 @@ func frame(c *Config, next http.Handler) http.Handler {
 				// The panic value may hold request data; log only where it happened.
 				c.Logger.Error("panic recovered", "log", "error", "request_id", ri.id, "stack", string(debug.Stack()))
 				if rec.status == 0 {
-					writeProblem(rec, r, http.StatusInternalServerError, "internal error", nil)
+					writeError(c.Logger, rec, r, errPanic)
 				}
+			}
+			if cs := connOf(r.Context()); cs != nil && r.ProtoMajor == 2 && r.Context().Err() != nil && cs.reset(time.Now()) {
+				c.Logger.Warn("closed an HTTP/2 connection that reset too many streams", "log", "audit",
+					"client_ip", ri.clientIP, "max_resets", maxResets, "window_s", resetWindow.Seconds())
+			}
+			if rec.status == http.StatusTooManyRequests {
+				refused.add(ri.clientIP)
+				return
 			}
 			c.Logger.Info("request", "log", "access",
 				"request_id", ri.id, "method", r.Method, "route", r.Pattern,
@@ -97,65 +113,81 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// limitInFlight serves at most n requests at once and answers 503 past that,
-// without queueing.
-func limitInFlight(n int, next http.Handler) http.Handler {
+// limitInFlight serves at most n requests at once (503 past that) and at
+// most perIP's cap from one client address (429 past that), without
+// queueing. The global cap is the last line; the per-address one keeps one
+// client from taking it all.
+func limitInFlight(n int, perIP *limit.Concurrency, next http.Handler) handlerFunc {
 	sem := make(chan struct{}, n)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case sem <- struct{}{}:
 			defer func() { <-sem }()
-			next.ServeHTTP(w, r)
 		default:
-			w.Header().Set("Retry-After", "1")
-			writeProblem(w, r, http.StatusServiceUnavailable, "the service is at capacity; try again shortly", nil)
+			return errAtCapacity
 		}
-	})
+		release, ok := perIP.Acquire(info(r).clientKey)
+		if !ok {
+			return errTooManyInFlight
+		}
+		defer release()
+		next.ServeHTTP(w, r)
+		return nil
+	}
 }
 
 // limitIP applies the per-address limit to unauthenticated traffic.
-func limitIP(c *Config, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if allowed(w, r, c.IPLimit, info(r).clientIP) {
-			next.ServeHTTP(w, r)
+func limitIP(l *limit.Limiter, next handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := take(l, info(r).clientKey); err != nil {
+			return err
 		}
-	})
+		return next(w, r)
+	}
 }
 
 // authenticate admits only requests with a verified bearer token in the
 // Authorization header; then the per-subject limit applies. Failures count
-// against the client address, so guessing tokens is rate limited too.
-func authenticate(c *Config, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// against the client address, so guessing tokens is rate limited too, and an
+// address whose bucket is empty is refused before its token costs a
+// signature verification or a log line.
+func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, perSubject *limit.Concurrency, log *SampledLog, next handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		ri := info(r)
-		refuse := func(params string) {
-			if allowed(w, r, c.IPLimit, ri.clientIP) {
-				unauthorized(w, r, params)
+		if ipLimit != nil && !ipLimit.Has(ri.clientKey) {
+			return take(ipLimit, ri.clientKey) // 429 with the bucket's Retry-After
+		}
+		refuse := func(params string) error {
+			if err := take(ipLimit, ri.clientKey); err != nil {
+				return err
 			}
+			return unauthorized(params)
 		}
 		if q := r.URL.Query(); q.Has("access_token") || q.Has("token") || q.Has("id_token") {
-			refuse(`error="invalid_request", error_description="send the token in the Authorization header"`)
-			return
+			return refuse(`error="invalid_request", error_description="send the token in the Authorization header"`)
 		}
 		token, ok := bearer(r)
 		if !ok {
-			refuse("")
-			return
+			return refuse("")
 		}
-		id, err := c.Authenticate(token)
+		id, err := authn(token)
 		if err != nil || id.Sub == "" {
 			if err != nil {
-				c.Logger.Info("authentication failed", "log", "audit", "request_id", ri.id, "client_ip", ri.clientIP, "error", err.Error())
+				log.Info("authentication failed", "log", "audit", "request_id", ri.id, "client_ip", ri.clientIP, "error", err.Error())
 			}
-			refuse(`error="invalid_token"`)
-			return
+			return refuse(`error="invalid_token"`)
 		}
 		ri.subject = id.Sub
-		if !allowed(w, r, c.SubjectLimit, "sub:"+id.Sub) {
-			return
+		if err := take(subjectLimit, "sub:"+id.Sub); err != nil {
+			return err
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
-	})
+		release, ok := perSubject.Acquire(id.Sub)
+		if !ok {
+			return errTooManyInFlight
+		}
+		defer release()
+		return next(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+	}
 }
 
 type identityKey struct{}
@@ -167,7 +199,7 @@ func identity(r *http.Request) Identity {
 
 // bearer returns the token of the one Authorization header, if it is a
 // well-formed Bearer credential.
-func bearer(r *http.Request) (string, bool) {
+func bearer(r *http.Request) (auth.Token, bool) {
 	vals := r.Header.Values("Authorization")
 	if len(vals) != 1 {
 		return "", false
@@ -181,28 +213,27 @@ func bearer(r *http.Request) (string, bool) {
 			return "", false
 		}
 	}
-	return token, true
+	return auth.Token(token), true
 }
 
-func unauthorized(w http.ResponseWriter, r *http.Request, params string) {
+func unauthorized(params string) error {
 	challenge := `Bearer realm="movies"`
 	if params != "" {
 		challenge += ", " + params
 	}
-	w.Header().Set("WWW-Authenticate", challenge)
-	writeProblem(w, r, http.StatusUnauthorized, "a valid bearer token is required", nil)
+	return &httpError{status: http.StatusUnauthorized, detail: "a valid bearer token is required",
+		header: map[string]string{"WWW-Authenticate": challenge}}
 }
 
-// allowed takes a token from key's bucket, or answers 429 with Retry-After.
-func allowed(w http.ResponseWriter, r *http.Request, l *limit.Limiter, key string) bool {
+// take takes a token from key's bucket, or returns a 429 with Retry-After.
+func take(l *limit.Limiter, key string) error {
 	if l == nil {
-		return true
+		return nil
 	}
 	ok, wait := l.Allow(key)
 	if ok {
-		return true
+		return nil
 	}
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Max(1, math.Ceil(wait.Seconds())))))
-	writeProblem(w, r, http.StatusTooManyRequests, "rate limit exceeded; retry after the time in Retry-After", nil)
-	return false
+	return &httpError{status: http.StatusTooManyRequests, detail: "rate limit exceeded; retry after the time in Retry-After",
+		header: map[string]string{"Retry-After": strconv.Itoa(int(math.Max(1, math.Ceil(wait.Seconds()))))}}
 }

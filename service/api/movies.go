@@ -25,204 +25,160 @@ type movieList struct {
 	NextCursor *string       `json:"next_cursor"`
 }
 
-func listMovies(c *Config) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !authorize(c, w, r, collectionRoute, nil) {
-			return
+func listMovies(st store.Store, az *authorizer, now func() time.Time) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := az.check(r, r.Method, collectionRoute, nil); err != nil {
+			return err
 		}
-		q, errs := parseListQuery(r.URL.Query(), c.Now())
+		q, errs := parseListQuery(r.URL.Query(), now())
 		if errs != nil {
-			writeProblem(w, r, http.StatusBadRequest, "the query has invalid parameters", errs)
-			return
+			return invalid("the query has invalid parameters", errs)
 		}
-		items, next, err := c.Store.List(r.Context(), q)
+		items, next, err := st.List(r.Context(), q)
 		if err != nil {
-			storeProblem(c, w, r, err)
-			return
+			return err
 		}
 		out := movieList{Items: items}
 		if next != "" {
 			cur := encodeCursor(next)
 			out.NextCursor = &cur
 		}
-		writeJSON(w, http.StatusOK, out)
-	})
+		return writeJSON(w, http.StatusOK, out)
+	}
 }
 
-func getMovie(c *Config) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m, ok := loadAndAuthorize(c, w, r)
-		if !ok {
-			return
+func getMovie(st store.Store, az *authorizer) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		m, err := loadAndAuthorize(st, az, r)
+		if err != nil {
+			return err
 		}
 		w.Header().Set("ETag", etag(m.Version))
-		writeJSON(w, http.StatusOK, m)
-	})
+		return writeJSON(w, http.StatusOK, m)
+	}
 }
 
-func createMovie(c *Config) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !authorize(c, w, r, collectionRoute, nil) {
-			return
+func createMovie(st store.Store, az *authorizer, now func() time.Time, bodyTimeout time.Duration) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := az.check(r, r.Method, collectionRoute, nil); err != nil {
+			return err
 		}
-		in, ok := readMovie(c, w, r)
-		if !ok {
-			return
-		}
-		now := c.Now().UTC()
-		m := in.movie()
-		m.ID, m.CreatedBy, m.CreatedAt, m.UpdatedAt = newID(now), identity(r).Sub, now, now
-		m, err := c.Store.Create(r.Context(), m)
+		in, err := readMovie(w, r, now(), bodyTimeout)
 		if err != nil {
-			storeProblem(c, w, r, err)
-			return
+			return err
+		}
+		t := now().UTC()
+		m := in.movie()
+		m.ID, m.CreatedBy, m.CreatedAt, m.UpdatedAt = newID(t), identity(r).Sub, t, t
+		if m, err = st.Create(r.Context(), m); err != nil {
+			return err
 		}
 		w.Header().Set("Location", collectionRoute+"/"+m.ID)
 		w.Header().Set("ETag", etag(m.Version))
-		writeJSON(w, http.StatusCreated, m)
-	})
+		return writeJSON(w, http.StatusCreated, m)
+	}
 }
 
-func updateMovie(c *Config) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		old, ok := loadAndAuthorize(c, w, r)
-		if !ok || !preconditions(w, r, old, true) {
-			return
+func updateMovie(st store.Store, az *authorizer, now func() time.Time, bodyTimeout time.Duration) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		old, err := loadAndAuthorize(st, az, r)
+		if err != nil {
+			return err
 		}
-		in, ok := readMovie(c, w, r)
-		if !ok {
-			return
+		if err := preconditions(r, old, true); err != nil {
+			return err
+		}
+		in, err := readMovie(w, r, now(), bodyTimeout)
+		if err != nil {
+			return err
 		}
 		m := in.movie()
-		m.ID, m.CreatedBy, m.CreatedAt, m.UpdatedAt = old.ID, old.CreatedBy, old.CreatedAt, c.Now().UTC()
-		m, err := c.Store.Update(r.Context(), m, old.Version)
-		if err != nil {
-			storeProblem(c, w, r, err)
-			return
+		m.ID, m.CreatedBy, m.CreatedAt, m.UpdatedAt = old.ID, old.CreatedBy, old.CreatedAt, now().UTC()
+		if m, err = st.Update(r.Context(), m, old.Version); err != nil {
+			return err
 		}
 		w.Header().Set("ETag", etag(m.Version))
-		writeJSON(w, http.StatusOK, m)
-	})
+		return writeJSON(w, http.StatusOK, m)
+	}
 }
 
-func deleteMovie(c *Config) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		old, ok := loadAndAuthorize(c, w, r)
-		if !ok || !preconditions(w, r, old, false) {
-			return
+func deleteMovie(st store.Store, az *authorizer) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		old, err := loadAndAuthorize(st, az, r)
+		if err != nil {
+			return err
 		}
-		if err := c.Store.Delete(r.Context(), old.ID, old.Version); err != nil {
-			storeProblem(c, w, r, err)
-			return
+		if err := preconditions(r, old, false); err != nil {
+			return err
+		}
+		if err := st.Delete(r.Context(), old.ID, old.Version); err != nil {
+			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
-	})
+		return nil
+	}
 }
 
 // loadAndAuthorize loads the movie the request names and asks OPA about
 // it, so ownership is decided on the stored owner. When the movie does not
 // exist, the client learns that only if OPA lets it read the collection.
-func loadAndAuthorize(c *Config, w http.ResponseWriter, r *http.Request) (store.Movie, bool) {
+func loadAndAuthorize(st store.Store, az *authorizer, r *http.Request) (store.Movie, error) {
 	id := r.PathValue("id")
 	var m store.Movie
 	err := store.ErrNotFound
 	if validID(id) {
-		m, err = c.Store.Get(r.Context(), id)
+		m, err = st.Get(r.Context(), id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		if authorizeAs(c, w, r, http.MethodGet, collectionRoute, nil) {
-			storeProblem(c, w, r, err)
+		if aerr := az.check(r, http.MethodGet, collectionRoute, nil); aerr != nil {
+			return m, aerr
 		}
-		return m, false
+		return m, err
 	}
 	if err != nil {
-		storeProblem(c, w, r, err)
-		return m, false
+		return m, err
 	}
-	return m, authorize(c, w, r, itemRoute, &authz.Resource{Type: "movie", ID: m.ID, Owner: m.CreatedBy})
+	return m, az.check(r, r.Method, itemRoute, &authz.Resource{Type: "movie", ID: m.ID, Owner: m.CreatedBy})
 }
 
-func authorize(c *Config, w http.ResponseWriter, r *http.Request, route string, res *authz.Resource) bool {
-	return authorizeAs(c, w, r, r.Method, route, res)
-}
-
-// authorizeAs asks OPA and answers 403 (it said no) or 503 (it could not
-// answer). The decision id and reasons go to the audit log only.
-func authorizeAs(c *Config, w http.ResponseWriter, r *http.Request, method, route string, res *authz.Resource) bool {
-	if method == http.MethodHead {
-		method = http.MethodGet
-	}
-	id := identity(r)
-	if id.Roles == nil {
-		id.Roles = []string{} // the policy reads a missing roles array as bad input
-	}
-	in := authz.Input{
-		Method:   method,
-		Route:    route,
-		Path:     strings.Split(strings.Trim(r.URL.Path, "/"), "/"),
-		Subject:  &authz.Subject{Sub: id.Sub, Roles: id.Roles},
-		Resource: res,
-	}
-	if route == collectionRoute {
-		in.Path = []string{"v1", "movies"}
-	}
-	d, err := c.Authorizer.Decide(r.Context(), in)
-	ri := info(r)
-	ri.decisionID = d.ID
-	attrs := []any{"log", "audit", "request_id", ri.id, "subject", id.Sub, "method", method, "route", route,
-		"allow", d.Allow, "decision_id", d.ID, "reasons", d.Reasons, "cached", d.Cached}
-	if res != nil {
-		attrs = append(attrs, "resource_id", res.ID, "owner", res.Owner)
-	}
-	if err != nil {
-		c.Logger.Warn("authorization unavailable", append(attrs, "error", err.Error())...)
-		w.Header().Set("Retry-After", "1")
-		writeProblem(w, r, http.StatusServiceUnavailable, "authorization is unavailable; try again later", nil)
-		return false
-	}
-	c.Logger.Info("authorization", attrs...)
-	if !d.Allow {
-		writeProblem(w, r, http.StatusForbidden, "you are not allowed to do this", nil)
-		return false
-	}
-	return true
-}
-
-// preconditions applies If-Match: PUT requires it (428), DELETE honours it
-// when sent; a tag that is not the current one is 412.
-func preconditions(w http.ResponseWriter, r *http.Request, m store.Movie, required bool) bool {
-	vals := r.Header.Values("If-Match")
-	if len(vals) == 0 {
-		if required {
-			writeProblem(w, r, http.StatusPreconditionRequired, "send If-Match with the ETag you last read", nil)
-			return false
-		}
-		return true
-	}
+// preconditions applies If-Match: PUT requires it with a concrete ETag
+// (428 when missing or only "*", which would let a blind overwrite through),
+// DELETE honours it when sent; a tag that is not the current one is 412.
+func preconditions(r *http.Request, m store.Movie, required bool) error {
 	current := etag(m.Version)
-	for _, v := range vals {
+	sent, concrete := false, false
+	for _, v := range r.Header.Values("If-Match") {
 		for tag := range strings.SplitSeq(v, ",") {
-			if tag = strings.TrimSpace(tag); tag == "*" || tag == current {
-				return true
+			tag = strings.TrimSpace(tag)
+			sent = true
+			if tag == current {
+				return nil
 			}
+			if tag == "*" && !required {
+				return nil
+			}
+			concrete = concrete || tag != "*"
 		}
 	}
-	writeProblem(w, r, http.StatusPreconditionFailed, "the movie changed since you read it; GET it again for its current ETag", nil)
-	return false
+	if required && !concrete {
+		return errPreconditionRequired
+	}
+	if !sent {
+		return nil
+	}
+	return store.ErrVersionMismatch
 }
 
-// readMovie decodes and validates a movie body, answering 4xx on failure.
-func readMovie(c *Config, w http.ResponseWriter, r *http.Request) (movieInput, bool) {
+// readMovie decodes and validates a movie body.
+func readMovie(w http.ResponseWriter, r *http.Request, now time.Time, timeout time.Duration) (movieInput, error) {
 	var in movieInput
-	if e := decode(r, w, &in); e != nil {
-		writeProblem(w, r, e.status, e.detail, e.fields)
-		return in, false
+	if err := decode(w, r, timeout, &in); err != nil {
+		return in, err
 	}
-	if errs := in.validate(c.Now()); errs != nil {
-		writeProblem(w, r, http.StatusBadRequest, "the movie has invalid fields", errs)
-		return in, false
+	if errs := in.validate(now); errs != nil {
+		return in, invalid("the movie has invalid fields", errs)
 	}
-	return in, true
+	return in, nil
 }
 
 func (in movieInput) movie() store.Movie {

@@ -3,8 +3,10 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 
+	"github.com/secure-movie-service/sms/service/authz"
 	"github.com/secure-movie-service/sms/service/store"
 )
 
@@ -25,74 +27,134 @@ type fieldError struct {
 	Message string `json:"message"`
 }
 
-func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail string, errs []fieldError) {
+// httpError is a failure that already knows its response: input errors,
+// 401 and 429 with their headers, routing errors. Every other error is
+// looked up in errorTable.
+type httpError struct {
+	status int
+	detail string
+	fields []fieldError
+	header map[string]string // e.g. Retry-After, WWW-Authenticate, Allow
+}
+
+func (e *httpError) Error() string { return e.detail }
+
+// Sentinels of the API layer itself; errorTable maps them with the store's and authz's.
+var (
+	errForbidden            = errors.New("api: forbidden")
+	errPreconditionRequired = errors.New("api: If-Match required")
+	errAtCapacity           = errors.New("api: at capacity")
+	errTooManyInFlight      = errors.New("api: too many requests in flight from one client")
+)
+
+// errorTable is the one mapping from error to response. Anything not here
+// and not an *httpError is a generic 500.
+var errorTable = []struct {
+	err        error
+	status     int
+	detail     string
+	retryAfter string
+}{
+	{store.ErrNotFound, http.StatusNotFound, "no movie has that id", ""},
+	{store.ErrVersionMismatch, http.StatusPreconditionFailed, "the movie changed since you read it; GET it again for its current ETag", ""},
+	{store.ErrExists, http.StatusConflict, "a movie with that id exists", ""},
+	{store.ErrNoSpace, http.StatusInsufficientStorage, "the service cannot store more data right now; try again later", "5"},
+	{store.ErrUnavailable, http.StatusServiceUnavailable, "storage is unavailable; try again later", "5"},
+	{authz.ErrUnavailable, http.StatusServiceUnavailable, "authorization is unavailable; try again later", "1"},
+	{errForbidden, http.StatusForbidden, "you are not allowed to do this", ""},
+	{errPreconditionRequired, http.StatusPreconditionRequired, "send If-Match with the ETag you last read (not *)", ""},
+	{errAtCapacity, http.StatusServiceUnavailable, "the service is at capacity; try again shortly", "1"},
+	{errTooManyInFlight, http.StatusTooManyRequests, "too many of your requests are in progress; wait for them to finish", "1"},
+}
+
+// response returns what the client is told about err.
+func response(err error) *httpError {
+	if he, ok := errors.AsType[*httpError](err); ok {
+		return he
+	}
+	for _, e := range errorTable {
+		if errors.Is(err, e.err) {
+			he := &httpError{status: e.status, detail: e.detail}
+			if e.retryAfter != "" {
+				he.header = map[string]string{"Retry-After": e.retryAfter}
+			}
+			return he
+		}
+	}
+	return &httpError{status: http.StatusInternalServerError, detail: "internal error"}
+}
+
+// handlerFunc is a handler that returns its failure instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// serve is the one adapter from handlerFunc to http.Handler: a returned
+// error becomes a problem response; server-side failures are logged with
+// their text, which the client never sees.
+func serve(log *slog.Logger, fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			writeError(log, w, r, err)
+		}
+	})
+}
+
+func writeError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	he := response(err)
+	if he.status >= 500 {
+		log.Error("request failed", "log", "error", "request_id", info(r).id, "status", he.status, "error", err.Error())
+	}
+	for k, v := range he.header {
+		w.Header().Set(k, v)
+	}
+	if r.ContentLength != 0 {
+		// The body may be unread; closing spares the server reading (and the
+		// client sending) it before the answer goes out.
+		w.Header().Set("Connection", "close")
+	}
+	writeProblem(w, r, he)
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, he *httpError) {
 	p := problem{
 		Type:     "about:blank",
-		Title:    http.StatusText(status),
-		Status:   status,
-		Detail:   detail,
+		Title:    http.StatusText(he.status),
+		Status:   he.status,
+		Detail:   he.detail,
 		Instance: "urn:request:" + info(r).id,
-		Errors:   errs,
+		Errors:   he.fields,
 	}
-	if errs != nil {
+	if he.fields != nil {
 		p.Type = "https://secure-movie-service.dev/problems/validation"
 	}
 	body, _ := json.Marshal(p)
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Del("ETag")
-	w.WriteHeader(status)
+	w.WriteHeader(he.status)
 	w.Write(body)
 }
 
-// storeErrors maps store errors to what the client is told.
-var storeErrors = []struct {
-	err    error
-	status int
-	detail string
-}{
-	{store.ErrNotFound, http.StatusNotFound, "no movie has that id"},
-	{store.ErrVersionMismatch, http.StatusPreconditionFailed, "the movie changed since you read it; GET it again for its current ETag"},
-	{store.ErrExists, http.StatusConflict, "a movie with that id exists"},
-	{store.ErrNoSpace, http.StatusInsufficientStorage, "the service cannot store more data right now; try again later"},
-	{store.ErrUnavailable, http.StatusServiceUnavailable, "storage is unavailable; try again later"},
+func invalid(detail string, fields []fieldError) error {
+	return &httpError{status: http.StatusBadRequest, detail: detail, fields: fields}
 }
 
-// storeProblem answers a store error: known errors by the table, anything
-// else as a generic 500. The error text goes only to the log.
-func storeProblem(c *Config, w http.ResponseWriter, r *http.Request, err error) {
-	for _, e := range storeErrors {
-		if errors.Is(err, e.err) {
-			if e.status >= 500 {
-				c.Logger.Error("store", "log", "error", "request_id", info(r).id, "error", err.Error())
-				w.Header().Set("Retry-After", "5")
-			}
-			writeProblem(w, r, e.status, e.detail, nil)
-			return
-		}
+func notFound(http.ResponseWriter, *http.Request) error {
+	return &httpError{status: http.StatusNotFound, detail: "no such resource"}
+}
+
+func methodNotAllowed(allow string) handlerFunc {
+	return func(http.ResponseWriter, *http.Request) error {
+		return &httpError{status: http.StatusMethodNotAllowed, detail: "method not allowed on this resource",
+			header: map[string]string{"Allow": allow}}
 	}
-	c.Logger.Error("store", "log", "error", "request_id", info(r).id, "error", err.Error())
-	writeProblem(w, r, http.StatusInternalServerError, "internal error", nil)
 }
 
-func notFound() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r, http.StatusNotFound, "no such resource", nil)
-	})
-}
-
-func methodNotAllowed(allow string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", allow)
-		writeProblem(w, r, http.StatusMethodNotAllowed, "method not allowed on this resource", nil)
-	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func writeJSON(w http.ResponseWriter, status int, v any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
-		panic(err) // only our own types are encoded; this is a bug
+		return err // only our own types are encoded; this is a bug, answered 500
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(body)
+	return nil
 }

@@ -1,22 +1,35 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/secure-movie-service/sms/service/limit"
+)
 
 // routes lists every route and its middleware. /v1 routes need a verified
 // token and an allow from OPA; the health and document routes are public.
 func routes(c *Config) http.Handler {
+	az := &authorizer{az: c.Authorizer, log: c.Logger}
+	h := func(fn handlerFunc) http.Handler { return serve(c.Logger, fn) }
+	perSubject := limit.NewConcurrency(c.MaxInFlightPerSubject)
+	authnLog := NewSampledLog(c.Logger, 5, 20) // "authentication failed": at most 5 lines a second
+	v1 := func(fn handlerFunc) http.Handler {
+		return h(authenticate(c.Authenticate, c.IPLimit, c.SubjectLimit, perSubject, authnLog, fn))
+	}
+	public := func(fn handlerFunc) http.Handler { return h(limitIP(c.IPLimit, fn)) }
+	// Probes have a budget of their own, so a flood from a prober's address
+	// cannot starve them.
+	probe := func(fn handlerFunc) http.Handler { return h(limitIP(c.ProbeLimit, fn)) }
+
 	mux := http.NewServeMux()
-	v1 := func(h http.Handler) http.Handler { return authenticate(c, h) }
-	public := func(h http.Handler) http.Handler { return limitIP(c, h) }
+	mux.Handle("GET /v1/movies", v1(listMovies(c.Store, az, c.Now)))
+	mux.Handle("POST /v1/movies", v1(createMovie(c.Store, az, c.Now, c.BodyTimeout)))
+	mux.Handle("GET /v1/movies/{id}", v1(getMovie(c.Store, az)))
+	mux.Handle("PUT /v1/movies/{id}", v1(updateMovie(c.Store, az, c.Now, c.BodyTimeout)))
+	mux.Handle("DELETE /v1/movies/{id}", v1(deleteMovie(c.Store, az)))
 
-	mux.Handle("GET /v1/movies", v1(listMovies(c)))
-	mux.Handle("POST /v1/movies", v1(createMovie(c)))
-	mux.Handle("GET /v1/movies/{id}", v1(getMovie(c)))
-	mux.Handle("PUT /v1/movies/{id}", v1(updateMovie(c)))
-	mux.Handle("DELETE /v1/movies/{id}", v1(deleteMovie(c)))
-
-	mux.Handle("GET /healthz", public(healthz()))
-	mux.Handle("GET /readyz", public(readyz(c)))
+	mux.Handle("GET /healthz", probe(healthz))
+	mux.Handle("GET /readyz", probe(readyz(c.Logger, check{"store", c.Store.Ready}, check{"opa", c.Authorizer.Ping})))
 	mux.Handle("GET /openapi.yaml", public(openapi(c.OpenAPI)))
 
 	// Known paths with other methods: 405 with Allow. Anything else: 404.
@@ -25,7 +38,7 @@ func routes(c *Config) http.Handler {
 	for _, p := range []string{"/healthz", "/readyz", "/openapi.yaml"} {
 		mux.Handle(p, public(methodNotAllowed("GET, HEAD")))
 	}
-	mux.Handle("/", public(notFound()))
+	mux.Handle("/", public(notFound))
 
-	return frame(c, limitInFlight(c.MaxInFlight, mux))
+	return frame(c, h(limitInFlight(c.MaxInFlight, limit.NewConcurrency(c.MaxInFlightPerIP), mux)))
 }

@@ -26,7 +26,7 @@ func BenchmarkVerify(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%s", alg, name), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := v.Verify(tok); err != nil {
+					if _, err := v.Verify(auth.Token(tok)); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -38,7 +38,7 @@ func BenchmarkVerify(b *testing.B) {
 		tok := tokens["EdDSA"]
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := v.Verify(tok); err != nil {
+				if _, err := v.Verify(auth.Token(tok)); err != nil {
 					b.Error(err)
 					return
 				}

@@ -49,7 +49,7 @@ func mustKeySet(tb testing.TB, keys map[string]crypto.PublicKey) *KeySet {
 
 func mustSign(tb testing.TB, key crypto.Signer, sub string, exp time.Time) string {
 	tb.Helper()
-	tok, err := Sign(key, "k", map[string]any{"iss": cacheIssuer, "aud": cacheAudience, "sub": sub, "exp": exp.Unix()})
+	tok, err := Sign(key, "k", map[string]any{"iss": cacheIssuer, "aud": cacheAudience, "sub": sub, "exp": exp.Unix(), "iat": exp.Unix() - 3600})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -81,14 +81,14 @@ func TestCache(t *testing.T) {
 		start := clk.Now()
 		exp := start.Add(time.Minute)
 		tok := mustSign(t, key, "alice", exp)
-		if _, err := v.Verify(tok); err != nil {
+		if _, err := v.Verify(Token(tok)); err != nil {
 			t.Fatal(err)
 		}
 		if _, ok := v.cache.entries[sha256.Sum256([]byte(tok))]; !ok || v.cache.len() != 1 {
 			t.Fatal("verified token not cached under its SHA-256")
 		}
 		clk.Set(exp.Add(DefaultLeeway))
-		_, err := v.Verify(tok)
+		_, err := v.Verify(Token(tok))
 		if err == nil || !strings.Contains(err.Error(), "expired") {
 			t.Fatalf("Verify of an expired cached token: err = %v", err)
 		}
@@ -101,18 +101,18 @@ func TestCache(t *testing.T) {
 		v, clk, key := cacheFixture(t, 0)
 		exp := clk.Now().Add(time.Minute)
 		tok := mustSign(t, key, "alice", exp)
-		if _, err := v.Verify(tok); err != nil {
+		if _, err := v.Verify(Token(tok)); err != nil {
 			t.Fatal(err)
 		}
 		// Swap in a key set without the signing key: from here on only a
 		// cache hit can accept the token.
 		v.keys = mustKeySet(t, map[string]crypto.PublicKey{"other": ed25519.NewKeyFromSeed(make([]byte, 32)).Public()})
 		clk.Set(exp.Add(-time.Nanosecond))
-		if _, err := v.Verify(tok); err != nil {
+		if _, err := v.Verify(Token(tok)); err != nil {
 			t.Fatalf("just before exp the cache answers: %v", err)
 		}
 		clk.Set(exp) // within the leeway, but the cache must not answer
-		if _, err := v.Verify(tok); err == nil || !strings.Contains(err.Error(), "unknown kid") {
+		if _, err := v.Verify(Token(tok)); err == nil || !strings.Contains(err.Error(), "unknown kid") {
 			t.Fatalf("at exp the token was served from the cache: err = %v", err)
 		}
 	})
@@ -121,15 +121,15 @@ func TestCache(t *testing.T) {
 		v, clk, key := cacheFixture(t, 0)
 		start := clk.Now()
 		tok, err := Sign(key, "k", map[string]any{"iss": cacheIssuer, "aud": cacheAudience, "sub": "a",
-			"nbf": start.Unix(), "exp": start.Add(time.Hour).Unix()})
+			"nbf": start.Unix(), "iat": start.Unix(), "exp": start.Add(time.Hour).Unix()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := v.Verify(tok); err != nil {
+		if _, err := v.Verify(Token(tok)); err != nil {
 			t.Fatal(err)
 		}
 		clk.Set(start.Add(-time.Minute))
-		if _, err := v.Verify(tok); err == nil || !strings.Contains(err.Error(), "not valid before") {
+		if _, err := v.Verify(Token(tok)); err == nil || !strings.Contains(err.Error(), "not valid before") {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -137,7 +137,7 @@ func TestCache(t *testing.T) {
 	t.Run("C-AUTHN token accepted within the leeway after exp is not cached", func(t *testing.T) {
 		v, clk, key := cacheFixture(t, 0)
 		tok := mustSign(t, key, "alice", clk.Now().Add(-time.Second))
-		if _, err := v.Verify(tok); err != nil {
+		if _, err := v.Verify(Token(tok)); err != nil {
 			t.Fatal(err)
 		}
 		if n := v.cache.len(); n != 0 {
@@ -154,7 +154,7 @@ func TestCache(t *testing.T) {
 			wg.Go(func() {
 				for i := range 50 {
 					tok := mustSign(t, key, fmt.Sprintf("user-%d-%d", g, i), exp)
-					if _, err := v.Verify(tok); err != nil {
+					if _, err := v.Verify(Token(tok)); err != nil {
 						t.Error(err)
 						return
 					}
@@ -188,7 +188,7 @@ func TestCache(t *testing.T) {
 		if v.cache != nil {
 			t.Fatal("cache enabled")
 		}
-		if _, err := v.Verify(mustSign(t, key, "a", time.Unix(1_700_000_000, 0).Add(time.Hour))); err != nil {
+		if _, err := v.Verify(Token(mustSign(t, key, "a", time.Unix(1_700_000_000, 0).Add(time.Hour)))); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -5,8 +5,9 @@
 // header in that set and nowhere else ("jku", "x5u", "jwk" and "x5c" are
 // never used), and the key pins the algorithm: EdDSA for Ed25519 keys, ES256
 // for P-256 keys. "none", HMAC and RSA algorithms are never accepted. The
-// claims "iss", "aud", "exp" and "sub" are required, "nbf" and "iat" are
-// checked with a bounded clock skew, and token size is bounded before any
+// claims "iss", "aud", "exp", "iat" and "sub" are required, "nbf" and "iat"
+// are checked with a bounded clock skew, exp - iat is at most the maximum
+// lifetime (24h by default), and token size is bounded before any
 // decoding. Every failure wraps [ErrInvalidToken].
 //
 // Verified tokens are cached by the SHA-256 of the token (never the token

@@ -22,9 +22,9 @@ func FuzzVerify(f *testing.F) {
 	uncached := mustVerifier(f, fx, func(c *auth.Config) { c.CacheSize = -1 })
 	cached := mustVerifier(f, fx, func(c *auth.Config) { c.CacheSize = 16 })
 	f.Fuzz(func(t *testing.T, token string) {
-		c1, err1 := uncached.Verify(token)
-		c2, err2 := cached.Verify(token)
-		c3, err3 := cached.Verify(token) // a second time, possibly from the cache
+		c1, err1 := uncached.Verify(auth.Token(token))
+		c2, err2 := cached.Verify(auth.Token(token))
+		c3, err3 := cached.Verify(auth.Token(token)) // a second time, possibly from the cache
 		if (err1 == nil) != (err2 == nil) || (err2 == nil) != (err3 == nil) {
 			t.Fatalf("verifiers disagree: %v / %v / %v", err1, err2, err3)
 		}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secure-movie-service/sms/service/auth"
 )
@@ -152,13 +153,14 @@ func TestMarshalJWKSRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	claims := map[string]any{"iss": testIssuer, "aud": testAudience, "sub": "s", "exp": 4102444800}
+	now := time.Now().Unix()
+	claims := map[string]any{"iss": testIssuer, "aud": testAudience, "sub": "s", "iat": now, "exp": now + 3600}
 	for kid, key := range map[string]crypto.Signer{"a": f.ed, "b": f.ec} {
 		tok, err := auth.Sign(key, kid, claims)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := v.Verify(tok); err != nil {
+		if _, err := v.Verify(auth.Token(tok)); err != nil {
 			t.Fatalf("kid %s: %v", kid, err)
 		}
 	}

@@ -25,6 +25,7 @@ const (
 	MaxLeeway            = 5 * time.Minute
 	DefaultMaxTokenBytes = 8192
 	DefaultCacheSize     = 10000
+	DefaultMaxLifetime   = 24 * time.Hour
 )
 
 // maxNumericDate is 9999-12-31T23:59:59Z; later or negative dates are
@@ -66,6 +67,10 @@ type Config struct {
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 
+	// MaxLifetime bounds exp - iat: 0 means DefaultMaxLifetime. A token
+	// that would be valid longer, or that has no "iat", is rejected.
+	MaxLifetime time.Duration
+
 	// CacheSize bounds the cache of verified tokens: 0 means
 	// DefaultCacheSize and a negative value disables the cache.
 	CacheSize int
@@ -79,6 +84,7 @@ type Verifier struct {
 	audience string
 	leeway   time.Duration
 	maxBytes int
+	lifetime time.Duration
 	now      func() time.Time
 	cache    *cache // nil when disabled
 }
@@ -100,7 +106,11 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		audience: cfg.Audience,
 		leeway:   cfg.Leeway,
 		maxBytes: cfg.MaxTokenBytes,
+		lifetime: cfg.MaxLifetime,
 		now:      cfg.Now,
+	}
+	if v.lifetime <= 0 {
+		v.lifetime = DefaultMaxLifetime
 	}
 	switch {
 	case v.leeway == 0:
@@ -132,10 +142,12 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 // names a known "kid" and exactly the algorithm that key pins, has no "crit"
 // and a "typ", if any, of "JWT" or "at+jwt"; the signature verifies; and the
 // payload has "iss" equal to the issuer, an "aud" containing the audience, a
-// non-empty "sub", an "exp" not yet passed, no "nbf" in the future, no "iat"
-// in the future (each with the leeway), and "roles", if any, a list of
+// non-empty "sub", an "exp" not yet passed, no "nbf" in the future, an "iat"
+// not in the future (each with the leeway) and at most MaxLifetime before
+// "exp", and "roles", if any, a list of
 // strings. Duplicate JSON members anywhere are rejected.
-func (v *Verifier) Verify(token string) (Claims, error) {
+func (v *Verifier) Verify(t Token) (Claims, error) {
+	token := string(t)
 	if len(token) > v.maxBytes {
 		return Claims{}, invalid("token is %d bytes, limit %d", len(token), v.maxBytes)
 	}
@@ -322,6 +334,12 @@ func (v *Verifier) claims(payload []byte, now time.Time) (Claims, error) {
 	}
 	if c.IssuedAt, err = numericDate(m, "iat"); err != nil {
 		return Claims{}, err
+	}
+	if c.IssuedAt.IsZero() {
+		return Claims{}, invalid(`missing "iat"`)
+	}
+	if life := c.Expiry.Sub(c.IssuedAt); life > v.lifetime {
+		return Claims{}, invalid("lifetime %s (exp - iat) exceeds the maximum %s", life, v.lifetime)
 	}
 	c.Roles = []string{}
 	if raw, ok := m["roles"]; ok {

@@ -122,6 +122,9 @@ func attacks() []attack {
 		{"expired exactly at exp plus leeway", ed(edHeader, set("exp", now-leeway)), "expired"},
 		{"not yet valid", ed(edHeader, set("nbf", now+leeway+1)), "not valid before"},
 		{"iat in the future", ed(edHeader, set("iat", now+leeway+1)), "issued in the future"},
+		{"C-AUTHN no iat", ed(edHeader, del("iat")), `missing "iat"`},
+		{"C-AUTHN exp in year 9999", ed(edHeader, set("exp", int64(253402300799))), "exceeds the maximum"},
+		{"C-AUTHN lifetime one second over 24h", ed(edHeader, set("exp", now-60+24*3600+1)), "exceeds the maximum"},
 		{"wrong aud", ed(edHeader, set("aud", "other-api")), "aud does not contain"},
 		{"wrong aud in array", ed(edHeader, set("aud", []string{"other-api", "x"})), "aud does not contain"},
 		{"aud missing", ed(edHeader, del("aud")), `missing "aud"`},
@@ -259,7 +262,7 @@ func TestVerifyRejectsAttacks(t *testing.T) {
 				mustVerifier(t, f),
 			} {
 				for range 2 {
-					c, err := v.Verify(tok)
+					c, err := v.Verify(auth.Token(tok))
 					if err == nil {
 						t.Fatalf("Verify accepted the token: %+v", c)
 					}
@@ -327,15 +330,14 @@ func TestVerifyAccepts(t *testing.T) {
 		{"jku ignored when the configured key signed", func(testing.TB) string {
 			return edToken(f.ed, `{"alg":"EdDSA","kid":"ed-1","jku":"https://evil.test/jwks.json"}`, payload(nil))
 		}, nil},
-		{"no roles, nbf or iat", func(testing.TB) string {
+		{"no roles or nbf", func(testing.TB) string {
 			return edToken(f.ed, edHeader, payload(func(m map[string]any) {
 				delete(m, "roles")
 				delete(m, "nbf")
-				delete(m, "iat")
 			}))
 		}, func(t *testing.T, c auth.Claims) {
-			if c.Roles == nil || len(c.Roles) != 0 || !c.NotBefore.IsZero() || !c.IssuedAt.IsZero() {
-				t.Fatalf("Roles = %#v (want empty, not nil), NotBefore = %v, IssuedAt = %v", c.Roles, c.NotBefore, c.IssuedAt)
+			if c.Roles == nil || len(c.Roles) != 0 || !c.NotBefore.IsZero() {
+				t.Fatalf("Roles = %#v (want empty, not nil), NotBefore = %v", c.Roles, c.NotBefore)
 			}
 		}},
 		{"expired within the leeway", func(testing.TB) string { return edToken(f.ed, edHeader, set("exp", now-leeway+1)) }, nil},
@@ -355,7 +357,7 @@ func TestVerifyAccepts(t *testing.T) {
 			tok := tc.token(t)
 			for _, v := range []*auth.Verifier{mustVerifier(t, f, func(c *auth.Config) { c.CacheSize = -1 }), mustVerifier(t, f)} {
 				for range 2 {
-					c, err := v.Verify(tok)
+					c, err := v.Verify(auth.Token(tok))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -372,7 +374,7 @@ func TestVerifyReturnsACopy(t *testing.T) {
 	f := mustFixture(t)
 	v := mustVerifier(t, f)
 	tok := edToken(f.ed, edHeader, payload(func(m map[string]any) { m["aud"] = []string{testAudience} }))
-	c, err := v.Verify(tok)
+	c, err := v.Verify(auth.Token(tok))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +382,7 @@ func TestVerifyReturnsACopy(t *testing.T) {
 	// neither may reach the cache.
 	for range 2 {
 		c.Roles[0], c.Audience[0] = "admin", "x"
-		c, err = v.Verify(tok)
+		c, err = v.Verify(auth.Token(tok))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -393,16 +395,16 @@ func TestVerifyReturnsACopy(t *testing.T) {
 func TestVerifyTokenSizeLimit(t *testing.T) {
 	f := mustFixture(t)
 	tok := edToken(f.ed, edHeader, payload(nil))
-	if _, err := mustVerifier(t, f, func(c *auth.Config) { c.MaxTokenBytes = len(tok) }).Verify(tok); err != nil {
+	if _, err := mustVerifier(t, f, func(c *auth.Config) { c.MaxTokenBytes = len(tok) }).Verify(auth.Token(tok)); err != nil {
 		t.Fatalf("token of exactly MaxTokenBytes: %v", err)
 	}
-	_, err := mustVerifier(t, f, func(c *auth.Config) { c.MaxTokenBytes = len(tok) - 1 }).Verify(tok)
+	_, err := mustVerifier(t, f, func(c *auth.Config) { c.MaxTokenBytes = len(tok) - 1 }).Verify(auth.Token(tok))
 	if !errors.Is(err, auth.ErrInvalidToken) || !strings.Contains(err.Error(), "limit") {
 		t.Fatalf("C-AUTHN token one byte over MaxTokenBytes: err = %v", err)
 	}
 	big := edToken(f.ed, edHeader, payload(func(m map[string]any) { m["pad"] = strings.Repeat("x", 6000) }))
 	if len(big) <= auth.DefaultMaxTokenBytes {
-		if _, err := mustVerifier(t, f).Verify(big); err != nil {
+		if _, err := mustVerifier(t, f).Verify(auth.Token(big)); err != nil {
 			t.Fatalf("a %d-byte token is within the default limit: %v", len(big), err)
 		}
 	}
@@ -428,7 +430,7 @@ func TestVerifierLeeway(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			v := mustVerifier(t, f, func(c *auth.Config) { c.Leeway = tc.leeway })
-			_, err := v.Verify(expiredAgo(tc.ago))
+			_, err := v.Verify(auth.Token(expiredAgo(tc.ago)))
 			if (err == nil) != tc.ok {
 				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
 			}
@@ -463,7 +465,7 @@ func TestNewVerifierRequiresConfig(t *testing.T) {
 func TestSign(t *testing.T) {
 	f := mustFixture(t)
 	v := mustVerifier(t, f)
-	claims := map[string]any{"iss": testIssuer, "aud": testAudience, "sub": "bob", "exp": testNow.Add(time.Hour).Unix()}
+	claims := map[string]any{"iss": testIssuer, "aud": testAudience, "sub": "bob", "iat": testNow.Unix(), "exp": testNow.Add(time.Hour).Unix()}
 	for name, tc := range map[string]struct {
 		key     crypto.Signer
 		kid     string
@@ -480,7 +482,7 @@ func TestSign(t *testing.T) {
 			if sig := mustDecode(t, tok[strings.LastIndexByte(tok, '.')+1:]); len(sig) != tc.sigSize {
 				t.Fatalf("signature is %d bytes, want %d", len(sig), tc.sigSize)
 			}
-			c, err := v.Verify(tok)
+			c, err := v.Verify(auth.Token(tok))
 			if err != nil || c.Subject != "bob" {
 				t.Fatalf("Verify = %+v, %v", c, err)
 			}

@@ -14,10 +14,13 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/secure-movie-service/sms/service/auth"
 )
 
 // ErrUnavailable means OPA could not answer: it is down, slow, answered
-// with a non-200 status, or sent a body that is oversized or not JSON.
+// with a non-200 status, sent a body that is oversized or not JSON, or
+// gave no result because the policy is not loaded.
 // The request is denied (503); the service keeps running and asks again next time.
 var ErrUnavailable = errors.New("authz: decision unavailable")
 
@@ -49,14 +52,12 @@ type Decision struct {
 	Reasons []string
 	ID      string // OPA's decision id, when decision logging is on
 	Cached  bool
-
-	undefined bool // the policy gave no result: it is not loaded
 }
 
 // Config configures a Client.
 type Config struct {
 	URL              string        // OPA base URL, e.g. http://127.0.0.1:8181
-	Token            string        // bearer token for OPA's token authentication; may be empty
+	Token            auth.Token    // bearer token for OPA's token authentication; may be empty
 	Timeout          time.Duration // per decision; default 500ms
 	MaxResponseBytes int64         // default 64 KiB
 	CacheTTL         time.Duration // decision cache lifetime; 0 disables the cache; at most 10s
@@ -69,7 +70,7 @@ const decisionPath = "/v1/data/movies/authz/decision"
 // Client asks OPA for decisions. It is safe for concurrent use.
 type Client struct {
 	endpoint string
-	token    string
+	token    auth.Token
 	timeout  time.Duration
 	maxBody  int64
 	http     *http.Client
@@ -144,14 +145,8 @@ var probe = []byte(`{"input":{"method":"GET","route":"/readyz","path":["readyz"]
 // Ping asks OPA one uncached question and reports nil when OPA answered it
 // with a decision from a loaded policy. /readyz uses it.
 func (c *Client) Ping(ctx context.Context) error {
-	d, err := c.ask(ctx, probe)
-	if err != nil {
-		return err
-	}
-	if d.undefined {
-		return fmt.Errorf("%w: policy not loaded", ErrUnavailable)
-	}
-	return nil
+	_, err := c.ask(ctx, probe)
+	return err
 }
 
 func (c *Client) ask(ctx context.Context, body []byte) (Decision, error) {
@@ -163,7 +158,7 @@ func (c *Client) ask(ctx context.Context, body []byte) (Decision, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+		req.Header.Set("Authorization", "Bearer "+string(c.token))
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -194,9 +189,9 @@ func parse(raw []byte) (Decision, error) {
 	}
 	d := Decision{ID: resp.DecisionID}
 	if len(resp.Result) == 0 || string(resp.Result) == "null" {
-		d.Reasons = []string{"DENY_UNDEFINED: the policy returned no decision"}
-		d.undefined = true
-		return d, nil
+		// No result means OPA lacks the policy: it could not decide (503),
+		// and the answer is never cached.
+		return Decision{}, fmt.Errorf("%w: the policy returned no decision (not loaded)", ErrUnavailable)
 	}
 	var result struct {
 		Allow   json.RawMessage `json:"allow"`

@@ -56,8 +56,8 @@ func TestDecideFailsClosed(t *testing.T) {
 	}{
 		{"allow true allows", 200, `{"decision_id":"d1","result":{"allow":true,"reasons":["ALLOW_OWNER"]}}`, true, false},
 		{"C-AUTHZ-FAILCLOSED allow false denies", 200, `{"result":{"allow":false}}`, false, false},
-		{"C-AUTHZ-FAILCLOSED empty object is undefined and denies", 200, `{}`, false, false},
-		{"C-AUTHZ-FAILCLOSED null result denies", 200, `{"result":null}`, false, false},
+		{"C-AUTHZ-FAILCLOSED empty object is undefined: unavailable", 200, `{}`, false, true},
+		{"C-AUTHZ-FAILCLOSED null result is undefined: unavailable", 200, `{"result":null}`, false, true},
 		{"C-AUTHZ-FAILCLOSED string result denies", 200, `{"result":"true"}`, false, false},
 		{"C-AUTHZ-FAILCLOSED boolean result denies", 200, `{"result":true}`, false, false},
 		{"C-AUTHZ-FAILCLOSED allow as string denies", 200, `{"result":{"allow":"true"}}`, false, false},
@@ -205,6 +205,22 @@ func TestDecisionCacheBounded(t *testing.T) {
 		if len(c.m) > 8 {
 			t.Fatalf("cache holds %d entries, limit 8", len(c.m))
 		}
+	}
+}
+
+// TestUndefinedIsNeverCached: OPA without the policy answers no result;
+// every request asks again, so the service recovers the moment the policy
+// is loaded.
+func TestUndefinedIsNeverCached(t *testing.T) {
+	srv, calls := fakeOPA(t, 200, `{}`)
+	c := mustClient(t, Config{URL: srv.URL, CacheTTL: 10 * time.Second})
+	for i := range 3 {
+		if _, err := c.Decide(context.Background(), editorPut); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("C-AUTHZ-FAILCLOSED decision %d with no policy loaded: %v, want ErrUnavailable", i, err)
+		}
+	}
+	if calls.Load() != 3 {
+		t.Fatalf("C-AUTHZ-FAILCLOSED OPA asked %d times for 3 decisions: an undefined answer was cached", calls.Load())
 	}
 }
 

@@ -31,9 +31,32 @@ func ParseProxies(s string) (Proxies, error) {
 		if err != nil {
 			return nil, fmt.Errorf("trusted proxy %q: %w", f, err)
 		}
-		ps = append(ps, p.Masked())
+		ps = append(ps, unmapPrefix(p).Masked())
 	}
 	return ps, nil
+}
+
+// unmapPrefix turns an IPv4-mapped prefix (::ffff:10.0.0.0/104) into the
+// IPv4 prefix it means (10.0.0.0/8): clients are compared unmapped.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p
+}
+
+// AddrKey is the limit key of client address a: an IPv4 address as
+// itself, an IPv6 address by its first v6Bits bits, since one host usually
+// holds a whole /64 and could otherwise take a fresh bucket per address.
+func AddrKey(a netip.Addr, v6Bits int) string {
+	if !a.Is6() || v6Bits >= 128 {
+		return a.String()
+	}
+	p, err := a.Prefix(v6Bits)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
 }
 
 func (ps Proxies) trusted(a netip.Addr) bool {
@@ -43,6 +66,24 @@ func (ps Proxies) trusted(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// parseHop reads one X-Forwarded-For element: an address, an address with
+// a port (203.0.113.7:51234, [2001:db8::7]:443) or a bracketed IPv6 address.
+func parseHop(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr(), true
+	}
+	if inner, ok := strings.CutPrefix(s, "["); ok {
+		if inner, ok = strings.CutSuffix(inner, "]"); ok {
+			a, err := netip.ParseAddr(inner)
+			return a, err == nil && a.Is6()
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // ClientIP returns the address of the client that sent r. X-Forwarded-For
@@ -67,8 +108,12 @@ func (ps Proxies) ClientIP(r *http.Request) netip.Addr {
 	for i := len(hops) - 1; i >= 0; i-- {
 		parts := strings.Split(hops[i], ",")
 		for j := len(parts) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
-			if err != nil {
+			hop := strings.TrimSpace(parts[j])
+			if hop == "" {
+				continue
+			}
+			a, ok := parseHop(hop)
+			if !ok {
 				return client
 			}
 			client = a.Unmap()

@@ -64,6 +64,23 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	return false, wait
 }
 
+// Has reports whether key's bucket holds a token now, without taking it or
+// changing anything.
+func (l *Limiter) Has(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	return !ok || l.available(b, l.now()) >= 1
+}
+
+// available is what b would hold after refilling at now.
+func (l *Limiter) available(b *bucket, now time.Time) float64 {
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		return math.Min(l.burst, b.tokens+el*l.rate)
+	}
+	return b.tokens
+}
+
 func (l *Limiter) refill(b *bucket, now time.Time) {
 	if el := now.Sub(b.last).Seconds(); el > 0 {
 		b.tokens = math.Min(l.burst, b.tokens+el*l.rate)
@@ -71,13 +88,14 @@ func (l *Limiter) refill(b *bucket, now time.Time) {
 	}
 }
 
-// evict makes room for one more bucket.
+// evict makes room for one more bucket: it forgets every bucket that would
+// be full by now, else the one seen least recently. It changes no bucket it
+// keeps.
 func (l *Limiter) evict(now time.Time) {
 	var oldestKey string
 	var oldest time.Time
 	for k, b := range l.buckets {
-		l.refill(b, now)
-		if b.tokens >= l.burst {
+		if l.available(b, now) >= l.burst {
 			delete(l.buckets, k)
 			continue
 		}

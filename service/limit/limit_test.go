@@ -1,8 +1,12 @@
 package limit
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/http/httptest"
+	"net/netip"
+	"os"
 	"testing"
 	"time"
 )
@@ -55,7 +59,7 @@ func TestLimiterMemoryBounded(t *testing.T) {
 }
 
 func TestClientIP(t *testing.T) {
-	proxies, err := ParseProxies("10.0.0.0/8, 192.168.1.1")
+	proxies, err := ParseProxies("10.0.0.0/8, 192.168.1.1, ::ffff:172.16.0.0/108")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +75,11 @@ func TestClientIP(t *testing.T) {
 		{"malformed entry stops at last trusted hop", "10.1.2.3:80", []string{"garbage"}, "10.1.2.3"},
 		{"no XFF from proxy", "10.1.2.3:80", nil, "10.1.2.3"},
 		{"ipv6 peer", "[2001:db8::1]:443", []string{"1.2.3.4"}, "2001:db8::1"},
+		{"C-RATE-XFF client with a port", "10.1.2.3:80", []string{"203.0.113.7:51234"}, "203.0.113.7"},
+		{"C-RATE-XFF bracketed ipv6 client", "10.1.2.3:80", []string{"[2001:db8::7]"}, "2001:db8::7"},
+		{"C-RATE-XFF bracketed ipv6 client with a port", "10.1.2.3:80", []string{"[2001:db8::7]:443"}, "2001:db8::7"},
+		{"C-RATE-XFF empty elements skipped", "10.1.2.3:80", []string{"198.51.100.7, ,", ""}, "198.51.100.7"},
+		{"C-RATE-XFF proxy given as an IPv4-mapped prefix", "172.16.0.5:80", []string{"198.51.100.8"}, "198.51.100.8"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,5 +95,120 @@ func TestClientIP(t *testing.T) {
 	}
 	if _, err := ParseProxies("10.0.0.0/33"); err == nil {
 		t.Error("bad prefix accepted")
+	}
+}
+
+func TestConcurrencyPerKey(t *testing.T) {
+	c := NewConcurrency(2)
+	r1, ok1 := c.Acquire("a")
+	r2, ok2 := c.Acquire("a")
+	if !ok1 || !ok2 {
+		t.Fatal("C-DOS-INFLIGHT slots within the cap refused")
+	}
+	if _, ok := c.Acquire("a"); ok {
+		t.Fatal("C-DOS-INFLIGHT a third request of one key admitted past a cap of 2")
+	}
+	rb, ok := c.Acquire("b")
+	if !ok {
+		t.Fatal("another key shares the cap")
+	}
+	r1()
+	if r, ok := c.Acquire("a"); !ok {
+		t.Fatal("a released slot was not given back")
+	} else {
+		r()
+	}
+	r2()
+	rb()
+	if c.Len() != 0 {
+		t.Fatalf("%d idle keys remembered", c.Len())
+	}
+}
+
+func TestAddrKeyGroupsIPv6ByPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		bits int
+		same bool
+	}{
+		{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9", 64, true},
+		{"2001:db8:1:2::1", "2001:db8:1:3::1", 64, false},
+		{"2001:db8:1:2::1", "2001:db8:1:3::1", 48, true},
+		{"2001:db8::1", "2001:db8::2", 128, false},
+		{"192.0.2.1", "192.0.2.2", 64, false},
+	} {
+		ka, kb := AddrKey(netip.MustParseAddr(tc.a), tc.bits), AddrKey(netip.MustParseAddr(tc.b), tc.bits)
+		if (ka == kb) != tc.same {
+			t.Errorf("C-RATE %s (%s) and %s (%s) at /%d: same key %v, want %v", tc.a, ka, tc.b, kb, tc.bits, ka == kb, tc.same)
+		}
+	}
+}
+
+// TestLimiterEvictsLeastRecentlySeen: when full of drained buckets, the one
+// seen longest ago goes, and the others stay drained.
+func TestLimiterEvictsLeastRecentlySeen(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := New(0.0001, 1, 50, func() time.Time { return now })
+	for i := range 50 {
+		now = now.Add(time.Second)
+		l.Allow(fmt.Sprint("k", i)) // drains the bucket
+	}
+	now = now.Add(time.Second)
+	l.Allow("new")
+	for i := 1; i < 50; i++ {
+		if ok, _ := l.Allow(fmt.Sprint("k", i)); ok {
+			t.Fatalf("C-DOS-BOUNDED k%d came back full after an eviction; the least recently seen k0 should have gone", i)
+		}
+	}
+}
+
+func TestListenerCapsOpenConnections(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := NewListener(inner, 2)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dial := func() net.Conn {
+		c, err := net.DialTimeout("tcp", inner.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	wait := func() net.Conn {
+		select {
+		case c := <-accepted:
+			return c
+		case <-time.After(5 * time.Second):
+			t.Fatal("connection within the cap not accepted")
+			return nil
+		}
+	}
+	dial()
+	first := wait()
+	dial()
+	wait()
+	over := dial()
+	over.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := over.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("C-DOS-INFLIGHT a third connection past a cap of 2 was kept open: %v", err)
+	}
+	first.Close()
+	dial()
+	wait()
+	if ln.Refused.Load() != 1 {
+		t.Fatalf("refused %d, want 1", ln.Refused.Load())
 	}
 }

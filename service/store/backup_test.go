@@ -137,3 +137,33 @@ func TestBackupUnderConcurrentWrites(t *testing.T) {
 		t.Logf("backup %d: %d bytes, %d movies, %d acknowledged before it began", i, len(b), len(got), acked)
 	}
 }
+
+// TestBackupFileSurvivesPowerLoss: once BackupFile returns, the backup is
+// durable under its name: its data synced and its directory entry too.
+func TestBackupFileSurvivesPowerLoss(t *testing.T) {
+	mfs := newMemFS()
+	j := mustOpen(t, testDir, memOpts(mfs))
+	history(t, j, "a", 20)
+	j.Close()
+	if _, err := mfs.MkdirAll("/backups"); err != nil {
+		t.Fatal(err)
+	}
+	out := "/backups/movies.smsbak"
+	if err := backupFile(mfs, testDir, out); err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := backup(mfs, testDir, &want); err != nil {
+		t.Fatal(err)
+	}
+	if got := mfs.crash().bytes(out); !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("C-BACKUP after a power loss the backup holds %d bytes, want %d: the rename was not made durable", len(got), want.Len())
+	}
+	if err := backupFile(mfs, testDir, out); err == nil {
+		t.Fatal("BackupFile overwrote an existing backup")
+	}
+	names, _ := mfs.ReadDir("/backups")
+	if len(names) != 1 {
+		t.Fatalf("backup directory holds %v, want only the backup", names)
+	}
+}

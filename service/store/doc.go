@@ -14,10 +14,14 @@
 //     the middle of the file. Disk full returns ErrNoSpace, other I/O
 //     failures ErrUnavailable; Ready reports the fault and each later write
 //     or Ready call retries until the disk takes data again.
-//   - Open replays the newest snapshot and the journal after it. A torn
-//     tail (the record a crash interrupted) is truncated and logged; damage
-//     anywhere else stops Open with a *CorruptError naming file and offset,
-//     because serving a partial history would be worse than not starting.
+//   - When the cut itself fails (a disk going read-only), the failed frame's
+//     header gets its abort mark, so replay never applies it.
+//   - Open replays the newest snapshot and the journal after it. A bad tail
+//     (the record a crash interrupted, an aborted write, or a damaged last
+//     record, which is logged at error level) is moved to a quarantine file
+//     beside the segment and cut; damage anywhere else stops Open with a
+//     *CorruptError naming file and offset, because serving a partial
+//     history would be worse than not starting.
 //   - Compaction writes a snapshot (temp file, fsync, rename, fsync of the
 //     directory) and then removes the segments it covers; a crash at any
 //     step loses nothing.

@@ -29,6 +29,8 @@ func TestWriteFaults(t *testing.T) {
 		{"short write without an error", faults{short: true}, ErrUnavailable},
 		{"fsync error, dirty pages dropped (Linux)", faults{sync: syscall.EIO}, ErrUnavailable},
 		{"fsync error, dirty pages kept for later writeback", faults{sync: syscall.EIO, keep: true}, ErrUnavailable},
+		{"C-STORE-DURABLE fsync error with pages kept, and the cut failing too (disk going read-only)",
+			faults{sync: syscall.EIO, keep: true, truncate: syscall.EROFS}, ErrUnavailable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"time"
 	"unicode/utf8"
 )
 
@@ -50,10 +51,34 @@ func (e *CorruptError) Unwrap() error { return ErrCorrupt }
 // wireOp is one operation as it is stored: a put carries the whole movie and
 // its version, a delete only the id.
 type wireOp struct {
-	Op      string `json:"op"` // "put" or "del"
-	ID      string `json:"id,omitempty"`
-	Version uint64 `json:"version,omitempty"`
-	Movie   *Movie `json:"movie,omitempty"`
+	Op      string  `json:"op"` // "put" or "del"
+	ID      string  `json:"id,omitempty"`
+	Version uint64  `json:"version,omitempty"`
+	Movie   *record `json:"movie,omitempty"`
+}
+
+// record is a movie as the journal stores it. It is not Movie, the API's
+// wire type: renaming a JSON field there must never change the disk format.
+type record struct {
+	ID        string    `json:"id"`
+	Title     string    `json:"title"`
+	Year      int       `json:"year"`
+	Genres    []string  `json:"genres"`
+	Director  string    `json:"director"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func toRecord(m *Movie) *record {
+	return &record{ID: m.ID, Title: m.Title, Year: m.Year, Genres: m.Genres, Director: m.Director,
+		CreatedBy: m.CreatedBy, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+}
+
+// movie returns the stored record as a Movie at version.
+func (r *record) movie(version uint64) Movie {
+	return Movie{ID: r.ID, Title: r.Title, Year: r.Year, Genres: r.Genres, Director: r.Director,
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Version: version}
 }
 
 // wireFrame is one frame's payload: either a batch of operations (one group
@@ -74,7 +99,7 @@ type wireEnd struct {
 func encodeOp(id string, m *Movie) ([]byte, error) {
 	op := wireOp{Op: "del", ID: id}
 	if m != nil {
-		op = wireOp{Op: "put", Version: m.Version, Movie: m}
+		op = wireOp{Op: "put", Version: m.Version, Movie: toRecord(m)}
 	}
 	b, err := json.Marshal(op)
 	if err != nil {
@@ -98,9 +123,7 @@ func asStored(m Movie, enc []byte) (Movie, error) {
 	if err := json.Unmarshal(enc, &op); err != nil || op.Movie == nil {
 		return Movie{}, fmt.Errorf("store: movie does not round-trip: %v", err)
 	}
-	out := *op.Movie
-	out.Version = m.Version
-	return out, nil
+	return op.Movie.movie(m.Version), nil
 }
 
 func allValidUTF8(ss []string) bool {
@@ -132,6 +155,13 @@ func frameLen(payload []byte) uint32 {
 		panic(fmt.Sprintf("store: frame of %d bytes exceeds %d", n, maxFrameLen))
 	}
 	return uint32(n)
+}
+
+// abortFrame turns the sealed frame header hdr into its abort mark: the
+// same length and the checksum inverted, so replay knows the frame as a
+// write that was reported failed and never applies it.
+func abortFrame(hdr []byte) {
+	binary.LittleEndian.PutUint32(hdr[4:], ^binary.LittleEndian.Uint32(hdr[4:]))
 }
 
 // sealFrame fills in the header of a frame built in place: buf holds
@@ -174,7 +204,17 @@ func decodeFrame(payload []byte) (wireFrame, error) {
 type frameError struct {
 	Offset int64
 	Reason string
+	Kind   frameFault
 }
+
+// frameFault tells a crash's leftovers from damage.
+type frameFault uint8
+
+const (
+	frameTorn    frameFault = iota // runs past the end of the file, or no header: a crash mid-write
+	frameDamaged                   // whole, but its checksum fails: the bytes changed after they were written
+	frameAborted                   // marked by abortFrame: a write that was reported failed
+)
 
 func (e *frameError) Error() string { return fmt.Sprintf("offset %d: %s", e.Offset, e.Reason) }
 
@@ -224,8 +264,11 @@ func (fr *frameReader) next() ([]byte, error) {
 	if _, err := io.ReadFull(fr.br, p); err != nil {
 		return nil, fr.readErr(err)
 	}
-	if crc32.Checksum(p, castagnoli) != sum {
-		return nil, bad("checksum mismatch")
+	if c := crc32.Checksum(p, castagnoli); c != sum {
+		if c == ^sum {
+			return nil, &frameError{Offset: fr.off, Reason: "write aborted after it failed", Kind: frameAborted}
+		}
+		return nil, &frameError{Offset: fr.off, Reason: "checksum mismatch in a whole frame", Kind: frameDamaged}
 	}
 	fr.off += frameHeaderLen + n
 	return p, nil

@@ -239,6 +239,9 @@ func (j *Journal) recover() error {
 	for _, n := range lay.unknown {
 		j.log.Warn("unknown file in data directory left alone", "file", n)
 	}
+	for _, n := range lay.quarantined {
+		j.log.Warn("quarantined journal bytes kept in the data directory; inspect, then move them away", "file", n)
+	}
 	j.log.Info("journal opened", "movies", len(j.ix.ids), "snapshot_gen", base, "segments", len(segs), "active", journalName(j.gen))
 	return nil
 }
@@ -256,8 +259,20 @@ func (j *Journal) mendTail(s *segment) error {
 		}
 		s.good = fileHeaderLen
 	case s.bad != nil:
-		j.log.Warn("journal torn tail truncated", "file", s.path, "offset", s.good,
-			"dropped_bytes", s.size-s.good, "reason", s.bad.Reason)
+		q, err := j.quarantine(s)
+		if err != nil {
+			return err
+		}
+		attrs := []any{"file", s.path, "offset", s.good, "dropped_bytes", s.size - s.good, "reason", s.bad.Reason, "quarantine", q}
+		switch s.bad.Kind {
+		case frameDamaged:
+			j.log.Error("JOURNAL DAMAGED: the last record failed its checksum; it was moved to the quarantine file and the store serves without it: "+
+				"compare with the latest backup", attrs...)
+		case frameAborted:
+			j.log.Warn("journal aborted write set aside", attrs...)
+		default:
+			j.log.Warn("journal torn tail truncated", attrs...)
+		}
 		if err := s.f.Truncate(s.good); err != nil {
 			return fmt.Errorf("truncate %s: %w", s.path, err)
 		}
@@ -268,6 +283,37 @@ func (j *Journal) mendTail(s *segment) error {
 		return fmt.Errorf("sync %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// quarantine copies segment s's bad tail, from s.good to its end, into a
+// file beside it and makes that durable before the tail is cut: bytes that
+// did not replay are set aside, never deleted.
+func (j *Journal) quarantine(s *segment) (string, error) {
+	name := quarantineName(s.gen, s.good)
+	p := j.path(name)
+	f, err := j.fs.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("create %s: %w", name, err)
+	}
+	defer f.Close()
+	buf := make([]byte, min(s.size-s.good, 1<<20))
+	for off := s.good; off < s.size; {
+		n := min(int64(len(buf)), s.size-off)
+		if _, err := s.f.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read %s: %w", s.path, err)
+		}
+		if _, err := f.WriteAt(buf[:n], off-s.good); err != nil {
+			return "", fmt.Errorf("write %s: %w", name, err)
+		}
+		off += n
+	}
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("sync %s: %w", name, err)
+	}
+	if err := j.fs.SyncDir(j.dir); err != nil {
+		return "", fmt.Errorf("sync data dir: %w", err)
+	}
+	return name, nil
 }
 
 // createSegment creates an empty journal segment and makes it durable,
@@ -617,7 +663,7 @@ func (j *Journal) append(b []byte) error {
 		}
 	}
 	if err != nil {
-		j.fail(fmt.Errorf("append %d bytes to %s at offset %d: %w", len(b), journalName(j.gen), j.end, err))
+		j.fail(fmt.Errorf("append %d bytes to %s at offset %d: %w", len(b), journalName(j.gen), j.end, err), b)
 		return j.broken
 	}
 	j.end += int64(len(b))
@@ -628,13 +674,27 @@ func (j *Journal) append(b []byte) error {
 // its last durable frame. After a failed fsync the page cache may hold bytes
 // the disk does not (Linux reports such an error once and may drop the dirty
 // pages), so the region past j.end is treated as garbage: cut, and synced
-// again, before anything is appended.
-func (j *Journal) fail(err error) {
+// again, before anything is appended. When the cut fails too (a disk gone
+// read-only), the failed frame's header is overwritten with its abort mark,
+// so that even if its bytes reach the disk later, replay sets it aside
+// instead of bringing back a write whose client was told it failed.
+func (j *Journal) fail(err error, frame []byte) {
 	j.broken = classify(err)
 	j.healthy.Store(false)
 	j.log.Error("journal write failed; writes refused until the disk takes data again", "err", err, "durable_offset", j.end)
-	if cerr := j.cut(); cerr != nil {
-		j.log.Error("journal cut back to last durable frame failed; will retry", "err", cerr, "durable_offset", j.end)
+	cerr := j.cut()
+	if cerr == nil {
+		return
+	}
+	j.log.Error("journal cut back to last durable frame failed; will retry", "err", cerr, "durable_offset", j.end)
+	hdr := append([]byte(nil), frame[:frameHeaderLen]...)
+	abortFrame(hdr)
+	if _, aerr := j.f.WriteAt(hdr, j.end); aerr != nil {
+		j.log.Error("journal could not mark the failed write aborted", "err", aerr, "offset", j.end)
+		return
+	}
+	if aerr := j.f.Sync(); aerr != nil {
+		j.log.Error("journal could not sync the abort mark of the failed write", "err", aerr, "offset", j.end)
 	}
 }
 

@@ -18,6 +18,12 @@ const (
 func journalName(gen uint64) string  { return fmt.Sprintf("journal-%016x.log", gen) }
 func snapshotName(gen uint64) string { return fmt.Sprintf("snapshot-%016x.snap", gen) }
 
+// quarantineName names the file that keeps the bad tail of segment gen
+// from offset off: Open sets such bytes aside and never deletes them.
+func quarantineName(gen uint64, off int64) string {
+	return fmt.Sprintf("%s.quarantine-%016x", journalName(gen), off)
+}
+
 // parseGen returns the generation in name if it is prefix + 16 hex digits + suffix.
 func parseGen(name, prefix, suffix string) (uint64, bool) {
 	s, ok := strings.CutPrefix(name, prefix)
@@ -37,11 +43,12 @@ func parseGen(name, prefix, suffix string) (uint64, bool) {
 
 // layout is what a data directory holds.
 type layout struct {
-	dir       string
-	snapshots []uint64 // ascending
-	journals  []uint64 // ascending
-	temps     []string // names ending in .tmp: unfinished snapshots
-	unknown   []string
+	dir         string
+	snapshots   []uint64 // ascending
+	journals    []uint64 // ascending
+	temps       []string // names ending in .tmp: unfinished snapshots
+	unknown     []string
+	quarantined []string // bad tails set aside by Open; kept for the operator
 }
 
 func readLayout(fsys fileSystem, dir string) (layout, error) {
@@ -57,6 +64,8 @@ func readLayout(fsys fileSystem, dir string) (layout, error) {
 			l.snapshots = append(l.snapshots, g)
 		} else if strings.HasSuffix(n, tempSuffix) {
 			l.temps = append(l.temps, n)
+		} else if strings.Contains(n, ".quarantine-") {
+			l.quarantined = append(l.quarantined, n)
 		} else if n != lockName {
 			l.unknown = append(l.unknown, n)
 		}

@@ -14,9 +14,7 @@ func applyFrame(ix *index, f wireFrame) {
 			ix.remove(op.ID)
 			continue
 		}
-		m := *op.Movie
-		m.Version = op.Version
-		ix.put(m)
+		ix.put(op.Movie.movie(op.Version))
 	}
 }
 

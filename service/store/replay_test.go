@@ -255,3 +255,38 @@ func TestTornHeaderAndEmptySegments(t *testing.T) {
 		r.Close()
 	}
 }
+
+// TestDamagedLastRecordIsQuarantined: a last record that is whole but fails
+// its checksum is not a torn write. Open serves without it, but its bytes
+// move to a quarantine file beside the journal (durably, never deleted) and
+// the log says so at error level; a second Open keeps the quarantine file.
+func TestDamagedLastRecordIsQuarantined(t *testing.T) {
+	data, ms, starts := fixture(t, 3)
+	last := starts[len(starts)-1]
+	flipped := bytes.Clone(data)
+	flipped[len(flipped)-3] ^= 0x10
+	var logs syncBuffer
+	j, mfs, err := openBytes(t, flipped, &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dump(listAll(t, j)); got != dump(ms[:2]) {
+		t.Fatalf("got\n%s\nwant\n%s", got, dump(ms[:2]))
+	}
+	j.Close()
+	q := filepath.Join(testDir, quarantineName(1, last))
+	if got := mfs.crash().bytes(q); !bytes.Equal(got, flipped[last:]) {
+		t.Fatalf("C-STORE-DURABLE quarantine %s holds %d durable bytes, want the %d bytes of the damaged record", q, len(got), len(flipped)-int(last))
+	}
+	if !strings.Contains(logs.String(), `"level":"ERROR","msg":"JOURNAL DAMAGED`) || !strings.Contains(logs.String(), quarantineName(1, last)) {
+		t.Fatalf("C-STORE-DURABLE the damaged record was not reported loudly with its quarantine file:\n%s", logs.String())
+	}
+	logs = syncBuffer{}
+	opts := memOpts(mfs)
+	opts.Logger = testLogger(&logs)
+	r := mustOpen(t, testDir, opts)
+	r.Close()
+	if mfs.bytes(q) == nil || !strings.Contains(logs.String(), "quarantined journal bytes kept") {
+		t.Fatalf("a second Open lost or forgot the quarantine file:\n%s", logs.String())
+	}
+}

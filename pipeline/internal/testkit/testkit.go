@@ -205,6 +205,7 @@ func Provenance(repository, revision string) []byte {
 				Source:  predicate.Source{Repository: repository, Revision: revision},
 				Package: "service/cmd/movies", Command: []string{"go", "build"}, Platform: "linux/amd64",
 			},
+			InternalParameters: map[string]any{"source_date_epoch": 1700000000},
 		},
 		RunDetails: predicate.RunDetails{Builder: predicate.Builder{ID: "https://example.invalid/testkit"}},
 	}
@@ -268,6 +269,7 @@ func TrustOverlay(prefixes []string, ks ...*Key) []byte {
 	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{
 		"trusted_keys": tk, "registries": prefixes, "source_repository": SourceRepository,
 		"controls": map[string]any{"required": ControlIDs},
+		"rollback": map[string]any{"min_source_date": FixtureOldest},
 	}})
 	return b
 }
@@ -357,9 +359,16 @@ func MustVulnDB(tb testing.TB, callsPrintln bool) *vuln.DB {
 	return db
 }
 
-// ControlsOverlay is policy data requiring exactly the fixture's ControlIDs.
-func ControlsOverlay() []byte {
-	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{"controls": map[string]any{"required": ControlIDs}}})
+// FixtureOldest is the oldest release FixtureData admits: MustRepo commits at 1700000000.
+const FixtureOldest = "2023-11-01T00:00:00Z"
+
+// FixtureData is policy data for fixture releases: it requires exactly the fixture's
+// ControlIDs and admits releases from FixtureOldest on.
+func FixtureData() []byte {
+	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{
+		"controls": map[string]any{"required": ControlIDs},
+		"rollback": map[string]any{"min_source_date": FixtureOldest},
+	}})
 	return b
 }
 

@@ -95,7 +95,7 @@ func TestInit(t *testing.T) {
 		if strings.Contains(out, tok) || strings.Contains(out, tok[strings.LastIndexByte(tok, '.'):]) {
 			t.Errorf("output contains the %s token", name)
 		}
-		c, err := v.Verify(tok)
+		c, err := v.Verify(auth.Token(tok))
 		if err != nil {
 			t.Fatalf("%s token: %v", name, err)
 		}
@@ -117,7 +117,7 @@ func TestInit(t *testing.T) {
 	v = mustVerifier(t, jwksPath, defaultIssuer, defaultAudience)
 	for name, old := range tokens {
 		for _, tok := range []string{old, strings.TrimSpace(mustRead(t, filepath.Join(dir, "tokens", name+".jwt")))} {
-			if _, err := v.Verify(tok); err != nil {
+			if _, err := v.Verify(auth.Token(tok)); err != nil {
 				t.Errorf("%s token after the second init: %v", name, err)
 			}
 		}
@@ -128,14 +128,14 @@ func TestInitFlags(t *testing.T) {
 	dir := t.TempDir()
 	mustRun(t, "init", "-dir", dir, "-issuer", "https://idp.test", "-audience", "aud-x", "-ttl", "90m")
 	tok := strings.TrimSpace(mustRead(t, filepath.Join(dir, "tokens", "admin.jwt")))
-	c, err := mustVerifier(t, filepath.Join(dir, "jwks.json"), "https://idp.test", "aud-x").Verify(tok)
+	c, err := mustVerifier(t, filepath.Join(dir, "jwks.json"), "https://idp.test", "aud-x").Verify(auth.Token(tok))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ttl := c.Expiry.Sub(c.IssuedAt); ttl != 90*time.Minute {
 		t.Fatalf("token lifetime %v, want 90m", ttl)
 	}
-	if _, err := mustVerifier(t, filepath.Join(dir, "jwks.json"), defaultIssuer, "aud-x").Verify(tok); err == nil {
+	if _, err := mustVerifier(t, filepath.Join(dir, "jwks.json"), defaultIssuer, "aud-x").Verify(auth.Token(tok)); err == nil {
 		t.Fatal("token verified with another issuer")
 	}
 }
@@ -160,7 +160,7 @@ func TestMint(t *testing.T) {
 	v := mustVerifier(t, filepath.Join(dir, "jwks.json"), defaultIssuer, defaultAudience)
 
 	tok := strings.TrimSpace(mustRun(t, "mint", "-key", keyPath, "-sub", "bob", "-roles", "editor, admin"))
-	c, err := v.Verify(tok)
+	c, err := v.Verify(auth.Token(tok))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,12 +169,12 @@ func TestMint(t *testing.T) {
 	}
 
 	tok = strings.TrimSpace(mustRun(t, "mint", "-key", keyPath, "-sub", "nobody"))
-	if c, err := v.Verify(tok); err != nil || c.Roles == nil || len(c.Roles) != 0 {
+	if c, err := v.Verify(auth.Token(tok)); err != nil || c.Roles == nil || len(c.Roles) != 0 {
 		t.Fatalf("token without roles: %+v, %v", c, err)
 	}
 
 	tok = strings.TrimSpace(mustRun(t, "mint", "-key", keyPath, "-sub", "late", "-ttl", "-1h"))
-	if _, err := v.Verify(tok); err == nil || !strings.Contains(err.Error(), "expired") {
+	if _, err := v.Verify(auth.Token(tok)); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("negative -ttl: err = %v", err)
 	}
 }
@@ -209,7 +209,7 @@ func TestMintP256(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := strings.TrimSpace(mustRun(t, "mint", "-key", keyPath, "-sub", "p"))
-	if _, err := v.Verify(tok); err != nil {
+	if _, err := v.Verify(auth.Token(tok)); err != nil {
 		t.Fatal(err)
 	}
 }

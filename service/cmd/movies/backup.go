@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/secure-movie-service/sms/service/store"
 )
 
 // backup writes a verified, consistent backup of a data dir to -o. It
 // reads without the directory lock, so it works while the server runs.
-// The file appears under its name only once it is complete and synced.
+// The file appears under its name only once it is complete and synced, and
+// its directory entry is synced too.
 func backup(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("movies backup", stderr)
 	dataDir := fs.String("data-dir", "", "data directory to back up")
@@ -22,26 +22,7 @@ func backup(args []string, getenv func(string) string, stdout, stderr io.Writer)
 	if *dataDir == "" || *out == "" {
 		return fmt.Errorf("%w: movies backup -data-dir DIR -o FILE", errUsage)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(*out), ".backup-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := store.Backup(*dataDir, tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("backup %s: %w", *dataDir, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if _, err := os.Lstat(*out); err == nil {
-		return fmt.Errorf("%s exists; choose a new file", *out)
-	}
-	if err := os.Rename(tmp.Name(), *out); err != nil {
+	if err := store.BackupFile(*dataDir, *out); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "backup of %s written to %s\n", *dataDir, *out)

@@ -17,14 +17,18 @@ type config struct {
 	tlsCert, tlsKey                       string
 	trustedProxies                        string
 
-	maxInFlight, maxHeaderBytes                int
-	readHeaderTimeout, readTimeout             time.Duration
-	writeTimeout, idleTimeout, shutdownTimeout time.Duration
-	subjectRate, ipRate                        float64
-	subjectBurst, ipBurst, limiterKeys         int
-	opaTimeout, decisionCacheTTL               time.Duration
-	tokenCacheSize                             int
-	tokenLeeway                                time.Duration
+	maxInFlight, maxHeaderBytes                 int
+	maxInFlightIP, maxInFlightSubject, maxConns int
+	bodyTimeout                                 time.Duration
+	ipv6PrefixBits                              int
+	readHeaderTimeout, readTimeout              time.Duration
+	writeTimeout, idleTimeout, shutdownTimeout  time.Duration
+	subjectRate, ipRate, probeRate              float64
+	subjectBurst, ipBurst, probeBurst           int
+	limiterKeys                                 int
+	opaTimeout, decisionCacheTTL                time.Duration
+	tokenCacheSize                              int
+	tokenLeeway, tokenMaxLifetime               time.Duration
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -47,6 +51,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed")
 	fs.IntVar(&c.maxInFlight, "max-inflight", 256, "requests served at once; more get 503")
+	fs.IntVar(&c.maxConns, "max-conns", 1024, "connections open at once; more are closed at accept")
+	fs.IntVar(&c.maxInFlightIP, "max-inflight-ip", 64, "requests one client address may have in flight; more get 429")
+	fs.IntVar(&c.maxInFlightSubject, "max-inflight-subject", 16, "requests one authenticated subject may have in flight; more get 429")
+	fs.DurationVar(&c.bodyTimeout, "body-timeout", 5*time.Second, "time to receive a request body once the handler reads it (slower: 408)")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 16<<10, "largest request header block (larger: 431)")
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 5*time.Second, "time to read request headers")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 15*time.Second, "time to read a whole request")
@@ -57,10 +65,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.subjectBurst, "burst-subject", 40, "burst per authenticated subject")
 	fs.Float64Var(&c.ipRate, "rate-ip", 5, "requests per second per client address without a valid token")
 	fs.IntVar(&c.ipBurst, "burst-ip", 20, "burst per client address without a valid token")
+	fs.Float64Var(&c.probeRate, "rate-probe", 2, "/healthz and /readyz requests per second per client address (a budget of their own)")
+	fs.IntVar(&c.probeBurst, "burst-probe", 10, "burst of /healthz and /readyz per client address")
+	fs.IntVar(&c.ipv6PrefixBits, "ipv6-prefix", 64, "IPv6 clients share per-address limits by this prefix length (1-128)")
 	fs.IntVar(&c.limiterKeys, "limiter-keys", 10000, "rate-limit buckets remembered per limiter")
 	fs.DurationVar(&c.opaTimeout, "opa-timeout", 500*time.Millisecond, "time allowed for one OPA decision")
 	fs.DurationVar(&c.decisionCacheTTL, "decision-cache-ttl", time.Second, "how long an OPA decision is reused for the identical input (0 disables; at most 10s)")
 	fs.IntVar(&c.tokenCacheSize, "token-cache-size", 10000, "verified tokens remembered until their exp (negative disables)")
+	fs.DurationVar(&c.tokenMaxLifetime, "token-max-lifetime", 24*time.Hour, "longest token accepted (exp - iat; iat required)")
 	fs.DurationVar(&c.tokenLeeway, "token-leeway", 30*time.Second, "clock skew allowed for exp/nbf/iat (at most 5m)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return c, err

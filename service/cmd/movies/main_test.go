@@ -228,12 +228,81 @@ func TestTLS(t *testing.T) {
 			t.Fatal("CBC suite negotiated")
 		}
 	})
+	t.Run("C-TLS the post-quantum hybrid key exchange is kept", func(t *testing.T) {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", s.addr, &tls.Config{RootCAs: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if got := c.ConnectionState().CurveID; got != tls.X25519MLKEM768 {
+			t.Fatalf("key exchange %v, want X25519MLKEM768 (Go's default)", got)
+		}
+	})
+	t.Run("C-TLS failed handshakes cost a bounded number of log lines", func(t *testing.T) {
+		for range 100 {
+			c, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			c.Write([]byte("GET / HTTP/1.1\r\n\r\n")) // not a TLS ClientHello
+			c.Read(make([]byte, 512))
+			c.Close()
+		}
+		if n := strings.Count(s.logs.String(), "TLS handshake error"); n == 0 || n > 20 {
+			t.Fatalf("%d handshake-error lines for 100 failed handshakes, want 1 to 20", n)
+		}
+	})
 	t.Run("healthcheck over TLS", func(t *testing.T) {
 		var out syncBuf
 		if err := run(context.Background(), []string{"healthcheck", "-addr", s.addr, "-tls-cert", certFile}, func(string) string { return "" }, &out, &out); err != nil {
 			t.Fatalf("%v %s", err, out.String())
 		}
 	})
+}
+
+func TestConnectionCap(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, append(baseArgs(t, dir), "-max-conns", "2"), nil)
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range 2 { // two open keep-alive connections, each with a request answered
+		c, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	if resp, err := c.Get("http://" + s.addr + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatal("C-DOS-INFLIGHT a third connection was served past -max-conns 2")
+	}
+	held[0].Close()
+	held = held[1:]
+	var err error
+	for range 20 { // the server notices the close when it next reads
+		var resp *http.Response
+		if resp, err = c.Get("http://" + s.addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("no connection served after one closed: %v", err)
+	}
 }
 
 func TestBadTLSRefusesToStart(t *testing.T) {

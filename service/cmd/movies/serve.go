@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,7 +34,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	verifier, err := auth.NewVerifier(auth.Config{Keys: keys, Issuer: c.issuer, Audience: c.audience,
-		Leeway: c.tokenLeeway, CacheSize: c.tokenCacheSize})
+		Leeway: c.tokenLeeway, MaxLifetime: c.tokenMaxLifetime, CacheSize: c.tokenCacheSize})
 	if err != nil {
 		return err
 	}
@@ -61,17 +62,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	handler := api.New(api.Config{
 		Store: st,
-		Authenticate: func(token string) (api.Identity, error) {
+		Authenticate: func(token auth.Token) (api.Identity, error) {
 			cl, err := verifier.Verify(token)
 			return api.Identity{Sub: cl.Subject, Roles: cl.Roles}, err
 		},
-		Authorizer:   decider,
-		Logger:       log,
-		Proxies:      proxies,
-		SubjectLimit: limit.New(c.subjectRate, c.subjectBurst, c.limiterKeys, nil),
-		IPLimit:      limit.New(c.ipRate, c.ipBurst, c.limiterKeys, nil),
-		MaxInFlight:  c.maxInFlight,
-		OpenAPI:      service.OpenAPI,
+		Authorizer:            decider,
+		Logger:                log,
+		Proxies:               proxies,
+		SubjectLimit:          limit.New(c.subjectRate, c.subjectBurst, c.limiterKeys, nil),
+		IPLimit:               limit.New(c.ipRate, c.ipBurst, c.limiterKeys, nil),
+		ProbeLimit:            limit.New(c.probeRate, c.probeBurst, c.limiterKeys, nil),
+		MaxInFlight:           c.maxInFlight,
+		MaxInFlightPerIP:      c.maxInFlightIP,
+		MaxInFlightPerSubject: c.maxInFlightSubject,
+		BodyTimeout:           c.bodyTimeout,
+		IPv6PrefixBits:        c.ipv6PrefixBits,
+		OpenAPI:               service.OpenAPI,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -81,12 +87,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		IdleTimeout:       c.idleTimeout,
 		MaxHeaderBytes:    c.maxHeaderBytes,
 		TLSConfig:         tlsConfig,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnContext:       api.ConnContext, // lets the handler close connections that reset streams abusively
+		// One line per failed TLS handshake would let anyone fill the disk.
+		ErrorLog: stdlog.New(api.NewSampledLog(log, 1, 10), "", 0),
 	}
-	ln, err := net.Listen("tcp", c.addr)
+	tcp, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
 	}
+	var ln net.Listener = limit.NewListener(tcp, c.maxConns)
 	scheme := "http"
 	if tlsConfig != nil {
 		ln, scheme = tls.NewListener(ln, tlsConfig), "https"
@@ -132,13 +141,14 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		},
-		CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256},
-		NextProtos:       []string{"h2", "http/1.1"},
+		// No CurvePreferences: Go's default list leads with the post-quantum
+		// hybrid X25519MLKEM768, which an explicit list would turn off.
+		NextProtos: []string{"h2", "http/1.1"},
 	}, nil
 }
 
 // readSecretFile reads a one-line secret; an empty path means no secret.
-func readSecretFile(path string) (string, error) {
+func readSecretFile(path string) (auth.Token, error) {
 	if path == "" {
 		return "", nil
 	}
@@ -150,7 +160,7 @@ func readSecretFile(path string) (string, error) {
 	if s == "" {
 		return "", errors.New("OPA token file is empty")
 	}
-	return s, nil
+	return auth.Token(s), nil
 }
 
 // openStore opens the durable journal in dir.

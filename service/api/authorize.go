@@ -1,0 +1,61 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/secure-movie-service/sms/service/authz"
+)
+
+// authorizer asks OPA about requests and writes the audit log line.
+type authorizer struct {
+	az  Authorizer
+	log *slog.Logger
+}
+
+// check asks OPA about r acting on route (and res, when it names a stored
+// movie): nil when allowed, errForbidden when OPA said no, an error wrapping
+// authz.ErrUnavailable when it could not answer. The decision id and reasons
+// go to the audit log only.
+func (a *authorizer) check(r *http.Request, method, route string, res *authz.Resource) error {
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	id := identity(r)
+	if id.Roles == nil {
+		id.Roles = []string{} // the policy reads a missing roles array as bad input
+	}
+	in := authz.Input{
+		Method:   method,
+		Route:    route,
+		Path:     strings.Split(strings.Trim(r.URL.Path, "/"), "/"),
+		Subject:  &authz.Subject{Sub: id.Sub, Roles: id.Roles},
+		Resource: res,
+	}
+	if route == collectionRoute {
+		in.Path = []string{"v1", "movies"}
+	}
+	d, err := a.az.Decide(r.Context(), in)
+	ri := info(r)
+	ri.decisionID = d.ID
+	attrs := []any{"log", "audit", "request_id", ri.id, "subject", id.Sub, "method", method, "route", route,
+		"allow", d.Allow, "decision_id", d.ID, "reasons", d.Reasons, "cached", d.Cached}
+	if res != nil {
+		attrs = append(attrs, "resource_id", res.ID, "owner", res.Owner)
+	}
+	if err != nil {
+		a.log.Warn("authorization unavailable", attrs...)
+		if !errors.Is(err, authz.ErrUnavailable) {
+			err = fmt.Errorf("%w: %w", authz.ErrUnavailable, err)
+		}
+		return err
+	}
+	a.log.Info("authorization", attrs...)
+	if !d.Allow {
+		return errForbidden
+	}
+	return nil
+}
