@@ -200,6 +200,9 @@ func TestPlatformControls(t *testing.T) {
 		{"the platform cannot be asked", func(context.Context) (bool, string, error) {
 			return true, "ignored", errors.New("no GITHUB_TOKEN")
 		}, StatusMissing, true, "not verifiable here: no GITHUB_TOKEN"},
+		{"the platform refuses", func(context.Context) (bool, string, error) {
+			return false, "", errors.New("not verifiable here: GET /repos/acme/movies: 403")
+		}, StatusMissing, true, "not verifiable here: GET /repos/acme/movies: 403"},
 		{"the pipeline has no such check", nil, StatusMissing, true, "not verifiable here: the pipeline provides no such platform check"},
 		{"the check panics", func(context.Context) (bool, string, error) { panic("boom") }, StatusMissing, true, "not verifiable here: platform check panicked: boom"},
 	} {
@@ -219,7 +222,7 @@ func TestPlatformControls(t *testing.T) {
 			for _, e := range c.Evidence {
 				text += "\n" + e.Detail
 			}
-			if c.Status != tc.status || r.Passed != tc.passed || !strings.Contains(text, tc.say) {
+			if c.Status != tc.status || r.Passed != tc.passed || !strings.Contains(text, tc.say) || strings.Contains(text, "here: not verifiable here") {
 				t.Fatalf("C-PLATFORM %s (want %s), passed %v; says %q, want %q", c.Status, tc.status, r.Passed, text, tc.say)
 			}
 			if r.Summary.Platform != 1 || r.Summary.Tested != 2 {

@@ -122,13 +122,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	rawReviewers, reviewersFrom, err := loadReviewers(o.Root, o.Reviewers)
+	reviewers, reviewersFrom, err := reviewersOf(o)
 	if err != nil {
 		return nil, err
-	}
-	reviewers, err := signoff.ParseReviewers(rawReviewers)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrReviewers, reviewersFrom, err)
 	}
 	start := o.Now()
 	modelPath := o.path(o.Model)
@@ -155,7 +151,75 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r.Revision, r.Dirty = revision(ctx, o)
 
-	// Collect the evidence.
+	parsed, goPkgs, regoPkgs := collectEvidence(m)
+
+	// Run Go tests, Rego tests and checks at the same time.
+	var (
+		wg             sync.WaitGroup
+		goRes          *goResults
+		goErr, regoErr error
+		regoRes        *regoResults
+		checkRes       map[string]error
+		policyData     []string
+		goDir          = o.Root
+		platformRes    = map[string]platformResult{}
+	)
+	if o.GoDir != "" {
+		goDir = o.path(o.GoDir)
+	}
+	for _, d := range o.PolicyData {
+		policyData = append(policyData, o.path(d))
+	}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		goRes, goErr = runGoTests(ctx, o.GoCommand, goDir, o.GoEnv, o.GoFlags, goPkgs)
+	}()
+	go func() {
+		defer wg.Done()
+		regoRes, regoErr = runRegoTests(ctx, o.path(o.PolicyRoot), policyData, regoPkgs)
+		checkRes = runChecks(ctx, o.Checks, checkNamesOf(parsed))
+		for _, name := range platformNamesOf(m) {
+			platformRes[name] = runPlatform(ctx, o.Platform[name])
+		}
+	}()
+	wg.Wait()
+	if goErr != nil {
+		return nil, goErr
+	}
+	if regoErr != nil {
+		return nil, regoErr
+	}
+	r.GoPackages, r.GoSeconds = goPkgs, goRes.elapsed.Seconds()
+	r.RegoPackages, r.RegoSeconds = regoPkgs, regoRes.elapsed.Seconds()
+
+	claims, err := policyClaims(o.path(o.PolicyRoot))
+	if err != nil {
+		return nil, fmt.Errorf("read the policies' custom.controls: %w", err)
+	}
+	ev := &evaluator{o: &o, goRes: goRes, regoRes: regoRes, checks: checkRes, now: o.Now(),
+		platform: platformRes, reviewers: reviewers, claims: claims}
+	r.evaluate(m, parsed, ev)
+	r.Seconds = o.Now().Sub(start).Seconds()
+	return r, nil
+}
+
+// reviewersOf loads and parses the reviewer keys manual controls are judged with.
+func reviewersOf(o Options) (*signoff.Reviewers, string, error) {
+	raw, from, err := loadReviewers(o.Root, o.Reviewers)
+	if err != nil {
+		return nil, "", err
+	}
+	reviewers, err := signoff.ParseReviewers(raw)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %s: %w", ErrReviewers, from, err)
+	}
+	return reviewers, from, nil
+}
+
+// collectEvidence parses every evidence id of the model and lists, sorted, the Go and Rego
+// packages they name (each runs once).
+func collectEvidence(m *threatmodel.Model) (map[string]threatmodel.Evidence, []string, []string) {
 	parsed := map[string]threatmodel.Evidence{}
 	var goPkgs, regoPkgs []string
 	seenGo, seenRego := map[string]bool{}, map[string]bool{}
@@ -183,69 +247,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	sort.Strings(goPkgs)
 	sort.Strings(regoPkgs)
 
-	// Run Go tests, Rego tests and checks at the same time.
-	var (
-		wg             sync.WaitGroup
-		goRes          *goResults
-		goErr, regoErr error
-		regoRes        *regoResults
-		checkRes       = map[string]error{}
-		checkMu        sync.Mutex
-		checkNames     = checkNamesOf(parsed)
-		policyData     []string
-		goDir          = o.Root
-		checkTimes     = map[string]time.Duration{}
-		platformRes    = map[string]platformResult{}
-	)
-	if o.GoDir != "" {
-		goDir = o.path(o.GoDir)
-	}
-	for _, d := range o.PolicyData {
-		policyData = append(policyData, o.path(d))
-	}
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		goRes, goErr = runGoTests(ctx, o.GoCommand, goDir, o.GoEnv, o.GoFlags, goPkgs)
-	}()
-	go func() {
-		defer wg.Done()
-		regoRes, regoErr = runRegoTests(ctx, o.path(o.PolicyRoot), policyData, regoPkgs)
-		for _, name := range checkNames {
-			chk, ok := o.Checks[name]
-			if !ok {
-				continue
-			}
-			t := time.Now()
-			err := safeCheck(ctx, chk)
-			checkMu.Lock()
-			checkRes[name] = err
-			checkTimes[name] = time.Since(t)
-			checkMu.Unlock()
-		}
-		for _, name := range platformNamesOf(m) {
-			platformRes[name] = runPlatform(ctx, o.Platform[name])
-		}
-	}()
-	wg.Wait()
-	if goErr != nil {
-		return nil, goErr
-	}
-	if regoErr != nil {
-		return nil, regoErr
-	}
-	r.GoPackages, r.GoSeconds = goPkgs, goRes.elapsed.Seconds()
-	r.RegoPackages, r.RegoSeconds = regoPkgs, regoRes.elapsed.Seconds()
+	return parsed, goPkgs, regoPkgs
+}
 
-	claims, err := policyClaims(o.path(o.PolicyRoot))
-	if err != nil {
-		return nil, fmt.Errorf("read the policies' custom.controls: %w", err)
+// runChecks runs the named checks the pipeline provides; a name it does not provide is left
+// out (missing evidence).
+func runChecks(ctx context.Context, checks map[string]Check, names []string) map[string]error {
+	out := map[string]error{}
+	for _, name := range names {
+		if chk, ok := checks[name]; ok {
+			out[name] = safeCheck(ctx, chk)
+		}
 	}
-	ev := &evaluator{o: &o, goRes: goRes, regoRes: regoRes, checks: checkRes, now: o.Now(),
-		platform: platformRes, reviewers: reviewers, claims: claims}
-	r.evaluate(m, parsed, ev)
-	r.Seconds = o.Now().Sub(start).Seconds()
-	return r, nil
+	return out
 }
 
 func checkNamesOf(parsed map[string]threatmodel.Evidence) []string {

@@ -420,7 +420,10 @@ func (ev *evaluator) platformCheck(c threatmodel.Control, cr *ControlResult, fai
 	res := ev.platform[c.Check]
 	switch {
 	case res.err != nil:
-		cr.Missing = "not verifiable here: " + oneLine(res.err.Error())
+		cr.Missing = oneLine(res.err.Error())
+		if !strings.HasPrefix(cr.Missing, "not verifiable here") {
+			cr.Missing = "not verifiable here: " + cr.Missing
+		}
 		cr.Evidence = append(cr.Evidence, EvidenceResult{ID: id, Kind: "platform", Status: StatusMissing, Detail: cr.Missing})
 	case !res.holds:
 		cr.Evidence = append(cr.Evidence, EvidenceResult{ID: id, Kind: "platform", Status: StatusFail, Detail: res.detail})

@@ -148,6 +148,13 @@ func TestReports(t *testing.T) {
 	if err := xml.Unmarshal([]byte(read(FileJUnit)), &junit); err != nil || junit.Tests != 5 || junit.Failures != 2 {
 		t.Fatalf("junit.xml: %v tests %d failures %d", err, junit.Tests, junit.Failures)
 	}
+	// Who attested and until when, in JUnit and JSON too.
+	if j := read(FileJUnit); !strings.Contains(j, "attested by Alice Example (reviewer) on 2026-06-01, valid until 2027-01-01") {
+		t.Errorf("junit.xml does not name the attester:\n%s", j)
+	}
+	if c, _ := back.control("C-REVIEW"); c.Attestation == nil || c.Attestation.Attester != "Alice Example" || c.Attestation.Expires != "2027-01-01" || c.Attestation.KeyID != mustKit(t).alice.Signer.ID {
+		t.Errorf("report.json attestation %+v", c.Attestation)
+	}
 
 	var p predicate.Controls
 	if err := json.Unmarshal([]byte(read(FilePredicate)), &p); err != nil || p.Passed || p.Controls["C-LIMIT"].Evidence[0].Status != StatusSkip {

@@ -57,17 +57,18 @@ type Request struct {
 }
 
 // Sign makes the signed attestation (a DSSE envelope, indented JSON) of req with the
-// reviewer's key. It refuses what verification would refuse: a control that is not manual,
+// reviewer's key. It refuses, with an error wrapping ErrRejected, what verification would
+// refuse: a control that is not manual,
 // a key that is not a reviewer's or whose reviewer does not hold the control's role, an expiry
 // not after today or more than MaxValidity ahead, malformed evidence.
 func Sign(s *keys.Signer, reviewers *Reviewers, req Request) ([]byte, *Predicate, error) {
 	c := req.Control
 	if c.Kind != threatmodel.ControlManual || c.Attestation == nil {
-		return nil, nil, fmt.Errorf("attest %s: not a manual control", c.ID)
+		return nil, nil, fmt.Errorf("attest %s: %w: not a manual control", c.ID, ErrRejected)
 	}
 	r, ok := reviewers.Lookup(s.ID)
 	if !ok {
-		return nil, nil, fmt.Errorf("attest %s: key %s is not a reviewer key in policy/data", c.ID, s.ID)
+		return nil, nil, fmt.Errorf("attest %s: %w: key %s is not a reviewer key in policy/data", c.ID, ErrRejected, s.ID)
 	}
 	p := &Predicate{Control: c.ID, Role: c.Attestation.Role, Attester: r.Name,
 		AttestedAt: req.Now.UTC().Truncate(time.Second), Expires: req.Expires, Evidence: req.Evidence}

@@ -297,7 +297,7 @@ func TestSignRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := signoff.Sign(tc.key.Signer, w.reviewers, signoff.Request{Control: tc.c, Evidence: ev, Expires: tc.exp, Now: now})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, signoff.ErrRejected) {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
 		})

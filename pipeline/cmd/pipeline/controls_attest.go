@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/secure-movie-service/sms/pipeline/controls"
 	"github.com/secure-movie-service/sms/pipeline/keys"
+	"github.com/secure-movie-service/sms/pipeline/signoff"
 )
 
 // runControlsAttest is `pipeline controls attest`: a reviewer signs that a manual control holds.
@@ -37,8 +39,11 @@ func runControlsAttest(a *app, args []string) error {
 	}
 	o.Signer = s
 	path, p, err := controls.Attest(o)
+	if errors.Is(err, signoff.ErrRejected) {
+		return fmt.Errorf("%w: %v", errDeny, err) // the key, role, control or dates do not allow it
+	}
 	if err != nil {
-		return fmt.Errorf("%w: %v", errDeny, err)
+		return err
 	}
 	res := map[string]any{"file": path, "key_id": s.ID, "predicate": p}
 	return out.emit(a, res, func(w io.Writer) {

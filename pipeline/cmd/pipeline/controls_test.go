@@ -145,6 +145,13 @@ func TestControlsAttestAndExitCodes(t *testing.T) {
 	if code, _, stderr := pipelineRun(t, "controls", "attest", "-root", root, "--control", "C-REVIEW"); code != ExitError {
 		t.Fatalf("attest without --evidence: exit %d %s", code, stderr)
 	}
+	if code, _, stderr := pipelineRun(t, "controls", "attest", "-root", root, "--control", "C-REVIEW", "--evidence", evidence+".gone", "--expires", expires, "--key", key); code != ExitError {
+		t.Fatalf("attest with a missing evidence file: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := pipelineRun(t, "controls", "attest", "-root", root, "--control", "C-CHECK", "--evidence", evidence, "--expires", expires, "--key", key); code != ExitDeny ||
+		!strings.Contains(stderr, "not a manual control") {
+		t.Fatalf("attest a tested control: exit %d %s", code, stderr)
+	}
 }
 
 func mustKeyOutsideReviewers(tb testing.TB) string {
