@@ -58,6 +58,9 @@ type Report struct {
 	Informational []Finding `json:"informational"` // required or imported only
 	Waived        []Finding `json:"waived"`        // called, waived by a VEX statement
 	Warnings      []string  `json:"warnings"`
+	// Invocation is what Predicate writes as cosign's invocation (uri, event_id,
+	// builder.id of the CI run); its parameters default to the mode and targets.
+	Invocation predicate.VulnInvocation `json:"-"`
 }
 
 // Err is nil when no unwaived vulnerable symbol is called; otherwise it names the database
@@ -169,8 +172,12 @@ func (r *Report) Predicate() ([]byte, error) {
 		}
 		return out
 	}
+	inv := r.Invocation
+	if inv.Parameters == nil {
+		inv.Parameters = map[string]any{"mode": r.Mode, "targets": r.Targets}
+	}
 	v := &predicate.Vuln{
-		Invocation: predicate.VulnInvocation{Parameters: map[string]any{"mode": r.Mode, "targets": r.Targets}},
+		Invocation: inv,
 		Scanner: predicate.VulnScanner{
 			URI: r.Scanner.URI, Version: r.Scanner.Version,
 			DB: predicate.VulnDB{URI: r.DB.URI, Version: r.DB.Modified.UTC().Format(time.RFC3339)},
