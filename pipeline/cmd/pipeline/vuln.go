@@ -15,7 +15,7 @@ import (
 func runVuln(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("vuln", "[flags] [PACKAGE-PATTERN...]   (default ./... in every module of go.work)")
 	var o vuln.Options
-	var dbURL, format, outFile, cacheDir string
+	var dbURL, format, outFile, cacheDir, predicateFile string
 	fs.StringVar(&o.Dir, "root", ".", "repository `DIR` (source mode scans the modules of its go.work)")
 	fs.StringVar(&o.Mode, "mode", vuln.ModeSource, "scan mode: source or binary")
 	fs.StringVar(&o.Binary, "binary", "", "binary mode: the executable `FILE` to scan")
@@ -24,6 +24,7 @@ func runVuln(ctx context.Context, a *app, args []string) error {
 	fs.StringVar(&o.VEX, "vex", vuln.VEXDir, "`DIR` of OpenVEX documents: the only exceptions (relative to -root)")
 	fs.StringVar(&format, "format", "text", "report format: "+strings.Join(vuln.Formats, ", "))
 	fs.StringVar(&outFile, "o", "", "write the report to `FILE` (a text summary still goes to stderr)")
+	fs.StringVar(&predicateFile, "predicate", "", "also write cosign's vulnerability predicate to `FILE` (for pipeline attest --type vuln)")
 	if err := parse(fs, args, -1); err != nil {
 		return err
 	}
@@ -54,6 +55,15 @@ func runVuln(ctx context.Context, a *app, args []string) error {
 	}
 	if err := writeVulnReport(a, r, format, outFile); err != nil {
 		return err
+	}
+	if predicateFile != "" {
+		raw, err := r.Predicate()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(predicateFile, raw, 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", predicateFile, err)
+		}
 	}
 	if err := r.Err(); err != nil {
 		return fmt.Errorf("%w: %v", errDeny, err)

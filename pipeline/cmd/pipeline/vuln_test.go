@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secure-movie-service/sms/pipeline/predicate"
 	"github.com/secure-movie-service/sms/pipeline/vuln"
 )
 
@@ -66,6 +67,7 @@ func TestVulnCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	sarifOut := filepath.Join(t.TempDir(), "out.sarif")
+	predOut := filepath.Join(t.TempDir(), "vuln.json")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -75,7 +77,7 @@ func TestVulnCommand(t *testing.T) {
 		{"a vulnerable binary fails", []string{"--mode", "binary", "--binary", bin, "--vuln-db", dbURI, "--vex", ""}, ExitDeny, "GO-2099-0100"},
 		{"waived by OpenVEX", []string{"--mode", "binary", "--binary", bin, "--vuln-db", dbURI, "--vex", vex}, ExitOK, "waived by"},
 		{"an expired statement fails", []string{"--mode", "binary", "--binary", bin, "--vuln-db", dbURI, "--vex", expired}, ExitDeny, "expired on 2000-01-01"},
-		{"sarif to a file", []string{"--mode", "binary", "--binary", bin, "--vuln-db", dbURI, "--vex", "", "--format", "sarif", "-o", sarifOut}, ExitDeny, "FAIL"},
+		{"sarif to a file", []string{"--mode", "binary", "--binary", bin, "--vuln-db", dbURI, "--vex", "", "--format", "sarif", "-o", sarifOut, "--predicate", predOut}, ExitDeny, "FAIL"},
 		{"binary mode without a binary", []string{"--mode", "binary"}, ExitError, "--binary"},
 		{"an unknown format", []string{"--format", "xml"}, ExitError, "format"},
 		{"a database that does not exist", []string{"--mode", "binary", "--binary", bin, "--vuln-db", "file:///nonexistent"}, ExitError, "nonexistent"},
@@ -94,5 +96,13 @@ func TestVulnCommand(t *testing.T) {
 	raw, err := os.ReadFile(sarifOut)
 	if err != nil || !strings.Contains(string(raw), `"ruleId": "GO-2099-0100"`) {
 		t.Fatalf("sarif: %v %s", err, raw)
+	}
+	raw, err = os.ReadFile(predOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := predicate.Summarize(predicate.TypeVuln, raw)
+	if err != nil || len(s.Vuln.Findings) != 1 || s.Vuln.Findings[0] != "GO-2099-0100" {
+		t.Fatalf("predicate: %v %+v", err, s)
 	}
 }
