@@ -18,8 +18,11 @@
 // `go mod download -json golang.org/x/vulndb@VERSION`, which checks it against go.sum.
 // PrepareDB then lays the entries out, once per version, as the v1 database govulncheck
 // reads with `-db file://DIR` (index/db.json, index/modules.json, index/vulns.json,
-// ID/<id>.json). OpenDB uses a live database instead (the weekly CI run's
-// https://vuln.go.dev).
+// ID/<id>.json). The module's entries carry no dates (vuln.go.dev's deployment sets
+// "modified" from the repository history), so the database's date in index/db.json is the
+// snapshot's commit time, from its pseudo-version (or a newer entry's modified time, when
+// entries carry one). OpenDB uses a live database instead (the weekly CI run's
+// https://vuln.go.dev), reading its date from its index/db.json.
 //
 // # Findings and exceptions
 //

@@ -248,15 +248,15 @@ func scannerInfo() Scanner {
 // others are informational.
 func (r *Report) sort(all []Finding, vex *VEX) {
 	for _, f := range all {
-		switch {
-		case f.Level != predicate.LevelCalled:
+		if f.Level != predicate.LevelCalled {
 			r.Informational = append(r.Informational, f)
-		case vex.Waive(f) != nil:
-			f.WaivedBy = vex.Waive(f)
-			r.Waived = append(r.Waived, f)
-		default:
-			r.Findings = append(r.Findings, f)
+			continue
 		}
+		if f.WaivedBy = vex.Waive(f); f.WaivedBy != nil {
+			r.Waived = append(r.Waived, f)
+			continue
+		}
+		r.Findings = append(r.Findings, f)
 	}
 	sortFindings(r.Findings)
 	sortFindings(r.Informational)
