@@ -6,6 +6,7 @@ import (
 	"debug/buildinfo"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +45,7 @@ type Options struct {
 	Binary   string    // binary mode: the executable to scan
 	VEX      string    // directory of OpenVEX documents; "" for none
 	Now      time.Time // the time VEX expiry and database age are judged at; default time.Now()
+	Progress io.Writer // one line per target scanned; default none
 }
 
 // Scan runs govulncheck in-process (golang.org/x/vuln/scan, -format json) over the
@@ -99,6 +101,9 @@ func (o *Options) defaults() error {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
 	if o.Mode == ModeSource && len(o.Modules) == 0 {
 		mods, err := workspaceModules(o.Dir)
 		if err != nil {
@@ -143,6 +148,7 @@ func scanSources(ctx context.Context, o Options, r *Report) ([]Finding, error) {
 		if err != nil {
 			return nil, fmt.Errorf("scan %s: %w", m, err)
 		}
+		fmt.Fprintf(o.Progress, "vuln: govulncheck %s (%s, %s, database %s) …\n", m, modPath, gover, o.DB.Modified.Format(time.DateOnly))
 		env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly", "GOVERSION="+gover)
 		args := append([]string{"-db", o.DB.URI, "-format", "json", "-C", dir}, o.Patterns...)
 		s, err := govulncheck(ctx, env, args, m)
@@ -165,6 +171,7 @@ func scanBinary(ctx context.Context, o Options, r *Report) ([]Finding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", o.Binary, err)
 	}
+	fmt.Fprintf(o.Progress, "vuln: govulncheck -mode binary %s (%s, %s, database %s) …\n", o.Binary, bi.Main.Path, bi.GoVersion, o.DB.Modified.Format(time.DateOnly))
 	args := []string{"-db", o.DB.URI, "-format", "json", "-mode", "binary", o.Binary}
 	s, err := govulncheck(ctx, os.Environ(), args, filepath.Base(o.Binary))
 	if err != nil {

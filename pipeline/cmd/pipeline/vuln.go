@@ -45,7 +45,7 @@ func runVuln(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	o.DB = db
+	o.DB, o.Progress = db, a.stderr
 	r, err := vuln.Scan(ctx, o)
 	if errors.Is(err, vuln.ErrVEX) {
 		return fmt.Errorf("%w: %v", errDeny, err)
