@@ -165,6 +165,28 @@ func TestScan(t *testing.T) {
 			t.Fatalf("Err() = %v", err)
 		}
 	})
+	t.Run("the openvex format is an OpenVEX document this package reads back", func(t *testing.T) {
+		r, err := scanFixture(t, fx, vuln.ModeSource, vexDoc(t, statement(idCalled, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		if err := r.Write(&out, "openvex"); err != nil {
+			t.Fatal(err)
+		}
+		doc, err := vuln.ParseVEX([]byte(out.String()))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		status := map[string]string{}
+		for _, st := range doc.Statements {
+			status[st.Vulnerability.Name] = st.Status + "/" + st.Justification
+		}
+		if status[idCalled] != "not_affected/vulnerable_code_cannot_be_controlled_by_adversary" ||
+			status[idImported] != "not_affected/vulnerable_code_not_in_execute_path" || len(status) != 3 {
+			t.Fatalf("statements %v", status)
+		}
+	})
 	t.Run("C-IMAGE-SCAN the report becomes a valid cosign vuln predicate", func(t *testing.T) {
 		r, err := scanFixture(t, fx, vuln.ModeBinary, "")
 		if err != nil {
