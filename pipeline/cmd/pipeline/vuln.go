@@ -65,8 +65,13 @@ func runVuln(ctx context.Context, a *app, args []string) error {
 			return fmt.Errorf("write %s: %w", predicateFile, err)
 		}
 	}
-	if err := r.Err(); err != nil {
-		return fmt.Errorf("%w: %v", errDeny, err)
+	if n := len(r.Findings); n > 0 {
+		ids := make([]string, 0, n)
+		for _, f := range r.Findings {
+			ids = append(ids, f.ID+" in "+f.Target)
+		}
+		return fmt.Errorf("%w: %d unwaived called vulnerabilities (database of %s): %s", errDeny, n,
+			r.DB.Modified.Format("2006-01-02"), strings.Join(ids, ", "))
 	}
 	return nil
 }
