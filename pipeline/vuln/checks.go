@@ -133,7 +133,7 @@ func extractFromLayer(l v1.Layer, want, dst string) (bool, error) {
 		if h.Size > maxBinary {
 			return false, fmt.Errorf("%s: %d bytes (limit %d)", h.Name, h.Size, maxBinary)
 		}
-		f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o700) // #nosec G304 -- our temporary directory
+		f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600) // #nosec G304 -- our temporary directory
 		if err != nil {
 			return false, err
 		}
