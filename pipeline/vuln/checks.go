@@ -55,16 +55,7 @@ func CheckImage(root, cacheDir string) func(context.Context) error {
 		if err != nil {
 			return fmt.Errorf("image scan: %w", err)
 		}
-		tmp, err := os.MkdirTemp("", "pipeline-vuln-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		bin := filepath.Join(tmp, "movies")
-		if err := ExtractFile(res.Image, "/movies", bin); err != nil {
-			return fmt.Errorf("image scan %s: %w", res.Digest, err)
-		}
-		r, err := Scan(ctx, Options{DB: db, Mode: ModeBinary, Binary: bin, VEX: filepath.Join(root, VEXDir)})
+		r, err := ScanImage(ctx, res.Image, "/movies", Options{DB: db, VEX: filepath.Join(root, VEXDir)})
 		if err != nil {
 			return fmt.Errorf("image scan %s: %w", res.Digest, err)
 		}
@@ -73,6 +64,22 @@ func CheckImage(root, cacheDir string) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+// ScanImage scans, in binary mode, the executable at binaryPath in img (e.g. "/movies" in
+// the service image): what a release attests about the image it pushes.
+func ScanImage(ctx context.Context, img v1.Image, binaryPath string, o Options) (*Report, error) {
+	tmp, err := os.MkdirTemp("", "pipeline-vuln-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, path.Base(binaryPath))
+	if err := ExtractFile(img, binaryPath, bin); err != nil {
+		return nil, err
+	}
+	o.Mode, o.Binary = ModeBinary, bin
+	return Scan(ctx, o)
 }
 
 func pinnedDB(ctx context.Context, root, cacheDir string) (*DB, error) {

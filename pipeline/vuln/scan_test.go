@@ -150,14 +150,10 @@ func TestScan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := filepath.Join(t.TempDir(), "movies")
-		if err := vuln.ExtractFile(img, "/movies", out); err != nil {
-			t.Fatal(err)
-		}
 		if err := vuln.ExtractFile(img, "/absent", filepath.Join(t.TempDir(), "x")); !errors.Is(err, vuln.ErrNotInImage) {
 			t.Fatalf("absent file: %v", err)
 		}
-		r, err := vuln.Scan(t.Context(), vuln.Options{DB: fx.DB, Mode: vuln.ModeBinary, Binary: out, Now: now})
+		r, err := vuln.ScanImage(t.Context(), img, "/movies", vuln.Options{DB: fx.DB, Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}
