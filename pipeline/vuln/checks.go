@@ -34,7 +34,8 @@ func CheckSource(root, cacheDir string) func(context.Context) error {
 		if err != nil {
 			return err
 		}
-		r, err := Scan(ctx, Options{DB: db, Mode: ModeSource, Dir: root, VEX: filepath.Join(root, VEXDir)})
+		r, err := Scan(ctx, Options{DB: db, Mode: ModeSource, Dir: root, VEX: filepath.Join(root, VEXDir),
+			ResultCache: ResultCacheDir(cacheDir)})
 		if err != nil {
 			return err
 		}
@@ -80,6 +81,18 @@ func ScanImage(ctx context.Context, img v1.Image, binaryPath string, o Options) 
 	}
 	o.Mode, o.Binary = ModeBinary, bin
 	return Scan(ctx, o)
+}
+
+// ResultCacheDir is where source-scan findings are cached beside the databases of
+// cacheDir ("" for DefaultCacheDir).
+func ResultCacheDir(cacheDir string) string {
+	if cacheDir == "" {
+		cacheDir, _ = DefaultCacheDir()
+	}
+	if cacheDir == "" {
+		return ""
+	}
+	return filepath.Join(cacheDir, "results")
 }
 
 func pinnedDB(ctx context.Context, root, cacheDir string) (*DB, error) {

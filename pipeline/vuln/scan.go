@@ -46,6 +46,9 @@ type Options struct {
 	VEX      string    // directory of OpenVEX documents; "" for none
 	Now      time.Time // the time VEX expiry and database age are judged at; default time.Now()
 	Progress io.Writer // one line per target scanned; default none
+	// ResultCache, when set, is a directory where source-mode findings are kept per module
+	// under a hash of every input of the scan (see cache.go); "" scans every time.
+	ResultCache string
 }
 
 // Scan runs govulncheck in-process (golang.org/x/vuln/scan, -format json) over the
@@ -139,30 +142,53 @@ func workspaceModules(dir string) ([]string, error) {
 func scanSources(ctx context.Context, o Options, r *Report) ([]Finding, error) {
 	var all []Finding
 	for _, m := range o.Modules {
-		dir := filepath.Join(o.Dir, filepath.FromSlash(m))
-		modPath, err := modulePath(dir)
-		if err != nil {
-			return nil, fmt.Errorf("scan %s: %w", m, err)
-		}
-		gover, err := goVersion(ctx, dir)
-		if err != nil {
-			return nil, fmt.Errorf("scan %s: %w", m, err)
-		}
-		fmt.Fprintf(o.Progress, "vuln: govulncheck %s (%s, %s, database %s) …\n", m, modPath, gover, o.DB.Modified.Format(time.DateOnly))
-		env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly", "GOVERSION="+gover)
-		args := append([]string{"-db", o.DB.URI, "-format", "json", "-C", dir}, o.Patterns...)
-		s, err := govulncheck(ctx, env, args, m)
+		c, err := scanModule(ctx, &o, m)
 		if err != nil {
 			return nil, fmt.Errorf("scan %s: %w", m, err)
 		}
 		r.Targets = append(r.Targets, m)
-		r.GoVersion = s.Config.GoVersion
-		for _, f := range s.Findings {
-			f.Product = modPath
-			all = append(all, f)
-		}
+		r.GoVersion = c.GoVersion
+		all = append(all, c.Findings...)
 	}
 	return all, nil
+}
+
+// scanModule scans the module at o.Dir/m, or takes its findings from o.ResultCache when
+// none of the scan's inputs changed since they were stored.
+func scanModule(ctx context.Context, o *Options, m string) (*cached, error) {
+	dir := filepath.Join(o.Dir, filepath.FromSlash(m))
+	modPath, err := modulePath(dir)
+	if err != nil {
+		return nil, err
+	}
+	gover, err := goVersion(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	key := ""
+	if o.ResultCache != "" {
+		if key, err = sourceKey(ctx, dir, gover, o); err != nil {
+			return nil, err
+		}
+		if c, ok := loadCached(o.ResultCache, key); ok {
+			fmt.Fprintf(o.Progress, "vuln: %s unchanged since its last scan (%.12s): findings from the cache\n", m, key)
+			return c, nil
+		}
+	}
+	fmt.Fprintf(o.Progress, "vuln: govulncheck %s (%s, %s, database %s) …\n", m, modPath, gover, o.DB.Modified.Format(time.DateOnly))
+	env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly", "GOVERSION="+gover)
+	args := append([]string{"-db", o.DB.URI, "-format", "json", "-C", dir}, o.Patterns...)
+	s, err := govulncheck(ctx, env, args, m)
+	if err != nil {
+		return nil, err
+	}
+	c := &cached{GoVersion: s.Config.GoVersion, Findings: []Finding{}}
+	for _, f := range s.Findings {
+		f.Product = modPath
+		c.Findings = append(c.Findings, f)
+	}
+	storeCached(o.ResultCache, key, c)
+	return c, nil
 }
 
 // scanBinary scans one executable's symbol table and build information.

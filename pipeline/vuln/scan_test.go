@@ -161,6 +161,39 @@ func TestScan(t *testing.T) {
 			t.Fatalf("Err() = %v", err)
 		}
 	})
+	t.Run("C-DEPS-SCAN a cached source scan counts only while its inputs are unchanged", func(t *testing.T) {
+		cache := t.TempDir()
+		scan := func() (*vuln.Report, string) {
+			t.Helper()
+			var progress strings.Builder
+			r, err := vuln.Scan(t.Context(), vuln.Options{DB: fx.DB, Mode: vuln.ModeSource, Dir: fx.Dir, Now: now, ResultCache: cache, Progress: &progress})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r, progress.String()
+		}
+		r, progress := scan()
+		if strings.Contains(progress, "from the cache") || !slices.Equal(ids(r.Findings), []string{idCalled}) {
+			t.Fatalf("first scan: %s %v", progress, ids(r.Findings))
+		}
+		r, progress = scan()
+		if !strings.Contains(progress, "from the cache") || !slices.Equal(ids(r.Findings), []string{idCalled}) || len(r.Findings[0].CallSites) == 0 {
+			t.Fatalf("second scan: %s %+v", progress, r.Findings)
+		}
+		main := filepath.Join(fx.Dir, "main.go")
+		orig, err := os.ReadFile(main)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.WriteFile(main, orig, 0o600) })
+		if err := os.WriteFile(main, []byte(strings.Replace(string(orig), "vulnlib.Parse(os.Args[0])", "vulnlib.Other()+os.Args[0]", 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, progress = scan()
+		if strings.Contains(progress, "from the cache") || !slices.Equal(ids(r.Findings), []string{idImported}) {
+			t.Fatalf("after a source change: %s %v", progress, ids(r.Findings))
+		}
+	})
 	t.Run("the openvex format is an OpenVEX document this package reads back", func(t *testing.T) {
 		r, err := scanFixture(t, fx, vuln.ModeSource, vexDoc(t, statement(idCalled, nil)))
 		if err != nil {

@@ -16,11 +16,13 @@ func runVuln(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("vuln", "[flags] [PACKAGE-PATTERN...]   (default ./... in every module of go.work)")
 	var o vuln.Options
 	var dbURL, format, outFile, cacheDir, predicateFile string
+	var fresh bool
 	fs.StringVar(&o.Dir, "root", ".", "repository `DIR` (source mode scans the modules of its go.work)")
 	fs.StringVar(&o.Mode, "mode", vuln.ModeSource, "scan mode: source or binary")
 	fs.StringVar(&o.Binary, "binary", "", "binary mode: the executable `FILE` to scan")
 	fs.StringVar(&dbURL, "vuln-db", "", "vulnerability database `URL` (default: the snapshot go.mod pins, prepared in the cache)")
 	fs.StringVar(&cacheDir, "cache-dir", "", "`DIR` for prepared databases (default <user cache>/sms-pipeline/vulndb)")
+	fs.BoolVar(&fresh, "fresh", false, "scan every module even when its inputs match a cached scan")
 	fs.StringVar(&o.VEX, "vex", vuln.VEXDir, "`DIR` of OpenVEX documents: the only exceptions (relative to -root)")
 	fs.StringVar(&format, "format", "text", "report format: "+strings.Join(vuln.Formats, ", "))
 	fs.StringVar(&outFile, "o", "", "write the report to `FILE` (a text summary still goes to stderr)")
@@ -46,6 +48,9 @@ func runVuln(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	o.DB, o.Progress = db, a.stderr
+	if !fresh {
+		o.ResultCache = vuln.ResultCacheDir(cacheDir)
+	}
 	r, err := vuln.Scan(ctx, o)
 	if errors.Is(err, vuln.ErrVEX) {
 		return fmt.Errorf("%w: %v", errDeny, err)
