@@ -51,6 +51,7 @@ type Report struct {
 	DB            DB        `json:"db"`
 	Mode          string    `json:"mode"`
 	Targets       []string  `json:"targets"`
+	Cached        []string  `json:"cached,omitempty"` // targets whose findings came from Options.ResultCache
 	GoVersion     string    `json:"go_version,omitempty"`
 	Started       time.Time `json:"started"`
 	Finished      time.Time `json:"finished"`
@@ -115,6 +116,9 @@ func orDash(s string) string {
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "govulncheck %s, %s scan of %s\n", r.Scanner.Version, r.Mode, strings.Join(r.Targets, ", "))
 	fmt.Fprintf(w, "database %s (%s), modified %s\n", r.DB.URI, r.DB.Version, r.DB.Modified.Format(time.RFC3339))
+	if len(r.Cached) > 0 {
+		fmt.Fprintf(w, "unchanged since their last scan (findings from the cache): %s\n", strings.Join(r.Cached, ", "))
+	}
 	section := func(title string, fs []Finding) {
 		if len(fs) == 0 {
 			return

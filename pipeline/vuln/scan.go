@@ -142,9 +142,12 @@ func workspaceModules(dir string) ([]string, error) {
 func scanSources(ctx context.Context, o Options, r *Report) ([]Finding, error) {
 	var all []Finding
 	for _, m := range o.Modules {
-		c, err := scanModule(ctx, &o, m)
+		c, hit, err := scanModule(ctx, &o, m)
 		if err != nil {
 			return nil, fmt.Errorf("scan %s: %w", m, err)
+		}
+		if hit {
+			r.Cached = append(r.Cached, m)
 		}
 		r.Targets = append(r.Targets, m)
 		r.GoVersion = c.GoVersion
@@ -154,25 +157,25 @@ func scanSources(ctx context.Context, o Options, r *Report) ([]Finding, error) {
 }
 
 // scanModule scans the module at o.Dir/m, or takes its findings from o.ResultCache when
-// none of the scan's inputs changed since they were stored.
-func scanModule(ctx context.Context, o *Options, m string) (*cached, error) {
+// none of the scan's inputs changed since they were stored (hit).
+func scanModule(ctx context.Context, o *Options, m string) (c *cached, hit bool, err error) {
 	dir := filepath.Join(o.Dir, filepath.FromSlash(m))
 	modPath, err := modulePath(dir)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	gover, err := goVersion(ctx, dir)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	key := ""
 	if o.ResultCache != "" {
 		if key, err = sourceKey(ctx, dir, gover, o); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if c, ok := loadCached(o.ResultCache, key); ok {
 			fmt.Fprintf(o.Progress, "vuln: %s unchanged since its last scan (%.12s): findings from the cache\n", m, key)
-			return c, nil
+			return c, true, nil
 		}
 	}
 	fmt.Fprintf(o.Progress, "vuln: govulncheck %s (%s, %s, database %s) …\n", m, modPath, gover, o.DB.Modified.Format(time.DateOnly))
@@ -180,15 +183,15 @@ func scanModule(ctx context.Context, o *Options, m string) (*cached, error) {
 	args := append([]string{"-db", o.DB.URI, "-format", "json", "-C", dir}, o.Patterns...)
 	s, err := govulncheck(ctx, env, args, m)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	c := &cached{GoVersion: s.Config.GoVersion, Findings: []Finding{}}
+	c = &cached{GoVersion: s.Config.GoVersion, Findings: []Finding{}}
 	for _, f := range s.Findings {
 		f.Product = modPath
 		c.Findings = append(c.Findings, f)
 	}
 	storeCached(o.ResultCache, key, c)
-	return c, nil
+	return c, false, nil
 }
 
 // scanBinary scans one executable's symbol table and build information.

@@ -177,7 +177,8 @@ func TestScan(t *testing.T) {
 			t.Fatalf("first scan: %s %v", progress, ids(r.Findings))
 		}
 		r, progress = scan()
-		if !strings.Contains(progress, "from the cache") || !slices.Equal(ids(r.Findings), []string{idCalled}) || len(r.Findings[0].CallSites) == 0 {
+		if !strings.Contains(progress, "from the cache") || !slices.Equal(ids(r.Findings), []string{idCalled}) || len(r.Findings[0].CallSites) == 0 ||
+			!slices.Equal(r.Cached, []string{"."}) {
 			t.Fatalf("second scan: %s %+v", progress, r.Findings)
 		}
 		main := filepath.Join(fx.Dir, "main.go")
