@@ -13,7 +13,7 @@ RELEASEFLAGS ?=
 BENCHTIME ?= 3s
 SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help build run test test-service test-toolkit test-policy lint fuzz bench scan release registry verify-controls
+.PHONY: help build run test test-service test-toolkit test-policy lint fuzz bench scan vuln release registry verify-controls
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -67,6 +67,12 @@ release: registry ## build → push → SBOM → sign → attest → verify → 
 
 scan: ## Static security checks: gosec, policy/repo over Dockerfile and workflows, actionlint (SCANFLAGS='--format sarif -o out/scan.sarif')
 	$(GO) run ./pipeline/cmd/pipeline scan $(SCANFLAGS)
+
+vuln: ## govulncheck: both modules (source) and the service binary, pinned database, vex/ exceptions (VULNFLAGS='--vuln-db https://vuln.go.dev')
+	@mkdir -p out/vuln
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-buildid= -o out/vuln/movies ./service/cmd/movies
+	$(GO) run ./pipeline/cmd/pipeline vuln $(VULNFLAGS) --format sarif -o out/vuln/source.sarif
+	$(GO) run ./pipeline/cmd/pipeline vuln --mode binary --binary out/vuln/movies $(VULNFLAGS) --format sarif -o out/vuln/binary.sarif
 
 registry: ## Install Debian's docker-registry for the end-to-end supply-chain tests, when missing
 	@command -v docker-registry >/dev/null || { \

@@ -2,6 +2,12 @@ module github.com/secure-movie-service/sms
 
 go 1.26.8
 
+// Go 1.26.8 calls standard-library vulnerabilities fixed in go1.26.9 and go1.26.10 (GO-2026-6603,
+// GO-2026-6809, …; `pipeline vuln`): CI's setup-go reads this line. On a machine whose go env
+// says GOTOOLCHAIN=local, run with GOTOOLCHAIN=go1.26.10 (the service module, built with
+// GOWORK=off and GOTOOLCHAIN=local by pipeline/build, then gets it through PATH).
+toolchain go1.26.10
+
 require (
 	github.com/google/go-containerregistry v0.22.1
 	github.com/sigstore/cosign/v2 v2.6.5

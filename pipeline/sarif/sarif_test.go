@@ -3,6 +3,9 @@ package sarif_test
 import (
 	"bytes"
 	"encoding/json"
+	"go/parser"
+	"go/token"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +101,29 @@ func TestCheckRefusesWhatCodeScanningRefuses(t *testing.T) {
 		spoil(l)
 		if err := l.Check(); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestImportsOnlyTheStandardLibrary keeps the package a leaf every reporter can use.
+func TestImportsOnlyTheStandardLibrary(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			if first, _, _ := strings.Cut(p, "/"); strings.Contains(first, ".") {
+				t.Errorf("%s imports %s", name, p)
+			}
 		}
 	}
 }

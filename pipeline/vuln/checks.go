@@ -34,7 +34,8 @@ func CheckSource(root, cacheDir string) func(context.Context) error {
 		if err != nil {
 			return err
 		}
-		r, err := Scan(ctx, Options{DB: db, Mode: ModeSource, Dir: root, VEX: filepath.Join(root, VEXDir)})
+		r, err := Scan(ctx, Options{DB: db, Mode: ModeSource, Dir: root, VEX: filepath.Join(root, VEXDir),
+			ResultCache: ResultCacheDir(cacheDir)})
 		if err != nil {
 			return err
 		}
@@ -55,16 +56,7 @@ func CheckImage(root, cacheDir string) func(context.Context) error {
 		if err != nil {
 			return fmt.Errorf("image scan: %w", err)
 		}
-		tmp, err := os.MkdirTemp("", "pipeline-vuln-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		bin := filepath.Join(tmp, "movies")
-		if err := ExtractFile(res.Image, "/movies", bin); err != nil {
-			return fmt.Errorf("image scan %s: %w", res.Digest, err)
-		}
-		r, err := Scan(ctx, Options{DB: db, Mode: ModeBinary, Binary: bin, VEX: filepath.Join(root, VEXDir)})
+		r, err := ScanImage(ctx, res.Image, "/movies", Options{DB: db, VEX: filepath.Join(root, VEXDir)})
 		if err != nil {
 			return fmt.Errorf("image scan %s: %w", res.Digest, err)
 		}
@@ -73,6 +65,34 @@ func CheckImage(root, cacheDir string) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+// ScanImage scans, in binary mode, the executable at binaryPath in img (e.g. "/movies" in
+// the service image): what a release attests about the image it pushes.
+func ScanImage(ctx context.Context, img v1.Image, binaryPath string, o Options) (*Report, error) {
+	tmp, err := os.MkdirTemp("", "pipeline-vuln-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, path.Base(binaryPath))
+	if err := ExtractFile(img, binaryPath, bin); err != nil {
+		return nil, err
+	}
+	o.Mode, o.Binary = ModeBinary, bin
+	return Scan(ctx, o)
+}
+
+// ResultCacheDir is where source-scan findings are cached beside the databases of
+// cacheDir ("" for DefaultCacheDir).
+func ResultCacheDir(cacheDir string) string {
+	if cacheDir == "" {
+		cacheDir, _ = DefaultCacheDir()
+	}
+	if cacheDir == "" {
+		return ""
+	}
+	return filepath.Join(cacheDir, "results")
 }
 
 func pinnedDB(ctx context.Context, root, cacheDir string) (*DB, error) {
@@ -133,7 +153,7 @@ func extractFromLayer(l v1.Layer, want, dst string) (bool, error) {
 		if h.Size > maxBinary {
 			return false, fmt.Errorf("%s: %d bytes (limit %d)", h.Name, h.Size, maxBinary)
 		}
-		f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o700) // #nosec G304 -- our temporary directory
+		f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600) // #nosec G304 -- our temporary directory
 		if err != nil {
 			return false, err
 		}

@@ -18,8 +18,11 @@
 // `go mod download -json golang.org/x/vulndb@VERSION`, which checks it against go.sum.
 // PrepareDB then lays the entries out, once per version, as the v1 database govulncheck
 // reads with `-db file://DIR` (index/db.json, index/modules.json, index/vulns.json,
-// ID/<id>.json). OpenDB uses a live database instead (the weekly CI run's
-// https://vuln.go.dev).
+// ID/<id>.json). The module's entries carry no dates (vuln.go.dev's deployment sets
+// "modified" from the repository history), so the database's date in index/db.json is the
+// snapshot's commit time, from its pseudo-version (or a newer entry's modified time, when
+// entries carry one). OpenDB uses a live database instead (the weekly CI run's
+// https://vuln.go.dev), reading its date from its index/db.json.
 //
 // # Findings and exceptions
 //
@@ -32,4 +35,8 @@
 //
 // Every report names the database's date; a database older than MaxDBAge is a warning in
 // the report (admission policy decides what a release may use).
+//
+// A source scan of the toolkit module takes minutes and several GB of memory (govulncheck
+// builds the call graph of syft, OPA and cosign); Options.ResultCache keeps each module's
+// findings under a hash of every input of its scan, so an unchanged tree is not scanned twice.
 package vuln

@@ -86,7 +86,10 @@ func vulnRule(f Finding) sarif.Rule {
 	}
 	url := "https://pkg.go.dev/vuln/" + f.ID
 	fix := "No fixed version is published: remove the use, or record a justified, expiring OpenVEX statement in vex/ if the code is truly not affected."
-	if f.FixedVersion != "" {
+	switch {
+	case f.FixedVersion != "" && (f.Module == "stdlib" || f.Module == "toolchain"):
+		fix = "Build with Go " + "go" + strings.TrimPrefix(f.FixedVersion, "v") + " or later (the standard library is fixed there)."
+	case f.FixedVersion != "":
 		fix = "Upgrade " + f.Module + " to " + f.FixedVersion + " or later."
 	}
 	full := fmt.Sprintf("%s: %s (%s). Aliases: %s.", f.ID, summary, f.Module, orDash(strings.Join(f.Aliases, ", ")))

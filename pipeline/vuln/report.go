@@ -51,6 +51,7 @@ type Report struct {
 	DB            DB        `json:"db"`
 	Mode          string    `json:"mode"`
 	Targets       []string  `json:"targets"`
+	Cached        []string  `json:"cached,omitempty"` // targets whose findings came from Options.ResultCache
 	GoVersion     string    `json:"go_version,omitempty"`
 	Started       time.Time `json:"started"`
 	Finished      time.Time `json:"finished"`
@@ -58,6 +59,9 @@ type Report struct {
 	Informational []Finding `json:"informational"` // required or imported only
 	Waived        []Finding `json:"waived"`        // called, waived by a VEX statement
 	Warnings      []string  `json:"warnings"`
+	// Invocation is what Predicate writes as cosign's invocation (uri, event_id,
+	// builder.id of the CI run); its parameters default to the mode and targets.
+	Invocation predicate.VulnInvocation `json:"-"`
 }
 
 // Err is nil when no unwaived vulnerable symbol is called; otherwise it names the database
@@ -112,6 +116,9 @@ func orDash(s string) string {
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "govulncheck %s, %s scan of %s\n", r.Scanner.Version, r.Mode, strings.Join(r.Targets, ", "))
 	fmt.Fprintf(w, "database %s (%s), modified %s\n", r.DB.URI, r.DB.Version, r.DB.Modified.Format(time.RFC3339))
+	if len(r.Cached) > 0 {
+		fmt.Fprintf(w, "unchanged since their last scan (findings from the cache): %s\n", strings.Join(r.Cached, ", "))
+	}
 	section := func(title string, fs []Finding) {
 		if len(fs) == 0 {
 			return
@@ -169,8 +176,12 @@ func (r *Report) Predicate() ([]byte, error) {
 		}
 		return out
 	}
+	inv := r.Invocation
+	if inv.Parameters == nil {
+		inv.Parameters = map[string]any{"mode": r.Mode, "targets": r.Targets}
+	}
 	v := &predicate.Vuln{
-		Invocation: predicate.VulnInvocation{Parameters: map[string]any{"mode": r.Mode, "targets": r.Targets}},
+		Invocation: inv,
 		Scanner: predicate.VulnScanner{
 			URI: r.Scanner.URI, Version: r.Scanner.Version,
 			DB: predicate.VulnDB{URI: r.DB.URI, Version: r.DB.Modified.UTC().Format(time.RFC3339)},

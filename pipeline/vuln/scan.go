@@ -6,6 +6,7 @@ import (
 	"debug/buildinfo"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +45,10 @@ type Options struct {
 	Binary   string    // binary mode: the executable to scan
 	VEX      string    // directory of OpenVEX documents; "" for none
 	Now      time.Time // the time VEX expiry and database age are judged at; default time.Now()
+	Progress io.Writer // one line per target scanned; default none
+	// ResultCache, when set, is a directory where source-mode findings are kept per module
+	// under a hash of every input of the scan (see cache.go); "" scans every time.
+	ResultCache string
 }
 
 // Scan runs govulncheck in-process (golang.org/x/vuln/scan, -format json) over the
@@ -99,6 +104,9 @@ func (o *Options) defaults() error {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
 	if o.Mode == ModeSource && len(o.Modules) == 0 {
 		mods, err := workspaceModules(o.Dir)
 		if err != nil {
@@ -134,29 +142,56 @@ func workspaceModules(dir string) ([]string, error) {
 func scanSources(ctx context.Context, o Options, r *Report) ([]Finding, error) {
 	var all []Finding
 	for _, m := range o.Modules {
-		dir := filepath.Join(o.Dir, filepath.FromSlash(m))
-		modPath, err := modulePath(dir)
+		c, hit, err := scanModule(ctx, &o, m)
 		if err != nil {
 			return nil, fmt.Errorf("scan %s: %w", m, err)
 		}
-		gover, err := goVersion(ctx, dir)
-		if err != nil {
-			return nil, fmt.Errorf("scan %s: %w", m, err)
-		}
-		env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly", "GOVERSION="+gover)
-		args := append([]string{"-db", o.DB.URI, "-format", "json", "-C", dir}, o.Patterns...)
-		s, err := govulncheck(ctx, env, args, m)
-		if err != nil {
-			return nil, fmt.Errorf("scan %s: %w", m, err)
+		if hit {
+			r.Cached = append(r.Cached, m)
 		}
 		r.Targets = append(r.Targets, m)
-		r.GoVersion = s.Config.GoVersion
-		for _, f := range s.Findings {
-			f.Product = modPath
-			all = append(all, f)
-		}
+		r.GoVersion = c.GoVersion
+		all = append(all, c.Findings...)
 	}
 	return all, nil
+}
+
+// scanModule scans the module at o.Dir/m, or takes its findings from o.ResultCache when
+// none of the scan's inputs changed since they were stored (hit).
+func scanModule(ctx context.Context, o *Options, m string) (c *cached, hit bool, err error) {
+	dir := filepath.Join(o.Dir, filepath.FromSlash(m))
+	modPath, err := modulePath(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	gover, err := goVersion(ctx, dir)
+	if err != nil {
+		return nil, false, err
+	}
+	key := ""
+	if o.ResultCache != "" {
+		if key, err = sourceKey(ctx, dir, gover, o); err != nil {
+			return nil, false, err
+		}
+		if c, ok := loadCached(o.ResultCache, key); ok {
+			fmt.Fprintf(o.Progress, "vuln: %s unchanged since its last scan (%.12s): findings from the cache\n", m, key)
+			return c, true, nil
+		}
+	}
+	fmt.Fprintf(o.Progress, "vuln: govulncheck %s (%s, %s, database %s) …\n", m, modPath, gover, o.DB.Modified.Format(time.DateOnly))
+	env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly", "GOVERSION="+gover)
+	args := append([]string{"-db", o.DB.URI, "-format", "json", "-C", dir}, o.Patterns...)
+	s, err := govulncheck(ctx, env, args, m)
+	if err != nil {
+		return nil, false, err
+	}
+	c = &cached{GoVersion: s.Config.GoVersion, Findings: []Finding{}}
+	for _, f := range s.Findings {
+		f.Product = modPath
+		c.Findings = append(c.Findings, f)
+	}
+	storeCached(o.ResultCache, key, c)
+	return c, false, nil
 }
 
 // scanBinary scans one executable's symbol table and build information.
@@ -165,6 +200,7 @@ func scanBinary(ctx context.Context, o Options, r *Report) ([]Finding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", o.Binary, err)
 	}
+	fmt.Fprintf(o.Progress, "vuln: govulncheck -mode binary %s (%s, %s, database %s) …\n", o.Binary, bi.Main.Path, bi.GoVersion, o.DB.Modified.Format(time.DateOnly))
 	args := []string{"-db", o.DB.URI, "-format", "json", "-mode", "binary", o.Binary}
 	s, err := govulncheck(ctx, os.Environ(), args, filepath.Base(o.Binary))
 	if err != nil {
@@ -248,15 +284,15 @@ func scannerInfo() Scanner {
 // others are informational.
 func (r *Report) sort(all []Finding, vex *VEX) {
 	for _, f := range all {
-		switch {
-		case f.Level != predicate.LevelCalled:
+		if f.Level != predicate.LevelCalled {
 			r.Informational = append(r.Informational, f)
-		case vex.Waive(f) != nil:
-			f.WaivedBy = vex.Waive(f)
-			r.Waived = append(r.Waived, f)
-		default:
-			r.Findings = append(r.Findings, f)
+			continue
 		}
+		if f.WaivedBy = vex.Waive(f); f.WaivedBy != nil {
+			r.Waived = append(r.Waived, f)
+			continue
+		}
+		r.Findings = append(r.Findings, f)
 	}
 	sortFindings(r.Findings)
 	sortFindings(r.Informational)

@@ -150,19 +150,71 @@ func TestScan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := filepath.Join(t.TempDir(), "movies")
-		if err := vuln.ExtractFile(img, "/movies", out); err != nil {
-			t.Fatal(err)
-		}
 		if err := vuln.ExtractFile(img, "/absent", filepath.Join(t.TempDir(), "x")); !errors.Is(err, vuln.ErrNotInImage) {
 			t.Fatalf("absent file: %v", err)
 		}
-		r, err := vuln.Scan(t.Context(), vuln.Options{DB: fx.DB, Mode: vuln.ModeBinary, Binary: out, Now: now})
+		r, err := vuln.ScanImage(t.Context(), img, "/movies", vuln.Options{DB: fx.DB, Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := r.Err(); !errors.Is(err, vuln.ErrVulnerable) || !strings.Contains(err.Error(), idCalled) {
 			t.Fatalf("Err() = %v", err)
+		}
+	})
+	t.Run("C-DEPS-SCAN a cached source scan counts only while its inputs are unchanged", func(t *testing.T) {
+		cache := t.TempDir()
+		scan := func() (*vuln.Report, string) {
+			t.Helper()
+			var progress strings.Builder
+			r, err := vuln.Scan(t.Context(), vuln.Options{DB: fx.DB, Mode: vuln.ModeSource, Dir: fx.Dir, Now: now, ResultCache: cache, Progress: &progress})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r, progress.String()
+		}
+		r, progress := scan()
+		if strings.Contains(progress, "from the cache") || !slices.Equal(ids(r.Findings), []string{idCalled}) {
+			t.Fatalf("first scan: %s %v", progress, ids(r.Findings))
+		}
+		r, progress = scan()
+		if !strings.Contains(progress, "from the cache") || !slices.Equal(ids(r.Findings), []string{idCalled}) || len(r.Findings[0].CallSites) == 0 ||
+			!slices.Equal(r.Cached, []string{"."}) {
+			t.Fatalf("second scan: %s %+v", progress, r.Findings)
+		}
+		main := filepath.Join(fx.Dir, "main.go")
+		orig, err := os.ReadFile(main)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.WriteFile(main, orig, 0o600) })
+		if err := os.WriteFile(main, []byte(strings.Replace(string(orig), "vulnlib.Parse(os.Args[0])", "vulnlib.Other()+os.Args[0]", 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, progress = scan()
+		if strings.Contains(progress, "from the cache") || !slices.Equal(ids(r.Findings), []string{idImported}) {
+			t.Fatalf("after a source change: %s %v", progress, ids(r.Findings))
+		}
+	})
+	t.Run("the openvex format is an OpenVEX document this package reads back", func(t *testing.T) {
+		r, err := scanFixture(t, fx, vuln.ModeSource, vexDoc(t, statement(idCalled, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		if err := r.Write(&out, "openvex"); err != nil {
+			t.Fatal(err)
+		}
+		doc, err := vuln.ParseVEX([]byte(out.String()))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		status := map[string]string{}
+		for _, st := range doc.Statements {
+			status[st.Vulnerability.Name] = st.Status + "/" + st.Justification
+		}
+		if status[idCalled] != "not_affected/vulnerable_code_cannot_be_controlled_by_adversary" ||
+			status[idImported] != "not_affected/vulnerable_code_not_in_execute_path" || len(status) != 3 {
+			t.Fatalf("statements %v", status)
 		}
 	})
 	t.Run("C-IMAGE-SCAN the report becomes a valid cosign vuln predicate", func(t *testing.T) {

@@ -80,7 +80,7 @@ type VEXStatement struct {
 	ImpactStatement          string       `json:"impact_statement,omitempty"`
 	ActionStatement          string       `json:"action_statement,omitempty"`
 	ActionStatementTimestamp string       `json:"action_statement_timestamp,omitempty"`
-	Expires                  string       `json:"expires"`
+	Expires                  string       `json:"expires,omitempty"`
 	expires                  time.Time    // parsed Expires: the first instant it no longer holds
 	source                   string       // file#index
 }
