@@ -118,6 +118,19 @@ type Verifier struct {
 	Path string
 }
 
+// LoadVerifiers reads PEM public key files.
+func LoadVerifiers(paths []string) ([]*Verifier, error) {
+	var ks []*Verifier
+	for _, p := range paths {
+		k, err := LoadVerifier(p)
+		if err != nil {
+			return nil, err
+		}
+		ks = append(ks, k)
+	}
+	return ks, nil
+}
+
 // LoadVerifier reads a PEM public key file.
 func LoadVerifier(path string) (*Verifier, error) {
 	b, err := os.ReadFile(path) // #nosec G304 -- the key path is the operator's choice

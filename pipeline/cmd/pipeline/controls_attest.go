@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/secure-movie-service/sms/pipeline/controls"
-	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/signoff"
 )
 
@@ -20,7 +19,8 @@ func runControlsAttest(a *app, args []string) error {
 	fs.StringVar(&o.Control, "control", "", "the manual control's `ID`, e.g. C-PENTEST")
 	fs.StringVar(&o.Evidence, "evidence", "", "what was reviewed: a `FILE` (its SHA-256 is signed) or an https URL")
 	fs.StringVar(&o.Expires, "expires", "", "last `DATE` (YYYY-MM-DD, UTC) the attestation holds; at most a year ahead")
-	key := fs.String("key", "", "the reviewer's cosign private key (password in COSIGN_PASSWORD); its public key must be in policy/data/reviewers.json with the control's role")
+	var key signingKey // the reviewer's: its public key is in policy/data/reviewers.json with the control's role
+	key.register(fs)
 	var out output
 	out.register(fs, "text")
 	if err := parse(fs, args, 0); err != nil {
@@ -29,11 +29,14 @@ func runControlsAttest(a *app, args []string) error {
 	if err := out.check(); err != nil {
 		return err
 	}
-	if o.Control == "" || o.Evidence == "" || o.Expires == "" || *key == "" {
-		fs.Usage()
-		return fmt.Errorf("%w: --control, --evidence, --expires and --key are required", errUsage)
+	if err := key.check(); err != nil {
+		return err
 	}
-	s, err := keys.LoadSigner(*key, a.password())
+	if o.Control == "" || o.Evidence == "" || o.Expires == "" {
+		fs.Usage()
+		return fmt.Errorf("%w: --control, --evidence and --expires are required", errUsage)
+	}
+	s, err := key.load(a)
 	if err != nil {
 		return err
 	}
