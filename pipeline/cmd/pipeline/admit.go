@@ -11,7 +11,10 @@ import (
 )
 
 func runAdmit(ctx context.Context, a *app, args []string) error {
-	fs := a.flags("admit", "--key cosign.pub (--image REF … | --manifest FILE) [--data FILE …]")
+	if len(args) > 0 && args[0] == "serve" {
+		return runAdmitServe(ctx, a, args[1:])
+	}
+	fs := a.flags("admit", "--key cosign.pub (--image REF … | --manifest FILE) [--data FILE …]  |  admit serve -h")
 	var keyPaths, images, data list
 	fs.Var(&keyPaths, "key", "public key `FILE` to verify with (repeatable); trust comes from policy data")
 	fs.Var(&images, "image", "image `REF` to admit (repeatable): image rules only")
@@ -40,12 +43,8 @@ func runAdmit(ctx context.Context, a *app, args []string) error {
 			return err
 		}
 	}
-	for _, p := range data {
-		b, err := os.ReadFile(p) // #nosec G304 -- a data file the operator names on the command line
-		if err != nil {
-			return err
-		}
-		opts.Data = append(opts.Data, b)
+	if opts.Data, err = readData(data); err != nil {
+		return err
 	}
 	v, aerr := admit.Run(ctx, opts)
 	if v == nil {
@@ -84,4 +83,17 @@ func printVerdict(w io.Writer, v *admit.Verdict) {
 			fmt.Fprintf(w, "%-8s %-26s %s\n", group.label, d.Code, d.Message)
 		}
 	}
+}
+
+// readData reads the --data files, JSON documents merged over policy/data.
+func readData(paths []string) ([][]byte, error) {
+	var out [][]byte
+	for _, p := range paths {
+		b, err := os.ReadFile(p) // #nosec G304 -- a data file the operator names on the command line
+		if err != nil {
+			return nil, fmt.Errorf("read policy data: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }
