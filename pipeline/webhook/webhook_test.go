@@ -171,7 +171,9 @@ func TestWebhookConcurrentReviewsShareOneFetch(t *testing.T) {
 	var wg sync.WaitGroup
 	ds := make([]*webhook.Decision, 50)
 	for i := range ds {
-		wg.Go(func() { ds[i] = wh.Review(context.Background(), request(t, "Pod", "CREATE", "", wrap("Pod", podSpec(ref)))) })
+		wg.Go(func() {
+			ds[i] = wh.Review(context.Background(), request(t, "Pod", "CREATE", "", wrap("Pod", podSpec(ref))))
+		})
 	}
 	wg.Wait()
 	for _, d := range ds {
