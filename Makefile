@@ -13,7 +13,7 @@ RELEASEFLAGS ?=
 BENCHTIME ?= 3s
 SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help build run test test-service test-toolkit test-policy lint fuzz bench scan release registry verify-controls
+.PHONY: help build run test test-service test-toolkit test-policy test-cluster lint fuzz bench scan release registry etcd verify-controls
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -67,6 +67,17 @@ release: registry ## build → push → SBOM → sign → attest → verify → 
 
 scan: ## Static security checks: gosec, policy/repo over Dockerfile and workflows, actionlint (SCANFLAGS='--format sarif -o out/scan.sarif')
 	$(GO) run ./pipeline/cmd/pipeline scan $(SCANFLAGS)
+
+# The cluster test is a module of its own (tests/cluster: k8s.io/kubernetes pinned there, never
+# in the toolkit's go.mod) and outside go.work, hence GOWORK=off. It builds kube-apiserver once
+# into $(go env GOCACHE)/../sms-k8s/ (about 12 minutes cold on 2 busy cores; cached afterwards).
+test-cluster: etcd ## Admission webhook against a real kube-apiserver and etcd on loopback (builds kube-apiserver once)
+	cd tests/cluster && GOWORK=off $(GO) test -count=1 -timeout 45m -v ./...
+
+etcd: ## Install Debian's etcd-server for the cluster test, when missing
+	@command -v etcd >/dev/null || { \
+	  echo "installing etcd-server (Debian package) for the cluster test"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq etcd-server >/dev/null; }
 
 registry: ## Install Debian's docker-registry for the end-to-end supply-chain tests, when missing
 	@command -v docker-registry >/dev/null || { \
