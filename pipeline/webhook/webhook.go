@@ -140,8 +140,12 @@ func (w *Webhook) decide(ctx context.Context, req *Request) (*admit.Verdict, err
 		pre[ref] = admit.Verification{Err: errNotFetched}
 	}
 	v, err := w.evaluate(ctx, req.Object, pre)
-	if err != nil || hasCode(v.Deny, "IMAGE_NOT_DIGEST", "REGISTRY_NOT_ALLOWED") {
-		return v, err
+	if err != nil {
+		return nil, err
+	}
+	if hasCode(v.Deny, preflightCodes...) {
+		v.Deny = unfetched(v.Deny, pre)
+		return v, nil
 	}
 	verified, err := w.verifyAll(ctx, images)
 	if err != nil {
@@ -184,6 +188,23 @@ func (w *Webhook) verifyAll(ctx context.Context, images []string) (map[string]ad
 		}
 	}
 	return out, nil
+}
+
+// preflightCodes are the findings that need no facts: any of them denies before a fetch.
+var preflightCodes = []string{"IMAGE_NOT_DIGEST", "REGISTRY_NOT_ALLOWED"}
+
+// unfetched drops, from a pre-flight denial, the image findings that only say an image was
+// not verified (it was never fetched: the pre-flight codes already deny). Workload findings,
+// which name a container, and the pre-flight codes stay.
+func unfetched(rs []admit.Reason, pre map[string]admit.Verification) []admit.Reason {
+	out := rs[:0]
+	for _, r := range rs {
+		if _, skipped := pre[r.Image]; skipped && r.Container == "" && !hasCode([]admit.Reason{r}, preflightCodes...) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func hasCode(rs []admit.Reason, codes ...string) bool {

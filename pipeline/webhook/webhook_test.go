@@ -103,7 +103,11 @@ func TestWebhookPinningBeforeFetch(t *testing.T) {
 				spec["containers"] = append(spec["containers"].([]any), container("c"+string(rune('a'+i)), img))
 			}
 			before := w.reg.Requests()
-			mustDeny(t, review(t, wh, request(t, "Pod", "CREATE", "", wrap("Pod", spec))), c.code)
+			d := review(t, wh, request(t, "Pod", "CREATE", "", wrap("Pod", spec)))
+			mustDeny(t, d, c.code)
+			if strings.Contains(d.Response.Status.Message, "SIGNATURE_MISSING") {
+				t.Fatalf("an image never fetched is reported unsigned: %s", d.Response.Status.Message)
+			}
 			if n := w.reg.Requests() - before; n != 0 {
 				t.Fatalf("%d registry requests; want none before pinning and allowlist pass", n)
 			}
