@@ -79,12 +79,27 @@ func New(o Options) (*Webhook, error) {
 	if o.Cache.FetchTimeout == 0 {
 		o.Cache.FetchTimeout = o.Timeout
 	}
-	c, err := NewCache(fn, o.Cache)
+	c, err := NewCache(logged(fn, o.Logger), o.Cache)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
 	w.cache = c
 	return w, nil
+}
+
+// logged logs one JSON line per verification that reaches the registry.
+func logged(fn VerifyFunc, log *slog.Logger) VerifyFunc {
+	return func(ctx context.Context, ref string) (*verify.Facts, error) {
+		start := time.Now()
+		f, err := fn(ctx, ref)
+		attrs := []slog.Attr{slog.String("image", ref), slog.Bool("verified", err == nil),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000)}
+		if err != nil {
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "verification", attrs...)
+		return f, err
+	}
 }
 
 // Cache is the verification cache.
