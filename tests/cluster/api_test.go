@@ -112,30 +112,45 @@ type result struct {
 
 func (a *api) do(t *testing.T, method, path, ctype string, body any) result {
 	t.Helper()
+	r, err := a.try(method, path, ctype, body)
+	must(t, err)
+	return r
+}
+
+// try is do for goroutines other than the test's: it returns the error instead of failing.
+func (a *api) try(method, path, ctype string, body any) (result, error) {
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
-		must(t, err)
+		if err != nil {
+			return result{}, err
+		}
 		r = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, a.base+path, r)
-	must(t, err)
+	if err != nil {
+		return result{}, err
+	}
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	req.Header.Set("Accept", "application/json")
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
 	resp, err := a.http.Do(req)
-	must(t, err)
+	if err != nil {
+		return result{}, err
+	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	must(t, err)
+	if err != nil {
+		return result{}, err
+	}
 	out := result{Code: resp.StatusCode}
 	_ = json.Unmarshal(b, &out.Body)
 	if m, ok := out.Body["message"].(string); ok && out.Body["kind"] == "Status" {
 		out.Message = m
 	}
-	return out
+	return out, nil
 }
 
 // resources maps the kinds the test applies to their API paths.
