@@ -25,7 +25,7 @@ build: ## Build bin/movies and bin/devtoken
 run: ## Run the API and its OPA sidecar on loopback with development tokens
 	scripts/run-dev.sh
 
-test: registry test-policy test-service test-toolkit ## Run every test (Go, race detector on the service, Rego with coverage)
+test: registry test-policy test-service test-toolkit test-cluster ## Run every test (Go, race detector on the service, Rego with coverage, the webhook against a real kube-apiserver)
 
 test-service: ## Service module alone (GOWORK=off proves it needs nothing), race detector on
 	cd service && GOWORK=off $(GO) test -race -count=1 ./...
