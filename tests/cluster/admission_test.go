@@ -70,7 +70,7 @@ func TestClusterAdmission(t *testing.T) {
 		}
 	}
 	t.Run("every manifest in deploy/ is accepted, dry-run then for real", func(t *testing.T) {
-		deploy(t, a, objs)
+		deploy(t, a, objs, operatorObjects(t, authority, fx))
 	})
 	t.Run("C-ADMISSION-WORKLOAD the pod templates in deploy/ run under Pod Security restricted", func(t *testing.T) {
 		for _, o := range objs {

@@ -156,15 +156,45 @@ func clientFor(authority *ca) *http.Client {
 }
 
 // deploy applies every manifest of deploy/ in order, each first with server-side dry-run,
-// then for real: all must be accepted.
-func deploy(t *testing.T, a *api, objs []map[string]any) {
+// then for real: all must be accepted. Once the namespaces exist, it creates what
+// deploy/README.md has the operator create by hand (the webhook's Secrets and ConfigMap).
+func deploy(t *testing.T, a *api, objs []map[string]any, operator []map[string]any) {
 	t.Helper()
-	for _, obj := range objs {
+	for i, obj := range objs {
+		if kindOf(obj) != "Namespace" && (i == 0 || kindOf(objs[i-1]) == "Namespace") {
+			for _, o := range operator {
+				if r := a.create(t, o); r.Code != http.StatusCreated {
+					t.Fatalf("create %s %v: %d %s", kindOf(o), o["metadata"], r.Code, r.Message)
+				}
+			}
+		}
 		for _, dry := range []bool{true, false} {
 			r := a.apply(t, obj, dry)
 			if r.Code != http.StatusOK && r.Code != http.StatusCreated {
 				t.Fatalf("apply (dry-run %v) %s %v: %d %s", dry, kindOf(obj), obj["metadata"], r.Code, r.Message)
 			}
 		}
+	}
+}
+
+// operatorObjects are the objects deploy/README.md has the operator create with kubectl
+// create secret tls / configmap --from-file / secret generic --type=kubernetes.io/dockerconfigjson.
+func operatorObjects(t *testing.T, authority *ca, fx *fixtures) []map[string]any {
+	t.Helper()
+	cert, key := authority.serving(t, t.TempDir(), "sms-admission.sms-admission.svc")
+	read := func(p string) string {
+		b, err := os.ReadFile(p)
+		must(t, err)
+		return string(b)
+	}
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	md := func(name string) map[string]any { return map[string]any{"name": name, "namespace": "sms-admission"} }
+	return []map[string]any{
+		{"apiVersion": "v1", "kind": "Secret", "metadata": md("sms-admission-tls"), "type": "kubernetes.io/tls",
+			"data": map[string]any{"tls.crt": b64(read(cert)), "tls.key": b64(read(key))}},
+		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": md("sms-admission-trust"),
+			"data": map[string]any{"cosign.pub": read(fx.Key), "trust.json": read(fx.Trust)}},
+		{"apiVersion": "v1", "kind": "Secret", "metadata": md("sms-admission-registry"), "type": "kubernetes.io/dockerconfigjson",
+			"data": map[string]any{".dockerconfigjson": b64(`{"auths":{}}`)}},
 	}
 }
