@@ -98,7 +98,7 @@ func publish(ctx context.Context, host, dir string) error {
 	if err := copySignature(f.Images["untrusted"], f.Images["copied"]); err != nil {
 		return err
 	}
-	if err := os.WriteFile(f.Trust, testkit.TrustOverlay([]string{host + "/acme/"}, trusted), 0o600); err != nil {
+	if err := os.WriteFile(f.Trust, testkit.TrustOverlay([]string{host + "/acme/"}, trusted), 0o600); err != nil { // #nosec G703 -- under the directory the test names on the command line
 		return err
 	}
 	b, err := json.MarshalIndent(f, "", "  ")
@@ -106,14 +106,14 @@ func publish(ctx context.Context, host, dir string) error {
 		return err
 	}
 	tmp := filepath.Join(dir, "fixtures.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil { // #nosec G703 -- under the directory the test names on the command line
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dir, "fixtures.json"))
+	return os.Rename(tmp, filepath.Join(dir, "fixtures.json")) // #nosec G703 -- under the directory the test names on the command line
 }
 
 func key(dir string) (*testkit.Key, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil { // #nosec G703 -- under the directory the test names on the command line
 		return nil, err
 	}
 	if _, err := keys.Generate(dir, []byte(testkit.Password)); err != nil {
