@@ -33,8 +33,9 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// goEnv is the environment for go commands and the processes under test: no proxy variables
-// (the API server would send webhook calls to a proxy), everything else inherited.
+// cleanEnv is the environment for the processes under test: no proxy variables (the API
+// server would send webhook calls to a proxy), everything else inherited. Builds keep the
+// proxy variables: the module proxy may be behind one.
 func cleanEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -63,7 +64,7 @@ func kubeAPIServer(t *testing.T) string {
 	start := time.Now()
 	tmp := bin + fmt.Sprintf(".%d.tmp", os.Getpid())
 	cmd := exec.Command("go", "build", "-trimpath", "-o", tmp, "k8s.io/kubernetes/cmd/kube-apiserver")
-	cmd.Env = cleanEnv("GOWORK=off", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build kube-apiserver: %v\n%s", err, b)
 	}
@@ -78,7 +79,7 @@ func goBuild(t *testing.T, pkg string) string {
 	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, pkg) // as tests/ builds: one cache
 	cmd.Dir = root(t)
-	cmd.Env = cleanEnv("CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOWORK=", "CGO_ENABLED=0") // the workspace, whatever the test runs under
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", pkg, err, b)
 	}
