@@ -52,8 +52,9 @@ lint: ## gofmt, go vet, opa fmt, opa check --strict
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s)
 	scripts/fuzz.sh $(FUZZTIME)
 
-bench: registry ## Benchmarks: API vs plain handler, durable vs fsync-off writes, pipeline release vs the upstream CLIs
+bench: registry ## Benchmarks: API vs plain handler, durable vs fsync-off writes, webhook latency, pipeline release vs the upstream CLIs
 	$(GO) test -tags smsbench -run '^$$' -bench . -benchtime $(BENCHTIME) ./tests/ ./service/store/
+	$(GO) test -tags smsbench -count=1 -run '^TestWebhookLatency$$' -v ./pipeline/webhook/
 	pipeline/bench/release.sh 3
 
 verify-controls: ## Run every threat-model control's evidence; reports in out/controls/ (exit 1 names the control; CONTROLS_FLAGS=--require-attestations fails on a missing attestation)
