@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // hardened is a container that passes policy/admission's workload rules and Pod Security
@@ -97,6 +98,9 @@ func TestClusterAdmission(t *testing.T) {
 	})
 	t.Run("50 simultaneous pods of one new image cause one registry verification", func(t *testing.T) {
 		simultaneous(t, a, webhook, fx.Images["fresh"])
+	})
+	t.Run("admission latency through the API server, digest already verified", func(t *testing.T) {
+		latency(t, a, good)
 	})
 	t.Run("C-ADMISSION-PINNED with the webhook stopped, creation is denied", func(t *testing.T) {
 		webhook.Stop()
@@ -209,4 +213,28 @@ func simultaneous(t *testing.T, a *api, webhook *proc, image string) {
 		t.Fatalf("%d pods of one image: %d verifications, %d decisions logged; want 1 and %d", n, verifications, decisions, n)
 	}
 	t.Logf("%d simultaneous pods of one new image: %d registry verification", n, verifications)
+}
+
+// latency creates pods of an image already verified, one after another, and reports the
+// API server's round trip (webhook call included): p50 and p99.
+func latency(t *testing.T, a *api, image string) {
+	t.Helper()
+	const n = 100
+	took := make([]time.Duration, 0, n)
+	for i := range n {
+		pod := map[string]any{"apiVersion": "v1", "kind": "Pod", "spec": spec(hardened("app", image)),
+			"metadata": map[string]any{"name": "latency-" + strconv.Itoa(i), "namespace": "movies"}}
+		start := time.Now()
+		if r := a.create(t, pod); r.Code != http.StatusCreated {
+			t.Fatalf("pod %d: %d %s", i, r.Code, r.Message)
+		}
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	p50, p99 := took[n/2], took[n*99/100]
+	t.Logf("pod creation through kube-apiserver and the webhook, digest already verified: p50 %v, p99 %v (n=%d)",
+		p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), n)
+	if p99 > 10*time.Second {
+		t.Fatalf("p99 %v is over the webhook's timeoutSeconds", p99)
+	}
 }
