@@ -709,10 +709,14 @@ finding contains reason("PRIVILEGED", cimage(x), cname(x), sprintf("container %v
 
 # METADATA
 # title: LIMITS_MISSING — CPU and memory limits are set
+# description: >-
+#   Ephemeral containers are exempt: the API server forbids resources on them (they run within
+#   the pod's existing allocation), so the rule would refuse every one, however well verified.
 # custom:
 #   controls: [C-RESOURCE-LIMITS]
 finding contains reason("LIMITS_MISSING", cimage(x), cname(x), sprintf("container %v has no %v limit", [cname(x), res])) if {
 	some x in containers
+	x.kind != "ephemeralContainers"
 	some res in ["cpu", "memory"]
 	not x.c.resources.limits[res]
 }
@@ -727,6 +731,31 @@ finding contains reason("HOST_PATH", "", "", sprintf("volume %v mounts a host pa
 }
 
 # METADATA
+# title: HOST_PORT — no container binds a port of the node
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("HOST_PORT", cimage(x), cname(x), msg) if {
+	some x in containers
+	some p in object.get(x.c, "ports", [])
+	object.get(p, "hostPort", 0) != 0
+	msg := sprintf("container %v binds host port %v", [cname(x), p.hostPort])
+}
+
+# METADATA
+# title: SECCOMP_UNCONFINED — no seccomp profile of Unconfined, at pod or container level
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("SECCOMP_UNCONFINED", "", "", "the pod sets seccompProfile type Unconfined") if {
+	object.get(pod_sc, ["seccompProfile", "type"], "") == "Unconfined"
+}
+
+finding contains reason("SECCOMP_UNCONFINED", cimage(x), cname(x), msg) if {
+	some x in containers
+	object.get(sc(x), ["seccompProfile", "type"], "") == "Unconfined"
+	msg := sprintf("container %v sets seccompProfile type Unconfined", [cname(x)])
+}
+
+# METADATA
 # title: HOST_NAMESPACE — no hostNetwork, hostPID or hostIPC
 # custom:
 #   controls: [C-ADMISSION-WORKLOAD]
@@ -736,23 +765,7 @@ finding contains reason(code, "", "", sprintf("the pod sets %v: true", [field]))
 }
 
 # ---------------------------------------------------------------------------
-# Cluster entry points
-
-# METADATA
-# title: AdmissionReview response for OPA as a validating webhook (kube-mgmt)
-review_response := {
-	"apiVersion": "admission.k8s.io/v1",
-	"kind": "AdmissionReview",
-	"response": {
-		"uid": object.get(input, ["request", "uid"], ""),
-		"allowed": allow,
-		"status": {"code": status_code, "message": concat("; ", [sprintf("%v: %v", [d.code, d.message]) | some d in deny])},
-	},
-}
-
-status_code := 200 if allow
-
-else := 403
+# Cluster entry points (the cluster's own webhook is `pipeline admit serve`, which reads decision)
 
 # METADATA
 # title: Gatekeeper-style violations (input.review)

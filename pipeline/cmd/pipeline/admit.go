@@ -11,7 +11,10 @@ import (
 )
 
 func runAdmit(ctx context.Context, a *app, args []string) error {
-	fs := a.flags("admit", "--key cosign.pub (--image REF … | --manifest FILE) [--data FILE …]")
+	if len(args) > 0 && args[0] == "serve" {
+		return runAdmitServe(ctx, a, args[1:])
+	}
+	fs := a.flags("admit", "--key cosign.pub (--image REF … | --manifest FILE) [--data FILE …]  |  admit serve -h")
 	var (
 		key    verifyingKeys
 		data   policyData

@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,18 +39,28 @@ const Password = "testkit-password"
 
 // Registry is an in-process registry; Host is 127.0.0.1:PORT.
 type Registry struct {
-	Host  string
-	blobs *TamperBlobs
+	Host     string
+	blobs    *TamperBlobs
+	requests atomic.Int64
 }
 
 // MustRegistry starts a registry for the test.
 func MustRegistry(tb testing.TB) *Registry {
 	tb.Helper()
 	blobs := &TamperBlobs{m: map[string][]byte{}, bad: map[string]bool{}}
-	srv := httptest.NewServer(registry.New(registry.WithBlobHandler(blobs), registry.Logger(log.New(io.Discard, "", 0))))
+	r := &Registry{blobs: blobs}
+	h := registry.New(registry.WithBlobHandler(blobs), registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.requests.Add(1)
+		h.ServeHTTP(w, req)
+	}))
 	tb.Cleanup(srv.Close)
-	return &Registry{Host: strings.TrimPrefix(srv.URL, "http://"), blobs: blobs}
+	r.Host = strings.TrimPrefix(srv.URL, "http://")
+	return r
 }
+
+// Requests counts the HTTP requests the registry has served.
+func (r *Registry) Requests() int64 { return r.requests.Load() }
 
 // Tamper makes the registry serve different bytes (same length) for the blob h.
 func (r *Registry) Tamper(h v1.Hash) { r.blobs.tamper(h) }
