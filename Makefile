@@ -61,7 +61,7 @@ bench: registry ## Benchmarks: API vs plain handler, durable vs fsync-off writes
 	$(GO) test -tags smsbench -count=1 -run '^TestWebhookLatency$$' -v ./pipeline/webhook/
 	pipeline/bench/release.sh 3
 
-verify-controls: ## Run every threat-model control's evidence; reports in out/controls/ (exit 1 names the control; CONTROLS_FLAGS=--require-attestations fails on a missing attestation)
+verify-controls: registry ## Run every threat-model control's evidence; reports in out/controls/ (exit 1 names the control; CONTROLS_FLAGS=--require-attestations fails on a missing attestation)
 	$(GO) run ./pipeline/cmd/pipeline controls -out out/controls $(CONTROLS_FLAGS)
 
 release: registry ## build → push → SBOM → sign → attest → verify → admit, on a loopback registry (dev key on first use)
