@@ -27,6 +27,7 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/sign"
 	"github.com/secure-movie-service/sms/pipeline/verify"
 	"github.com/secure-movie-service/sms/pipeline/vuln"
+	devdata "github.com/secure-movie-service/sms/policy/dev"
 )
 
 // fixture is a git repository with the tiny module, its revision and a release key.
@@ -378,5 +379,52 @@ func TestReleaseNeverSignsACachedBinary(t *testing.T) {
 	testkit.Must(t, json.Unmarshal(b, &p))
 	if got := p.BuildDefinition.InternalParameters["binary_obtained"]; got != "go build" {
 		t.Fatalf("provenance says the binary was obtained by %v", got)
+	}
+}
+
+// make release: reviewer attestations still missing warn with the development overlay (the
+// release is admitted and says which), and deny, naming each, with the production data or
+// with --require-attestations.
+func TestReleaseMissingReviewerAttestations(t *testing.T) {
+	f := mustFixture(t)
+	required := []byte(`{"supply_chain":{"controls":{"required":["C-SUPPLY-01","C-SUPPLY-02","C-REVIEW-01","C-REVIEW-02"]}}}`)
+	tests := []struct {
+		name    string
+		data    [][]byte
+		require bool
+		allowed bool
+	}{
+		{"C-ADMISSION-LEVELS the development overlay warns", [][]byte{testkit.FixtureData(), required, devdata.SupplyChain}, false, true},
+		{"C-MANUAL-SIGNED the production data denies", [][]byte{testkit.FixtureData(), required}, false, false},
+		{"C-MANUAL-SIGNED --require-attestations denies over the development overlay", [][]byte{testkit.FixtureData(), required, devdata.SupplyChain}, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := f.options(t)
+			o.Controls = mustFile(t, "controls.json", testkit.ControlsMissing(f.rev))
+			o.Data, o.RequireAttestations = tc.data, tc.require
+			s, err := release.Run(context.Background(), o)
+			if s == nil {
+				t.Fatalf("no summary: %v", err)
+			}
+			reasons := s.Verdict.Deny
+			if tc.allowed {
+				reasons = s.Verdict.Warn
+				if err != nil || !s.Allowed || len(s.Verdict.Deny) != 0 {
+					t.Fatalf("want allow with warnings, got %v %+v", err, s.Verdict)
+				}
+			} else if !errors.Is(err, admit.ErrDenied) || s.Allowed {
+				t.Fatalf("want deny, got %v %+v", err, s.Verdict)
+			}
+			var named []string
+			for _, r := range reasons {
+				if r.Code == "REVIEW_ATTESTATION_MISSING" {
+					named = append(named, r.Message)
+				}
+			}
+			if len(named) != 2 || !strings.Contains(strings.Join(named, " "), "C-REVIEW-01") || !strings.Contains(strings.Join(named, " "), "C-REVIEW-02") {
+				t.Fatalf("the verdict does not name each missing attestation: %+v", s.Verdict)
+			}
+		})
 	}
 }

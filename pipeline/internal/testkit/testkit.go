@@ -246,6 +246,25 @@ func Controls(revision string, failed ...string) []byte {
 	return b
 }
 
+// ManualControlIDs are the fixture's manual controls: ControlsMissing leaves them unattested.
+var ManualControlIDs = []string{"C-REVIEW-01", "C-REVIEW-02"}
+
+// ControlsMissing is a control-results predicate for revision in which every tested control
+// passed and the manual controls lack their reviewer attestations (FixtureData requires them).
+func ControlsMissing(revision string) []byte {
+	var c predicate.Controls
+	if err := json.Unmarshal(Controls(revision), &c); err != nil {
+		panic(err)
+	}
+	c.Passed, c.AttestationsMissing = false, ManualControlIDs
+	for _, id := range ManualControlIDs {
+		c.Controls[id] = predicate.ControlResult{Status: predicate.StatusMissing, Kind: predicate.ControlKindManual,
+			Reason: "no signed attestation", Evidence: []predicate.Evidence{{ID: "attestation:none", Status: predicate.StatusMissing}}}
+	}
+	b, _ := json.Marshal(c)
+	return b
+}
+
 // VulnDBDate is the database date of Vuln predicates: admission at VulnNow finds it fresh.
 var (
 	VulnDBDate = time.Date(2026, 11, 5, 23, 49, 57, 0, time.UTC)
