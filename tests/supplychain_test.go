@@ -136,7 +136,7 @@ func (w *scWorld) controls(t *testing.T, rev string) string {
 	t.Helper()
 	p := filepath.Join(w.dir, "controls-"+rev[:8]+".json")
 	c := map[string]any{
-		"revision": rev, "model_digest": "sha256:" + strings.Repeat("0", 64), "passed": true,
+		"revision": rev, "model_digest": "sha256:" + strings.Repeat("0", 64), "dirty": false, "passed": true,
 		"controls": map[string]any{"C-SUPPLY-01": map[string]any{"status": "pass", "evidence": []any{map[string]string{"id": "go:e2e.TestSupplyChain", "status": "pass"}}}},
 	}
 	b, _ := json.Marshal(c)
@@ -154,6 +154,7 @@ func (w *scWorld) trust(t *testing.T) string {
 	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{
 		"trusted_keys": map[string]any{id: map[string]string{"name": "e2e"}},
 		"registries":   []string{w.reg + "/"},
+		"controls":     map[string]any{"required": []string{"C-SUPPLY-01"}},
 	}})
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
@@ -183,7 +184,7 @@ func (w *scWorld) release(t *testing.T, repo string, extra ...string) (string, m
 	t.Helper()
 	sum := filepath.Join(w.dir, repo+"-summary.json")
 	args := append([]string{"release", "--registry", w.reg + "/" + repo, "--rev", w.rev, "--key", w.key,
-		"--out", filepath.Join(w.dir, repo+"-out"), "--format", "json", "-o", sum}, extra...)
+		"--data", w.trust(t), "--out", filepath.Join(w.dir, repo+"-out"), "--format", "json", "-o", sum}, extra...)
 	_, stderr, code := scRun(t, w.root, w.pipeline, args...)
 	b, err := os.ReadFile(sum)
 	if err != nil {
