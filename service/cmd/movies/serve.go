@@ -28,6 +28,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if err := checkFileModes(c); err != nil {
+		return err
+	}
 
 	keys, err := auth.LoadJWKS(c.jwks)
 	if err != nil {
