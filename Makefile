@@ -9,7 +9,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 3s
 SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help build run test test-service test-toolkit test-policy lint fuzz bench scan release registry verify-controls
+.PHONY: help build run test test-service test-toolkit test-policy lint fuzz bench scan release registry promtool verify-controls
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -21,12 +21,12 @@ build: ## Build bin/movies and bin/devtoken
 run: ## Run the API and its OPA sidecar on loopback with development tokens
 	scripts/run-dev.sh
 
-test: registry test-policy test-service test-toolkit ## Run every test (Go, race detector on the service, Rego with coverage)
+test: registry promtool test-policy test-service test-toolkit ## Run every test (Go, race detector on the service, Rego with coverage)
 
 test-service: ## Service module alone (GOWORK=off proves it needs nothing), race detector on
 	cd service && GOWORK=off $(GO) test -race -count=1 ./...
 
-test-toolkit: ## Toolkit module and end-to-end tests over real binaries (and the go-spdx stand-in)
+test-toolkit: promtool ## Toolkit module and end-to-end tests over real binaries (and the go-spdx stand-in)
 	$(GO) test -count=1 ./...
 	cd third_party/go-spdx && GOWORK=off $(GO) test -count=1 ./...
 
@@ -51,7 +51,7 @@ bench: registry ## Benchmarks: API vs plain handler, durable vs fsync-off writes
 	$(GO) test -tags smsbench -run '^$$' -bench . -benchtime $(BENCHTIME) ./tests/ ./service/store/
 	pipeline/bench/release.sh 3
 
-verify-controls: ## Run every threat-model control's evidence; reports in out/controls/ (exit 1 names the control)
+verify-controls: promtool ## Run every threat-model control's evidence; reports in out/controls/ (exit 1 names the control)
 	$(GO) run ./pipeline/cmd/pipeline controls -out out/controls
 
 release: registry ## build → push → SBOM → sign → attest → verify → admit, on a loopback registry (dev key on first use)
@@ -68,3 +68,8 @@ registry: ## Install Debian's docker-registry for the end-to-end supply-chain te
 	@command -v docker-registry >/dev/null || { \
 	  echo "installing docker-registry (Debian package) for the registry tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker-registry >/dev/null; }
+
+promtool: ## Install Debian's prometheus package (promtool) for the alert-rule tests (deploy/prometheus), when missing
+	@command -v promtool >/dev/null || { \
+	  echo "installing prometheus (Debian package) for promtool"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
