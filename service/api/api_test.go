@@ -270,6 +270,13 @@ func TestListPaginationAndFilters(t *testing.T) {
 			t.Errorf("%s: %d movies, want %d", q, got, want)
 		}
 	}
+	var many strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&many, "p%d=1&", i)
+	}
+	if w := hs.do(t, req{method: "GET", path: "/v1/movies?" + many.String(), token: "tok-viewer"}); w.Code != 400 || len(decodeBody[problem](t, w).Errors) != maxFieldErrors {
+		t.Errorf("100 bad parameters: %d, want 400 listing %d errors", w.Code, maxFieldErrors)
+	}
 	for _, q := range []string{"limit=0", "limit=101", "limit=abc", "limit=-1", "limit=1&limit=2", "cursor=!!", "cursor=YWJj", "year=abc", "year=1500", "genre=", "title=", "sort=title", "access=1"} {
 		w := hs.do(t, req{method: "GET", path: "/v1/movies?" + q, token: "tok-viewer"})
 		if w.Code != 400 || len(decodeBody[problem](t, w).Errors) == 0 {
@@ -343,13 +350,17 @@ func TestRateLimits(t *testing.T) {
 		c.IPLimit = newLimiter(0.001, 2)
 	})
 	for i := range 3 {
-		if w := hs.do(t, req{method: "GET", path: "/v1/movies", token: "tok-viewer"}); w.Code != 200 {
+		w := hs.do(t, req{method: "GET", path: "/v1/movies", token: "tok-viewer"})
+		if w.Code != 200 {
 			t.Fatalf("request %d: %d", i, w.Code)
+		}
+		if p, l := w.Header().Get("RateLimit-Policy"), w.Header().Get("RateLimit"); p != `"subject";q=3;w=3000` || l != fmt.Sprintf(`"subject";r=%d;t=%d`, 2-i, (i+1)*1000) {
+			t.Fatalf("C-RATE request %d: RateLimit-Policy %q, RateLimit %q", i, p, l)
 		}
 	}
 	w := hs.do(t, req{method: "GET", path: "/v1/movies", token: "tok-viewer"})
-	if w.Code != 429 || w.Header().Get("Retry-After") == "" {
-		t.Fatalf("C-RATE past the subject burst: %d Retry-After=%q", w.Code, w.Header().Get("Retry-After"))
+	if w.Code != 429 || w.Header().Get("Retry-After") == "" || w.Header().Get("RateLimit") != `"subject";r=0;t=1000` {
+		t.Fatalf("C-RATE past the subject burst: %d Retry-After=%q RateLimit=%q", w.Code, w.Header().Get("Retry-After"), w.Header().Get("RateLimit"))
 	}
 	if w := hs.do(t, req{method: "GET", path: "/v1/movies", token: "tok-editor"}); w.Code != 200 {
 		t.Fatalf("another subject limited: %d", w.Code)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"runtime/debug"
@@ -141,10 +142,10 @@ func limitInFlight(n int, perIP *limit.Concurrency, reg *metrics.Registry, next 
 	}
 }
 
-// limitIP applies the per-address limit to unauthenticated traffic.
-func limitIP(l *limit.Limiter, next handlerFunc) handlerFunc {
+// limitIP applies a per-address limit (named policy) to unauthenticated traffic.
+func limitIP(l *limit.Limiter, policy string, next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := take(l, info(r).clientKey); err != nil {
+		if err := take(w, l, policy, info(r).clientKey); err != nil {
 			return err
 		}
 		return next(w, r)
@@ -161,10 +162,10 @@ func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, per
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ri := info(r)
 		if ipLimit != nil && !ipLimit.Has(ri.clientKey) {
-			return take(ipLimit, ri.clientKey) // 429 with the bucket's Retry-After
+			return take(w, ipLimit, "ip", ri.clientKey) // 429 with the bucket's Retry-After
 		}
 		refuse := func(reason, params string) error {
-			if err := take(ipLimit, ri.clientKey); err != nil {
+			if err := take(w, ipLimit, "ip", ri.clientKey); err != nil {
 				return err
 			}
 			failures.Inc(reason)
@@ -185,7 +186,7 @@ func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, per
 			return refuse("invalid", `error="invalid_token"`)
 		}
 		ri.subject = id.Sub
-		if err := take(subjectLimit, "sub:"+id.Sub); err != nil {
+		if err := take(w, subjectLimit, "subject", "sub:"+id.Sub); err != nil {
 			return err
 		}
 		release, ok := perSubject.Acquire(id.Sub)
@@ -242,14 +243,27 @@ func unauthorized(params string) error {
 }
 
 // take takes a token from key's bucket, or returns a 429 with Retry-After.
-func take(l *limit.Limiter, key string) error {
+// Either way the response carries the IETF RateLimit-Policy and RateLimit
+// headers of the bucket, named policy.
+func take(w http.ResponseWriter, l *limit.Limiter, policy, key string) error {
 	if l == nil {
 		return nil
 	}
-	ok, wait := l.Allow(key)
-	if ok {
+	res := l.Take(key)
+	quota, window := l.Quota()
+	h := w.Header()
+	h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", policy, quota, seconds(window)))
+	reset := res.Full
+	if !res.OK {
+		reset = res.Wait
+	}
+	h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", policy, res.Remaining, seconds(reset)))
+	if res.OK {
 		return nil
 	}
 	return &httpError{status: http.StatusTooManyRequests, detail: "rate limit exceeded; retry after the time in Retry-After",
-		header: map[string]string{"Retry-After": strconv.Itoa(int(math.Max(1, math.Ceil(wait.Seconds()))))}}
+		header: map[string]string{"Retry-After": strconv.Itoa(max(1, seconds(res.Wait)))}}
 }
+
+// seconds rounds d up to whole seconds.
+func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }

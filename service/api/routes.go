@@ -17,10 +17,10 @@ func routes(c *Config) http.Handler {
 	v1 := func(fn handlerFunc) http.Handler {
 		return h(authenticate(c.Authenticate, c.IPLimit, c.SubjectLimit, perSubject, authnLog, m.authnFailures, fn))
 	}
-	public := func(fn handlerFunc) http.Handler { return h(limitIP(c.IPLimit, fn)) }
+	public := func(fn handlerFunc) http.Handler { return h(limitIP(c.IPLimit, "ip", fn)) }
 	// Probes have a budget of their own, so a flood from a prober's address
 	// cannot starve them.
-	probe := func(fn handlerFunc) http.Handler { return h(limitIP(c.ProbeLimit, fn)) }
+	probe := func(fn handlerFunc) http.Handler { return h(limitIP(c.ProbeLimit, "probe", fn)) }
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/movies", v1(listMovies(c.Store, az, c.Now)))
