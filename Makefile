@@ -9,7 +9,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 3s
 SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help build run test test-service test-toolkit test-policy lint fuzz bench scan release registry promtool verify-controls
+.PHONY: help build run test test-service test-toolkit test-policy lint fuzz bench scan release registry promtool lint-openapi verify-controls
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -38,11 +38,15 @@ test-policy: ## Rego tests with a 90% coverage threshold per policy package
 	done
 	$(OPA) test policy/
 
-lint: ## gofmt, go vet, opa fmt, opa check --strict
+lint: lint-openapi ## gofmt, go vet, opa fmt, opa check --strict, Spectral on the OpenAPI document
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./... ./service/...
 	$(OPA) fmt --list --fail policy/
 	$(OPA) check --strict policy/
+
+lint-openapi: ## Spectral (OAS + OWASP rulesets, pinned in tools/spectral/package-lock.json) on service/openapi.yaml
+	@[ -x tools/spectral/node_modules/.bin/spectral ] || npm ci --prefix tools/spectral --no-audit --no-fund --silent
+	tools/spectral/node_modules/.bin/spectral lint service/openapi.yaml --ruleset tools/spectral/.spectral.yaml --fail-severity warn
 
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s)
 	scripts/fuzz.sh $(FUZZTIME)
