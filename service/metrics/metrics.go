@@ -88,8 +88,14 @@ type CounterVec struct {
 	name, help string
 	labels     []string
 	mu         sync.Mutex
-	vals       map[string]*counter
+	vals       map[labelKey]*counter
 }
+
+// maxLabels bounds a family's label names, so a series' key is an array
+// (no allocation per increment).
+const maxLabels = 3
+
+type labelKey [maxLabels]string
 
 type counter struct {
 	values []string
@@ -98,7 +104,10 @@ type counter struct {
 
 // Counter registers a counter family with the given label names.
 func (r *Registry) Counter(name, help string, labels ...string) *CounterVec {
-	c := &CounterVec{name: name, help: help, labels: labels, vals: map[string]*counter{}}
+	if len(labels) > maxLabels {
+		panic(fmt.Sprintf("metrics: %s has %d labels, at most %d", name, len(labels), maxLabels))
+	}
+	c := &CounterVec{name: name, help: help, labels: labels, vals: map[labelKey]*counter{}}
 	r.add(c)
 	return c
 }
@@ -108,7 +117,8 @@ func (c *CounterVec) Add(v float64, values ...string) {
 	if len(values) != len(c.labels) {
 		panic(fmt.Sprintf("metrics: %s takes %d label values, got %d", c.name, len(c.labels), len(values)))
 	}
-	key := strings.Join(values, "\xff")
+	var key labelKey
+	copy(key[:], values)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s, ok := c.vals[key]
@@ -129,8 +139,8 @@ func (c *CounterVec) write(w io.Writer) {
 	if len(c.labels) == 0 && len(c.vals) == 0 {
 		fmt.Fprintf(w, "%s 0\n", c.name)
 	}
-	for _, k := range slices.Sorted(maps.Keys(c.vals)) {
-		s := c.vals[k]
+	series := slices.SortedFunc(maps.Values(c.vals), func(a, b *counter) int { return slices.Compare(a.values, b.values) })
+	for _, s := range series {
 		fmt.Fprintf(w, "%s%s %s\n", c.name, labelSet(c.labels, s.values), formatFloat(s.n))
 	}
 }
