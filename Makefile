@@ -17,7 +17,7 @@ RELEASEFLAGS ?=
 BENCHTIME ?= 3s
 SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help build run test test-service test-toolkit test-policy test-cluster lint fuzz bench scan vuln release registry etcd verify-controls
+.PHONY: help build run test test-service test-toolkit test-policy test-cluster lint fuzz bench scan vuln release registry etcd promtool lint-openapi verify-controls
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -29,12 +29,12 @@ build: ## Build bin/movies and bin/devtoken
 run: ## Run the API and its OPA sidecar on loopback with development tokens
 	scripts/run-dev.sh
 
-test: registry test-policy test-service test-toolkit test-cluster ## Run every test (Go, race detector on the service, Rego with coverage, the webhook against a real kube-apiserver)
+test: registry promtool test-policy test-service test-toolkit test-cluster ## Run every test (Go, race detector on the service, Rego with coverage, the webhook against a real kube-apiserver)
 
 test-service: ## Service module alone (GOWORK=off proves it needs nothing), race detector on
 	cd service && GOWORK=off $(GO) test -race -count=1 ./...
 
-test-toolkit: ## Toolkit module and end-to-end tests over real binaries (and the go-spdx stand-in)
+test-toolkit: promtool ## Toolkit module and end-to-end tests over real binaries (and the go-spdx stand-in)
 	$(GO) test -count=1 ./...
 	cd third_party/go-spdx && GOWORK=off $(GO) test -count=1 ./...
 
@@ -47,11 +47,15 @@ test-policy: ## Rego tests with a 90% coverage threshold per policy package
 	done
 	$(OPA) test $(REGO_DIRS) policy/data
 
-lint: ## gofmt, go vet, opa fmt, opa check --strict
+lint: lint-openapi ## gofmt, go vet, opa fmt, opa check --strict, Spectral on the OpenAPI document
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./... ./service/...
 	$(OPA) fmt --list --fail policy/
 	$(OPA) check --strict policy/
+
+lint-openapi: ## Spectral (OAS + OWASP rulesets, pinned in tools/spectral/package-lock.json) on service/openapi.yaml
+	@[ -x tools/spectral/node_modules/.bin/spectral ] || npm ci --prefix tools/spectral --no-audit --no-fund --silent
+	tools/spectral/node_modules/.bin/spectral lint service/openapi.yaml --ruleset tools/spectral/.spectral.yaml --fail-severity warn
 
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s)
 	scripts/fuzz.sh $(FUZZTIME)
@@ -61,7 +65,7 @@ bench: registry ## Benchmarks: API vs plain handler, durable vs fsync-off writes
 	$(GO) test -tags smsbench -count=1 -run '^TestWebhookLatency$$' -v ./pipeline/webhook/
 	pipeline/bench/release.sh 3
 
-verify-controls: registry ## Run every threat-model control's evidence; reports in out/controls/ (exit 1 names the control; CONTROLS_FLAGS=--require-attestations fails on a missing attestation)
+verify-controls: registry promtool ## Run every threat-model control's evidence; reports in out/controls/ (exit 1 names the control; CONTROLS_FLAGS=--require-attestations fails on a missing attestation)
 	$(GO) run ./pipeline/cmd/pipeline controls -out out/controls $(CONTROLS_FLAGS)
 
 release: registry ## build → push → SBOM → sign → attest → verify → admit, on a loopback registry (dev key on first use)
@@ -94,3 +98,8 @@ registry: ## Install Debian's docker-registry for the end-to-end supply-chain te
 	@command -v docker-registry >/dev/null || { \
 	  echo "installing docker-registry (Debian package) for the registry tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker-registry >/dev/null; }
+
+promtool: ## Install Debian's prometheus package (promtool) for the alert-rule tests (deploy/prometheus), when missing
+	@command -v promtool >/dev/null || { \
+	  echo "installing prometheus (Debian package) for promtool"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }

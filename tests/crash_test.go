@@ -26,7 +26,7 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 	opa := startOPA(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	opts := moviesOpts{opaURL: opa.url, opaTokenFile: filepath.Join(opa.dir, "opa-token"), dataDir: dataDir,
-		extra: []string{"-rate-subject", "100000", "-burst-subject", "100000"}}
+		extra: []string{"-rate-subject", "100000", "-burst-subject", "100000", "-max-inflight-subject", "256", "-max-inflight-ip", "256"}}
 	editor, admin := id.token(t, "editor", "editor"), id.token(t, "admin", "admin")
 
 	acked := map[string][]byte{} // id → the 201 body, across all rounds

@@ -155,13 +155,14 @@ func TestOPAMalformedAnswers(t *testing.T) {
 	if r := do(t, "POST", m.url+"/v1/movies", editor, movieBody); r.status != 201 {
 		t.Fatalf("with allow true: %s", r)
 	}
-	for _, a := range []string{`{}`, `{"result":"true"}`, `{"result":{"allow":"true"}}`, `{"result":{"allow":1}}`, `{"result":true}`, `{"result":{"deny":false}}`, `{"result":null}`} {
+	for _, a := range []string{`{"result":"true"}`, `{"result":{"allow":"true"}}`, `{"result":{"allow":1}}`, `{"result":true}`, `{"result":{"deny":false}}`} {
 		answer.Store(a)
 		if r := do(t, "POST", m.url+"/v1/movies", editor, movieBody); r.status != 403 {
 			t.Errorf("C-AUTHZ-FAILCLOSED OPA answered %s: got %s, want 403", a, r)
 		}
 	}
-	for _, a := range []string{`not json`, `{"result":{"allow":tr`, `{"result":{"allow":true,"x":"` + strings.Repeat("a", 100<<10) + `"}}`} {
+	// No result at all means OPA lacks the policy: it could not decide (503).
+	for _, a := range []string{`{}`, `{"result":null}`, `not json`, `{"result":{"allow":tr`, `{"result":{"allow":true,"x":"` + strings.Repeat("a", 100<<10) + `"}}`} {
 		answer.Store(a)
 		if r := do(t, "POST", m.url+"/v1/movies", editor, movieBody); r.status != 503 {
 			t.Errorf("C-AUTHZ-FAILCLOSED OPA answered %.40s: got %s, want 503", a, r)

@@ -14,6 +14,7 @@ import (
 	"github.com/secure-movie-service/sms/service/auth"
 	"github.com/secure-movie-service/sms/service/authz"
 	"github.com/secure-movie-service/sms/service/limit"
+	"github.com/secure-movie-service/sms/service/metrics"
 	"github.com/secure-movie-service/sms/service/store"
 )
 
@@ -58,13 +59,18 @@ type Config struct {
 	// requests per address (default 10s); they get no access line each.
 	RefusalLogInterval time.Duration
 	OpenAPI            []byte // served at /openapi.yaml
-	Now                func() time.Time
+	// Metrics receives the HTTP layer's metrics (nil: not exported).
+	Metrics *metrics.Registry
+	Now     func() time.Time
 }
 
 // New returns the service's handler.
 func New(cfg Config) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.NewRegistry()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -8,12 +8,14 @@ import (
 	"strings"
 
 	"github.com/secure-movie-service/sms/service/authz"
+	"github.com/secure-movie-service/sms/service/metrics"
 )
 
 // authorizer asks OPA about requests and writes the audit log line.
 type authorizer struct {
-	az  Authorizer
-	log *slog.Logger
+	az      Authorizer
+	log     *slog.Logger
+	denials *metrics.CounterVec
 }
 
 // check asks OPA about r acting on route (and res, when it names a stored
@@ -55,6 +57,7 @@ func (a *authorizer) check(r *http.Request, method, route string, res *authz.Res
 	}
 	a.log.Info("authorization", attrs...)
 	if !d.Allow {
+		a.denials.Inc(route)
 		return errForbidden
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"runtime/debug"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/secure-movie-service/sms/service/auth"
 	"github.com/secure-movie-service/sms/service/limit"
+	"github.com/secure-movie-service/sms/service/metrics"
 )
 
 // reqInfo is what the middleware learns about a request for the access log.
@@ -62,7 +64,7 @@ func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // frame is the outermost middleware: request id, security headers, panic
 // recovery and the access log. The log line never holds the raw path or
 // query, headers, or bodies: only the route pattern and what we derived.
-func frame(c *Config, next http.Handler) http.Handler {
+func frame(c *Config, m *apiMetrics, next http.Handler) http.Handler {
 	refused := newRefusals(c.Logger, c.RefusalLogInterval)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -94,7 +96,9 @@ func frame(c *Config, next http.Handler) http.Handler {
 				c.Logger.Warn("closed an HTTP/2 connection that reset too many streams", "log", "audit",
 					"client_ip", ri.clientIP, "max_resets", maxResets, "window_s", resetWindow.Seconds())
 			}
+			m.requests.Inc(routeLabel(r), strconv.Itoa(rec.status))
 			if rec.status == http.StatusTooManyRequests {
+				m.rateLimited.Inc(routeLabel(r))
 				refused.add(ri.clientIP)
 				return
 			}
@@ -117,8 +121,10 @@ func newRequestID() string {
 // most perIP's cap from one client address (429 past that), without
 // queueing. The global cap is the last line; the per-address one keeps one
 // client from taking it all.
-func limitInFlight(n int, perIP *limit.Concurrency, next http.Handler) handlerFunc {
+func limitInFlight(n int, perIP *limit.Concurrency, reg *metrics.Registry, next http.Handler) handlerFunc {
 	sem := make(chan struct{}, n)
+	reg.GaugeFunc("movies_inflight_requests", "Requests being served now.", func() float64 { return float64(len(sem)) })
+	reg.GaugeFunc("movies_inflight_limit", "Requests served at once at most (-max-inflight).", func() float64 { return float64(n) })
 	return func(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case sem <- struct{}{}:
@@ -136,10 +142,10 @@ func limitInFlight(n int, perIP *limit.Concurrency, next http.Handler) handlerFu
 	}
 }
 
-// limitIP applies the per-address limit to unauthenticated traffic.
-func limitIP(l *limit.Limiter, next handlerFunc) handlerFunc {
+// limitIP applies a per-address limit (named policy) to unauthenticated traffic.
+func limitIP(l *limit.Limiter, policy string, next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := take(l, info(r).clientKey); err != nil {
+		if err := take(w, l, policy, info(r).clientKey); err != nil {
 			return err
 		}
 		return next(w, r)
@@ -151,34 +157,36 @@ func limitIP(l *limit.Limiter, next handlerFunc) handlerFunc {
 // against the client address, so guessing tokens is rate limited too, and an
 // address whose bucket is empty is refused before its token costs a
 // signature verification or a log line.
-func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, perSubject *limit.Concurrency, log *SampledLog, next handlerFunc) handlerFunc {
+func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, perSubject *limit.Concurrency, log *SampledLog,
+	failures *metrics.CounterVec, next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ri := info(r)
 		if ipLimit != nil && !ipLimit.Has(ri.clientKey) {
-			return take(ipLimit, ri.clientKey) // 429 with the bucket's Retry-After
+			return take(w, ipLimit, "ip", ri.clientKey) // 429 with the bucket's Retry-After
 		}
-		refuse := func(params string) error {
-			if err := take(ipLimit, ri.clientKey); err != nil {
+		refuse := func(reason, params string) error {
+			if err := take(w, ipLimit, "ip", ri.clientKey); err != nil {
 				return err
 			}
+			failures.Inc(reason)
 			return unauthorized(params)
 		}
 		if q := r.URL.Query(); q.Has("access_token") || q.Has("token") || q.Has("id_token") {
-			return refuse(`error="invalid_request", error_description="send the token in the Authorization header"`)
+			return refuse("query_token", `error="invalid_request", error_description="send the token in the Authorization header"`)
 		}
 		token, ok := bearer(r)
 		if !ok {
-			return refuse("")
+			return refuse("missing", "")
 		}
 		id, err := authn(token)
 		if err != nil || id.Sub == "" {
 			if err != nil {
 				log.Info("authentication failed", "log", "audit", "request_id", ri.id, "client_ip", ri.clientIP, "error", err.Error())
 			}
-			return refuse(`error="invalid_token"`)
+			return refuse("invalid", `error="invalid_token"`)
 		}
 		ri.subject = id.Sub
-		if err := take(subjectLimit, "sub:"+id.Sub); err != nil {
+		if err := take(w, subjectLimit, "subject", "sub:"+id.Sub); err != nil {
 			return err
 		}
 		release, ok := perSubject.Acquire(id.Sub)
@@ -188,6 +196,15 @@ func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, per
 		defer release()
 		return next(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	}
+}
+
+// routeLabel is the route pattern for metrics; requests no route matched
+// (404, 405 by the catch-all) share one label.
+func routeLabel(r *http.Request) string {
+	if r.Pattern == "" {
+		return "unmatched"
+	}
+	return r.Pattern
 }
 
 type identityKey struct{}
@@ -226,14 +243,27 @@ func unauthorized(params string) error {
 }
 
 // take takes a token from key's bucket, or returns a 429 with Retry-After.
-func take(l *limit.Limiter, key string) error {
+// Either way the response carries the IETF RateLimit-Policy and RateLimit
+// headers of the bucket, named policy.
+func take(w http.ResponseWriter, l *limit.Limiter, policy, key string) error {
 	if l == nil {
 		return nil
 	}
-	ok, wait := l.Allow(key)
-	if ok {
+	res := l.Take(key)
+	quota, window := l.Quota()
+	h := w.Header()
+	h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", policy, quota, seconds(window)))
+	reset := res.Full
+	if !res.OK {
+		reset = res.Wait
+	}
+	h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", policy, res.Remaining, seconds(reset)))
+	if res.OK {
 		return nil
 	}
 	return &httpError{status: http.StatusTooManyRequests, detail: "rate limit exceeded; retry after the time in Retry-After",
-		header: map[string]string{"Retry-After": strconv.Itoa(int(math.Max(1, math.Ceil(wait.Seconds()))))}}
+		header: map[string]string{"Retry-After": strconv.Itoa(max(1, seconds(res.Wait)))}}
 }
+
+// seconds rounds d up to whole seconds.
+func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }

@@ -133,8 +133,11 @@ func writeProblem(w http.ResponseWriter, r *http.Request, he *httpError) {
 	w.Write(body)
 }
 
+// maxFieldErrors bounds the errors one problem lists (the document says so).
+const maxFieldErrors = 20
+
 func invalid(detail string, fields []fieldError) error {
-	return &httpError{status: http.StatusBadRequest, detail: detail, fields: fields}
+	return &httpError{status: http.StatusBadRequest, detail: detail, fields: fields[:min(len(fields), maxFieldErrors)]}
 }
 
 func notFound(http.ResponseWriter, *http.Request) error {

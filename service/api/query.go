@@ -48,7 +48,7 @@ func parseListQuery(v url.Values, now time.Time) (store.Query, []fieldError) {
 			q.Title = val
 		case "year":
 			n, err := strconv.Atoi(val)
-			if err != nil || n < firstYear || n > now.Year()+5 {
+			if err != nil || n < firstYear || n > min(now.Year()+5, maxYear) {
 				add(name, "must be a year from 1888 to five years from now")
 			}
 			q.Year = n

@@ -9,17 +9,18 @@ import (
 // routes lists every route and its middleware. /v1 routes need a verified
 // token and an allow from OPA; the health and document routes are public.
 func routes(c *Config) http.Handler {
-	az := &authorizer{az: c.Authorizer, log: c.Logger}
+	m := newAPIMetrics(c.Metrics)
+	az := &authorizer{az: c.Authorizer, log: c.Logger, denials: m.authzDenials}
 	h := func(fn handlerFunc) http.Handler { return serve(c.Logger, fn) }
 	perSubject := limit.NewConcurrency(c.MaxInFlightPerSubject)
 	authnLog := NewSampledLog(c.Logger, 5, 20) // "authentication failed": at most 5 lines a second
 	v1 := func(fn handlerFunc) http.Handler {
-		return h(authenticate(c.Authenticate, c.IPLimit, c.SubjectLimit, perSubject, authnLog, fn))
+		return h(authenticate(c.Authenticate, c.IPLimit, c.SubjectLimit, perSubject, authnLog, m.authnFailures, fn))
 	}
-	public := func(fn handlerFunc) http.Handler { return h(limitIP(c.IPLimit, fn)) }
+	public := func(fn handlerFunc) http.Handler { return h(limitIP(c.IPLimit, "ip", fn)) }
 	// Probes have a budget of their own, so a flood from a prober's address
 	// cannot starve them.
-	probe := func(fn handlerFunc) http.Handler { return h(limitIP(c.ProbeLimit, fn)) }
+	probe := func(fn handlerFunc) http.Handler { return h(limitIP(c.ProbeLimit, "probe", fn)) }
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/movies", v1(listMovies(c.Store, az, c.Now)))
@@ -40,5 +41,6 @@ func routes(c *Config) http.Handler {
 	}
 	mux.Handle("/", public(notFound))
 
-	return frame(c, h(limitInFlight(c.MaxInFlight, limit.NewConcurrency(c.MaxInFlightPerIP), mux)))
+	inflight := limitInFlight(c.MaxInFlight, limit.NewConcurrency(c.MaxInFlightPerIP), c.Metrics, mux)
+	return frame(c, m, h(inflight))
 }

@@ -15,6 +15,7 @@ const (
 	maxGenres   = 10
 	maxGenre    = 32
 	firstYear   = 1888 // the oldest surviving film
+	maxYear     = 9999 // a bound the OpenAPI document can state; the rule is now+5
 )
 
 // movieInput is the body of POST and PUT. Pointers tell a missing field
@@ -38,7 +39,7 @@ func (in *movieInput) validate(now time.Time) []fieldError {
 	case !printable(*in.Title, 1, maxTitle):
 		add("title", "must be 1 to %d printable characters", maxTitle)
 	}
-	lastYear := now.Year() + 5
+	lastYear := min(now.Year()+5, maxYear)
 	switch {
 	case in.Year == nil:
 		add("year", "is required")

@@ -63,6 +63,9 @@ type Config struct {
 	CacheTTL         time.Duration // decision cache lifetime; 0 disables the cache; at most 10s
 	CacheSize        int           // default 10000 entries
 	Transport        http.RoundTripper
+	// Observe, if set, is told how long each question to OPA took and
+	// whether OPA could not answer it (for metrics).
+	Observe func(d time.Duration, err error)
 }
 
 const decisionPath = "/v1/data/movies/authz/decision"
@@ -75,6 +78,7 @@ type Client struct {
 	maxBody  int64
 	http     *http.Client
 	cache    *cache
+	observe  func(time.Duration, error)
 }
 
 // New returns a Client for cfg.
@@ -91,6 +95,7 @@ func New(cfg Config) (*Client, error) {
 		token:    cfg.Token,
 		timeout:  cmp(cfg.Timeout, 500*time.Millisecond),
 		maxBody:  cmp(cfg.MaxResponseBytes, 64<<10),
+		observe:  cfg.Observe,
 	}
 	tr := cfg.Transport
 	if tr == nil {
@@ -150,6 +155,15 @@ func (c *Client) Ping(ctx context.Context) error {
 }
 
 func (c *Client) ask(ctx context.Context, body []byte) (Decision, error) {
+	start := time.Now()
+	d, err := c.askOPA(ctx, body)
+	if c.observe != nil {
+		c.observe(time.Since(start), err)
+	}
+	return d, err
+}
+
+func (c *Client) askOPA(ctx context.Context, body []byte) (Decision, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))

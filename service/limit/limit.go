@@ -41,6 +41,37 @@ func New(rate float64, burst, maxKeys int, now func() time.Time) *Limiter {
 // Allow takes one token from key's bucket. When the bucket is empty it
 // returns false and how long until a token is available.
 func (l *Limiter) Allow(key string) (bool, time.Duration) {
+	r := l.Take(key)
+	return r.OK, r.Wait
+}
+
+// Result is the outcome of Take.
+type Result struct {
+	OK        bool          // a token was taken
+	Remaining int           // whole tokens left in the bucket
+	Wait      time.Duration // until the next token, when !OK
+	Full      time.Duration // until the bucket is full again
+}
+
+// Quota is the bucket size (the burst) and Window the time an empty bucket
+// takes to fill: the IETF RateLimit-Policy of this limiter.
+func (l *Limiter) Quota() (quota int, window time.Duration) {
+	if l.rate <= 0 {
+		return int(l.burst), time.Duration(math.MaxInt64)
+	}
+	return int(l.burst), time.Duration(l.burst / l.rate * float64(time.Second))
+}
+
+// Take takes one token from key's bucket and reports what is left.
+func (l *Limiter) Take(key string) Result {
+	r := l.take(key)
+	if l.rate > 0 {
+		r.Full = time.Duration(math.Ceil((l.burst - float64(r.Remaining)) / l.rate * float64(time.Second)))
+	}
+	return r
+}
+
+func (l *Limiter) take(key string) Result {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -55,13 +86,12 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	l.refill(b, now)
 	if b.tokens >= 1 {
 		b.tokens--
-		return true, 0
+		return Result{OK: true, Remaining: int(b.tokens)}
 	}
 	if l.rate <= 0 {
-		return false, time.Hour
+		return Result{Wait: time.Hour}
 	}
-	wait := time.Duration(math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)))
-	return false, wait
+	return Result{Wait: time.Duration(math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)))}
 }
 
 // Has reports whether key's bucket holds a token now, without taking it or

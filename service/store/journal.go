@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 )
 
@@ -28,6 +29,9 @@ type Options struct {
 	// journal is compacted into a snapshot: zero means DefaultCompactBytes,
 	// a negative value turns automatic compaction off (Compact still works).
 	CompactBytes int64
+	// OnSync, if set, is told how long each journal fsync of a write batch
+	// took and whether it failed (for metrics).
+	OnSync func(d time.Duration, err error)
 
 	// The fields below are reachable only from this package's tests and
 	// benchmarks, never from a flag or another package.
@@ -658,7 +662,12 @@ func (j *Journal) append(b []byte) error {
 		err = io.ErrShortWrite
 	}
 	if err == nil && !j.opts.noSync {
-		if err = j.f.Sync(); err != nil {
+		start := time.Now()
+		err = j.f.Sync()
+		if j.opts.OnSync != nil {
+			j.opts.OnSync(time.Since(start), err)
+		}
+		if err != nil {
 			err = fmt.Errorf("fsync: %w", err)
 		}
 	}

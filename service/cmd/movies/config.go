@@ -12,10 +12,11 @@ import (
 // default named MOVIES_<FLAG> (dashes become underscores). Secrets never
 // travel in flags or the environment: the OPA token is read from a file.
 type config struct {
-	addr, dataDir, jwks, issuer, audience string
-	opaURL, opaTokenFile                  string
-	tlsCert, tlsKey                       string
-	trustedProxies                        string
+	addr, metricsAddr, dataDir string
+	jwks, issuer, audience     string
+	opaURL, opaTokenFile       string
+	tlsCert, tlsKey            string
+	trustedProxies             string
 
 	maxInFlight, maxHeaderBytes                 int
 	maxInFlightIP, maxInFlightSubject, maxConns int
@@ -41,6 +42,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var c config
 	fs := newFlagSet("movies", stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "127.0.0.1:0", "listen address of the Prometheus /metrics listener, never the API's (default: a loopback port, logged)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "directory of the durable movie journal (required)")
 	fs.StringVar(&c.jwks, "jwks", "", "JWKS file with the public keys that sign bearer tokens (required)")
 	fs.StringVar(&c.issuer, "issuer", "", "required token issuer (iss)")

@@ -39,7 +39,7 @@ func TestControlsNoFlagCarriesASecret(t *testing.T) {
 	notSecret := map[string]string{
 		"addr": "listen address", "data-dir": "directory", "jwks": "path to public keys",
 		"issuer": "URL", "audience": "name", "opa-url": "URL", "opa-token-file": "path to the secret",
-		"tls-cert": "path", "tls-key": "path to the secret", "trusted-proxies": "addresses",
+		"tls-cert": "path", "tls-key": "path to the secret", "trusted-proxies": "addresses", "metrics-addr": "listen address",
 	}
 	for _, name := range stringFlags(t) {
 		if _, ok := notSecret[name]; !ok {

@@ -326,3 +326,38 @@ func TestBadTLSRefusesToStart(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusesLooseFileModes: the server refuses to start on a JWKS, OPA
+// token or TLS key that others may change, or a TLS key others may read.
+func TestRefusesLooseFileModes(t *testing.T) {
+	for _, tc := range []struct {
+		name, flag string
+		mode       os.FileMode
+		want       string
+	}{
+		{"C-SECRETS world-writable JWKS", "-jwks", 0o666, "writable by group or others"},
+		{"C-SECRETS group-writable OPA token file", "-opa-token-file", 0o620, "writable by group or others"},
+		{"C-SECRETS group-readable TLS key", "-tls-key", 0o640, "readable by group or others"},
+		{"C-SECRETS world-writable TLS key", "-tls-key", 0o602, "writable by group or others"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := baseArgs(t, dir)
+			certFile, keyFile, _ := mustCert(t, dir)
+			token := filepath.Join(dir, "opa-token")
+			os.WriteFile(token, []byte("secret\n"), 0o600)
+			args = append(args, "-tls-cert", certFile, "-tls-key", keyFile, "-opa-token-file", token)
+			path := map[string]string{"-jwks": filepath.Join(dir, "jwks.json"), "-opa-token-file": token, "-tls-key": keyFile}[tc.flag]
+			if err := os.Chmod(path, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			var logs syncBuf
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // a server that starts stops here
+			defer cancel()
+			err := run(ctx, args, func(string) string { return "" }, &logs, &logs)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("started or failed otherwise with %s at %04o: %v", tc.flag, tc.mode, err)
+			}
+		})
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/secure-movie-service/sms/service/auth"
 	"github.com/secure-movie-service/sms/service/authz"
 	"github.com/secure-movie-service/sms/service/limit"
+	"github.com/secure-movie-service/sms/service/metrics"
 	"github.com/secure-movie-service/sms/service/store"
 )
 
@@ -28,79 +29,30 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-
-	keys, err := auth.LoadJWKS(c.jwks)
-	if err != nil {
+	if err := checkFileModes(c); err != nil {
 		return err
 	}
-	verifier, err := auth.NewVerifier(auth.Config{Keys: keys, Issuer: c.issuer, Audience: c.audience,
-		Leeway: c.tokenLeeway, MaxLifetime: c.tokenMaxLifetime, CacheSize: c.tokenCacheSize})
-	if err != nil {
-		return err
-	}
-	opaToken, err := readSecretFile(c.opaTokenFile)
-	if err != nil {
-		return err
-	}
-	decider, err := authz.New(authz.Config{URL: c.opaURL, Token: opaToken, Timeout: c.opaTimeout, CacheTTL: c.decisionCacheTTL})
-	if err != nil {
-		return err
-	}
-	proxies, err := limit.ParseProxies(c.trustedProxies)
-	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
+	reg := metrics.NewRegistry()
 	tlsConfig, err := loadTLS(c.tlsCert, c.tlsKey)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(c.dataDir, log)
+	handler, st, err := newHandler(c, log, reg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-
-	handler := api.New(api.Config{
-		Store: st,
-		Authenticate: func(token auth.Token) (api.Identity, error) {
-			cl, err := verifier.Verify(token)
-			return api.Identity{Sub: cl.Subject, Roles: cl.Roles}, err
-		},
-		Authorizer:            decider,
-		Logger:                log,
-		Proxies:               proxies,
-		SubjectLimit:          limit.New(c.subjectRate, c.subjectBurst, c.limiterKeys, nil),
-		IPLimit:               limit.New(c.ipRate, c.ipBurst, c.limiterKeys, nil),
-		ProbeLimit:            limit.New(c.probeRate, c.probeBurst, c.limiterKeys, nil),
-		MaxInFlight:           c.maxInFlight,
-		MaxInFlightPerIP:      c.maxInFlightIP,
-		MaxInFlightPerSubject: c.maxInFlightSubject,
-		BodyTimeout:           c.bodyTimeout,
-		IPv6PrefixBits:        c.ipv6PrefixBits,
-		OpenAPI:               service.OpenAPI,
-	})
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: c.readHeaderTimeout,
-		ReadTimeout:       c.readTimeout,
-		WriteTimeout:      c.writeTimeout,
-		IdleTimeout:       c.idleTimeout,
-		MaxHeaderBytes:    c.maxHeaderBytes,
-		TLSConfig:         tlsConfig,
-		ConnContext:       api.ConnContext, // lets the handler close connections that reset streams abusively
-		// One line per failed TLS handshake would let anyone fill the disk.
-		ErrorLog: stdlog.New(api.NewSampledLog(log, 1, 10), "", 0),
-	}
-	tcp, err := net.Listen("tcp", c.addr)
+	srv := newServer(c, handler, tlsConfig, log)
+	ln, err := listen(c, tlsConfig, log)
 	if err != nil {
 		return err
 	}
-	var ln net.Listener = limit.NewListener(tcp, c.maxConns)
-	scheme := "http"
-	if tlsConfig != nil {
-		ln, scheme = tls.NewListener(ln, tlsConfig), "https"
+	msrv, err := serveMetrics(c, reg, log)
+	if err != nil {
+		ln.Close()
+		return err
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
+	defer msrv.Close()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -120,6 +72,89 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newHandler builds the API's dependencies (token verifier, OPA client,
+// limits, store) and the handler over them.
+func newHandler(c config, log *slog.Logger, reg *metrics.Registry) (http.Handler, store.Store, error) {
+	keys, err := auth.LoadJWKS(c.jwks)
+	if err != nil {
+		return nil, nil, err
+	}
+	verifier, err := auth.NewVerifier(auth.Config{Keys: keys, Issuer: c.issuer, Audience: c.audience,
+		Leeway: c.tokenLeeway, MaxLifetime: c.tokenMaxLifetime, CacheSize: c.tokenCacheSize})
+	if err != nil {
+		return nil, nil, err
+	}
+	opaToken, err := readSecretFile(c.opaTokenFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	sm := newServiceMetrics(reg)
+	decider, err := authz.New(authz.Config{URL: c.opaURL, Token: opaToken, Timeout: c.opaTimeout,
+		CacheTTL: c.decisionCacheTTL, Observe: sm.observeOPA})
+	if err != nil {
+		return nil, nil, err
+	}
+	proxies, err := limit.ParseProxies(c.trustedProxies)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	st, err := store.Open(c.dataDir, store.Options{Logger: log, OnSync: sm.observeSync})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open data dir: %w", err)
+	}
+	return api.New(api.Config{
+		Store: st,
+		Authenticate: func(token auth.Token) (api.Identity, error) {
+			cl, err := verifier.Verify(token)
+			return api.Identity{Sub: cl.Subject, Roles: cl.Roles}, err
+		},
+		Authorizer:            decider,
+		Logger:                log,
+		Proxies:               proxies,
+		SubjectLimit:          limit.New(c.subjectRate, c.subjectBurst, c.limiterKeys, nil),
+		IPLimit:               limit.New(c.ipRate, c.ipBurst, c.limiterKeys, nil),
+		ProbeLimit:            limit.New(c.probeRate, c.probeBurst, c.limiterKeys, nil),
+		MaxInFlight:           c.maxInFlight,
+		MaxInFlightPerIP:      c.maxInFlightIP,
+		MaxInFlightPerSubject: c.maxInFlightSubject,
+		BodyTimeout:           c.bodyTimeout,
+		IPv6PrefixBits:        c.ipv6PrefixBits,
+		OpenAPI:               service.OpenAPI,
+		Metrics:               reg,
+	}), st, nil
+}
+
+func newServer(c config, handler http.Handler, tlsConfig *tls.Config, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: c.readHeaderTimeout,
+		ReadTimeout:       c.readTimeout,
+		WriteTimeout:      c.writeTimeout,
+		IdleTimeout:       c.idleTimeout,
+		MaxHeaderBytes:    c.maxHeaderBytes,
+		TLSConfig:         tlsConfig,
+		ConnContext:       api.ConnContext, // lets the handler close connections that reset streams abusively
+		// One line per failed TLS handshake would let anyone fill the disk.
+		ErrorLog: stdlog.New(api.NewSampledLog(log, 1, 10), "", 0),
+	}
+}
+
+// listen opens the API listener: at most -max-conns connections, TLS when
+// configured (never a plaintext fallback).
+func listen(c config, tlsConfig *tls.Config, log *slog.Logger) (net.Listener, error) {
+	tcp, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return nil, err
+	}
+	var ln net.Listener = limit.NewListener(tcp, c.maxConns)
+	scheme := "http"
+	if tlsConfig != nil {
+		ln, scheme = tls.NewListener(ln, tlsConfig), "https"
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
+	return ln, nil
 }
 
 // loadTLS loads the certificate pair. A bad pair is an error: the server
@@ -161,13 +196,4 @@ func readSecretFile(path string) (auth.Token, error) {
 		return "", errors.New("OPA token file is empty")
 	}
 	return auth.Token(s), nil
-}
-
-// openStore opens the durable journal in dir.
-func openStore(dir string, log *slog.Logger) (store.Store, error) {
-	j, err := store.Open(dir, store.Options{Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("open data dir: %w", err)
-	}
-	return j, nil
 }
