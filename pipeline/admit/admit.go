@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,6 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/secure-movie-service/sms/pipeline/keys"
+	"github.com/secure-movie-service/sms/pipeline/ociutil"
 	"github.com/secure-movie-service/sms/pipeline/verify"
 	"github.com/secure-movie-service/sms/policy/admission"
 	policydata "github.com/secure-movie-service/sms/policy/data"
@@ -51,6 +54,8 @@ type Options struct {
 	// for in-process callers (pipeline release verifies, then admits); facts never come from
 	// the manifest or the command line.
 	Verified map[string]Verification
+	// Client reaches registries (a byte-capped transport, a keychain); zero: the defaults.
+	Client ociutil.Client
 	// Now is the admission time the policy sees (input.now; the vulnerability database's
 	// age is measured against it); default time.Now.
 	Now func() time.Time
@@ -101,38 +106,16 @@ func Run(ctx context.Context, o Options) (*Verdict, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	v := &Verdict{Allow: true, Deny: []Reason{}, Warn: []Reason{}, DryRun: []Reason{}, Images: []string{}, Facts: map[string]*verify.Facts{}, Errors: map[string]string{}}
-	seen := map[string]bool{}
-	for _, in := range inputs {
-		for _, ref := range in.images {
-			if seen[ref] {
-				continue
-			}
-			seen[ref] = true
-			v.Images = append(v.Images, ref)
-		}
+	v, err := newVerdict(inputs)
+	if err != nil {
+		return nil, err
 	}
-	if len(v.Images) > maxImages {
-		return nil, fmt.Errorf("admit: %d images (limit %d)", len(v.Images), maxImages)
+	refused, err := preflight(ctx, ev, inputs, o)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(v.Images)
 	for _, ref := range v.Images {
-		if verify.Unpinned(ref) {
-			v.Errors[ref] = "not verified: the reference is not pinned by digest"
-			continue
-		}
-		pre, ok := o.Verified[ref]
-		f, err := pre.Facts, pre.Err
-		if !ok {
-			fmt.Fprintf(o.Progress, "admit: verify %s\n", ref)
-			f, err = verify.Check(ctx, ref, verify.Options{Keys: o.Keys, SkipContent: o.SkipContent})
-		}
-		if f != nil {
-			v.Facts[ref] = f
-		}
-		if err != nil {
-			v.Errors[ref] = err.Error()
-		}
+		v.verify(ctx, o, ref, refused[ref])
 	}
 	for _, in := range inputs {
 		facts := map[string]any{}
@@ -162,6 +145,75 @@ func Run(ctx context.Context, o Options) (*Verdict, error) {
 		return v, ErrDenied
 	}
 	return v, nil
+}
+
+// newVerdict is the empty verdict over the distinct images of the inputs, sorted.
+func newVerdict(inputs []*input) (*Verdict, error) {
+	v := &Verdict{Allow: true, Deny: []Reason{}, Warn: []Reason{}, DryRun: []Reason{}, Images: []string{}, Facts: map[string]*verify.Facts{}, Errors: map[string]string{}}
+	seen := map[string]bool{}
+	for _, in := range inputs {
+		for _, ref := range in.images {
+			if !seen[ref] {
+				seen[ref] = true
+				v.Images = append(v.Images, ref)
+			}
+		}
+	}
+	if len(v.Images) > maxImages {
+		return nil, fmt.Errorf("admit: %d images (limit %d)", len(v.Images), maxImages)
+	}
+	sort.Strings(v.Images)
+	return v, nil
+}
+
+// PreflightCodes are the findings that need no facts: digest pinning and the registry
+// allowlist. An image the policy refuses for one of them is never fetched.
+var PreflightCodes = []string{"IMAGE_NOT_DIGEST", "REGISTRY_NOT_ALLOWED"}
+
+// preflight evaluates the policy over every input without facts and returns the images it
+// refuses for a PreflightCodes reason (with the reason), so that no request ever goes to a
+// registry that is not allowed. Images the caller verified already are not asked about.
+func preflight(ctx context.Context, ev *Evaluator, inputs []*input, o Options) (map[string]string, error) {
+	refused := map[string]string{}
+	for _, in := range inputs {
+		doc := maps.Clone(in.doc)
+		doc["facts"], doc["now"] = map[string]any{}, o.Now().UTC().Format(time.RFC3339)
+		d, err := ev.Eval(ctx, doc)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range d.Deny {
+			if _, done := o.Verified[r.Image]; !done && slices.Contains(PreflightCodes, r.Code) {
+				refused[r.Image] = r.Code
+			}
+		}
+	}
+	return refused, nil
+}
+
+// verify records the facts of one image: what the caller verified, or verify.Check now,
+// unless the image is not pinned or pre-flight refused it.
+func (v *Verdict) verify(ctx context.Context, o Options, ref, refusedFor string) {
+	if verify.Unpinned(ref) {
+		v.Errors[ref] = "not verified: the reference is not pinned by digest"
+		return
+	}
+	if refusedFor != "" {
+		v.Errors[ref] = "not fetched: " + refusedFor
+		return
+	}
+	pre, ok := o.Verified[ref]
+	f, err := pre.Facts, pre.Err
+	if !ok {
+		fmt.Fprintf(o.Progress, "admit: verify %s\n", ref)
+		f, err = verify.Check(ctx, ref, verify.Options{Keys: o.Keys, SkipContent: o.SkipContent, Client: o.Client})
+	}
+	if f != nil {
+		v.Facts[ref] = f
+	}
+	if err != nil {
+		v.Errors[ref] = err.Error()
+	}
 }
 
 func appendReasons(dst, rs []Reason, object string) []Reason {

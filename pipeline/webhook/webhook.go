@@ -106,7 +106,7 @@ func logged(fn VerifyFunc, log *slog.Logger) VerifyFunc {
 func (w *Webhook) Cache() *Cache { return w.cache }
 
 func (w *Webhook) verify(ctx context.Context, ref string) (*verify.Facts, error) {
-	c := ociutil.Client{Transport: newCapTransport(w.o.Transport, w.o.MaxRegistryBytes), Keychain: w.o.Keychain}
+	c := ociutil.Client{Transport: ociutil.CapTransport(w.o.Transport, w.o.MaxRegistryBytes), Keychain: w.o.Keychain}
 	return verify.Check(ctx, ref, verify.Options{Keys: w.o.Keys, Client: c})
 }
 
@@ -158,7 +158,7 @@ func (w *Webhook) decide(ctx context.Context, req *Request) (*admit.Verdict, err
 	if err != nil {
 		return nil, err
 	}
-	if hasCode(v.Deny, preflightCodes...) {
+	if hasCode(v.Deny, admit.PreflightCodes...) {
 		v.Deny = unfetched(v.Deny, pre)
 		return v, nil
 	}
@@ -205,8 +205,6 @@ func (w *Webhook) verifyAll(ctx context.Context, images []string) (map[string]ad
 	return out, nil
 }
 
-// preflightCodes are the findings that need no facts: any of them denies before a fetch.
-var preflightCodes = []string{"IMAGE_NOT_DIGEST", "REGISTRY_NOT_ALLOWED"}
 
 // unfetched drops, from a pre-flight denial, the image findings that only say an image was
 // not verified (it was never fetched: the pre-flight codes already deny). Workload findings,
@@ -214,7 +212,7 @@ var preflightCodes = []string{"IMAGE_NOT_DIGEST", "REGISTRY_NOT_ALLOWED"}
 func unfetched(rs []admit.Reason, pre map[string]admit.Verification) []admit.Reason {
 	out := rs[:0]
 	for _, r := range rs {
-		if _, skipped := pre[r.Image]; skipped && r.Container == "" && !hasCode([]admit.Reason{r}, preflightCodes...) {
+		if _, skipped := pre[r.Image]; skipped && r.Container == "" && !hasCode([]admit.Reason{r}, admit.PreflightCodes...) {
 			continue
 		}
 		out = append(out, r)

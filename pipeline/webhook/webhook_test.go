@@ -11,6 +11,7 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/internal/testkit"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
 	"github.com/secure-movie-service/sms/pipeline/verify"
+	"github.com/secure-movie-service/sms/pipeline/ociutil"
 	"github.com/secure-movie-service/sms/pipeline/webhook"
 )
 
@@ -271,7 +272,7 @@ func TestWebhookRegistryByteCap(t *testing.T) {
 	wh := w.webhook(t, func(o *webhook.Options) { o.MaxRegistryBytes = 2 << 10 })
 	d := review(t, wh, request(t, "Pod", "CREATE", "", wrap("Pod", podSpec(ref))))
 	mustDeny(t, d, "FACTS_MISSING")
-	if e := d.Verdict.Errors[ref]; !strings.Contains(e, webhook.ErrRegistryBytes.Error()) {
+	if e := d.Verdict.Errors[ref]; !strings.Contains(e, ociutil.ErrRegistryBytes.Error()) {
 		t.Fatalf("verification error %q", e)
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/secure-movie-service/sms/pipeline/admit"
+	"github.com/secure-movie-service/sms/pipeline/ociutil"
 )
 
 func runAdmit(ctx context.Context, a *app, args []string) error {
@@ -18,9 +20,12 @@ func runAdmit(ctx context.Context, a *app, args []string) error {
 	var (
 		key    verifyingKeys
 		data   policyData
+		limit  registryCap
 		images list
 	)
 	key.register(fs)
+	limit.register(fs)
+	timeout := fs.Duration("timeout", 5*time.Minute, "deadline for the whole admission, registry requests included")
 	fs.Var(&images, "image", "image `REF` to admit (repeatable): image rules only")
 	manifest := fs.String("manifest", "", "Pod, Deployment, … or AdmissionReview `FILE` (YAML or JSON): image and workload rules")
 	data.register(fs)
@@ -37,11 +42,17 @@ func runAdmit(ctx context.Context, a *app, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: give --image or --manifest", errUsage)
 	}
+	if err := limit.check(); err != nil {
+		return err
+	}
 	ks, err := key.load()
 	if err != nil {
 		return err
 	}
-	opts := admit.Options{Keys: ks, Images: images, SkipContent: *skip, Progress: a.stderr}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	opts := admit.Options{Keys: ks, Images: images, SkipContent: *skip, Progress: a.stderr,
+		Client: ociutil.Client{Transport: ociutil.CapTransport(nil, limit.bytes)}}
 	if *manifest != "" {
 		if opts.Manifest, err = os.ReadFile(*manifest); err != nil {
 			return err

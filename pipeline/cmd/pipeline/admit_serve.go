@@ -14,11 +14,13 @@ import (
 func runAdmitServe(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("admit serve", "--tls-cert FILE --tls-key FILE --key cosign.pub [--data FILE …] [flags]")
 	var (
-		keys verifyingKeys
-		data policyData
+		keys  verifyingKeys
+		data  policyData
+		limit registryCap
 	)
 	keys.register(fs)
 	data.register(fs)
+	limit.register(fs)
 	addr := fs.String("addr", ":8443", "HTTPS listen `address`")
 	cert := fs.String("tls-cert", "", "TLS certificate `FILE` (PEM; read again when it changes)")
 	key := fs.String("tls-key", "", "TLS private key `FILE` (PEM; read again when it changes)")
@@ -27,7 +29,6 @@ func runAdmitServe(ctx context.Context, a *app, args []string) error {
 	ttl := fs.Duration("cache-ttl", 10*time.Minute, "how long a verified digest is reused")
 	negTTL := fs.Duration("negative-cache-ttl", 30*time.Second, "how long a failed verification is reused")
 	size := fs.Int("cache-size", 1024, "verification results kept (least recently used go first)")
-	maxBytes := fs.Int64("max-registry-bytes", 1<<30, "bytes one verification may read from registries")
 	grace := fs.Duration("shutdown-timeout", 20*time.Second, "how long requests in flight may finish on SIGTERM")
 	if err := parse(fs, args, 0); err != nil {
 		return err
@@ -35,6 +36,9 @@ func runAdmitServe(ctx context.Context, a *app, args []string) error {
 	if *cert == "" || *key == "" {
 		fs.Usage()
 		return fmt.Errorf("%w: --tls-cert and --tls-key are required", errUsage)
+	}
+	if err := limit.check(); err != nil {
+		return err
 	}
 	ks, err := keys.load()
 	if err != nil {
@@ -49,7 +53,7 @@ func runAdmitServe(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	o := webhook.Options{
-		Keys: ks, Evaluator: ev, Timeout: *timeout, MaxRegistryBytes: *maxBytes,
+		Keys: ks, Evaluator: ev, Timeout: *timeout, MaxRegistryBytes: limit.bytes,
 		Cache:  webhook.CacheOptions{Size: *size, TTL: *ttl, NegativeTTL: *negTTL},
 		Logger: slog.New(slog.NewJSONHandler(a.stderr, nil)),
 	}

@@ -61,3 +61,17 @@ func (d *policyData) load() ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// registryCap is --max-registry-bytes: what one verification may read from registries.
+type registryCap struct{ bytes int64 }
+
+func (r *registryCap) register(fs *flag.FlagSet) {
+	fs.Int64Var(&r.bytes, "max-registry-bytes", 1<<30, "`BYTES` one verification may read from registries")
+}
+
+func (r *registryCap) check() error {
+	if r.bytes <= 0 {
+		return fmt.Errorf("%w: --max-registry-bytes must be positive", errUsage)
+	}
+	return nil
+}
