@@ -57,4 +57,3 @@ func (b *capBody) Read(p []byte) (int, error) {
 }
 
 func (b *capBody) Close() error { return b.rc.Close() }
-

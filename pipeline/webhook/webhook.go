@@ -205,7 +205,6 @@ func (w *Webhook) verifyAll(ctx context.Context, images []string) (map[string]ad
 	return out, nil
 }
 
-
 // unfetched drops, from a pre-flight denial, the image findings that only say an image was
 // not verified (it was never fetched: the pre-flight codes already deny). Workload findings,
 // which name a container, and the pre-flight codes stay.

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/secure-movie-service/sms/pipeline/internal/testkit"
+	"github.com/secure-movie-service/sms/pipeline/ociutil"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
 	"github.com/secure-movie-service/sms/pipeline/verify"
-	"github.com/secure-movie-service/sms/pipeline/ociutil"
 	"github.com/secure-movie-service/sms/pipeline/webhook"
 )
 
