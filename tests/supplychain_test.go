@@ -255,7 +255,7 @@ func TestSupplyChainReleaseEndToEnd(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &f); err != nil {
 			t.Fatal(err)
 		}
-		if f.Config.User != "65532:65532" || len(f.Signers) != 1 || len(f.PredicateTypes) != 4 || !f.Content || !strings.HasSuffix(img, f.Digest) {
+		if f.Config.User != "65532:65532" || len(f.Signers) != 1 || len(f.PredicateTypes) != 5 || !f.Content || !strings.HasSuffix(img, f.Digest) {
 			t.Fatalf("facts: %+v", f)
 		}
 	})
@@ -272,7 +272,7 @@ func TestSupplyChainReleaseEndToEnd(t *testing.T) {
 		if _, stderr, code := scRun(t, w.root, cosign, "verify", "--key", w.pub, "--insecure-ignore-tlog=true", img); code != 0 {
 			t.Fatalf("cosign verify exit %d: %s", code, stderr)
 		}
-		for _, typ := range []string{"slsaprovenance1", "spdxjson", "cyclonedx", "https://github.com/secure-movie-service/sms/attestation/controls/v1"} {
+		for _, typ := range []string{"slsaprovenance1", "spdxjson", "cyclonedx", "vuln", "https://github.com/secure-movie-service/sms/attestation/controls/v1"} {
 			if _, stderr, code := scRun(t, w.root, cosign, "verify-attestation", "--key", w.pub, "--insecure-ignore-tlog=true", "--type", typ, img); code != 0 {
 				t.Fatalf("cosign verify-attestation --type %s exit %d: %s", typ, code, stderr)
 			}
