@@ -10,11 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // controlsFixture copies pipeline/controls/testdata/drift (a small model, a Go module and a
-// Rego package that pass as they are) and moves its manual attestation around today.
+// Rego package that pass as they are; its manual control is not attested).
 func controlsFixture(tb testing.TB) string {
 	tb.Helper()
 	src := filepath.Join(repoRoot(tb), "pipeline", "controls", "testdata", "drift")
@@ -30,11 +29,6 @@ func controlsFixture(tb testing.TB) string {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
-		}
-		if rel == filepath.Join("threatmodel", "threatmodel.yaml") {
-			now := time.Now().UTC()
-			b = bytes.Replace(b, []byte(`when: "2026-01-01", expires: "2027-01-01"`),
-				[]byte(`when: "`+now.AddDate(0, 0, -1).Format("2006-01-02")+`", expires: "`+now.AddDate(1, 0, 0).Format("2006-01-02")+`"`), 1)
 		}
 		return os.WriteFile(filepath.Join(dst, rel), b, 0o600)
 	})
@@ -62,14 +56,20 @@ func controlsRun(tb testing.TB, args ...string) (int, string, string) {
 }
 
 // TestControlsCLIExitCodes runs the real `pipeline controls` on a fixture: 0 when every
-// control holds (with every report written), 1 naming the control when its test is renamed
-// (with a SARIF result at the control's line), 2 on a usage error.
+// tested control holds (with every report written and the missing attestation named), 1
+// naming the control when its test is renamed or, with --require-attestations, naming the
+// missing attestation (with a SARIF result at the control's line), 2 on a usage error.
 func TestControlsCLIExitCodes(t *testing.T) {
 	dir := controlsFixture(t)
 	out := filepath.Join(dir, "out")
 	code, stdout, stderr := controlsRun(t, "-root", dir, "-out", out)
-	if code != 0 || !strings.Contains(stdout, "PASS: controls 3/3 hold (tested 2/2, manual 1/1); threats 2/2; evidence 3/3") {
+	if code != 0 || !strings.Contains(stdout, "PASS (tested controls; attestations missing): controls 2/3 hold (tested 2/2, manual 0/1, platform 0/0); threats 2/2; evidence 3/3") ||
+		!strings.Contains(stdout, "attestations missing (1): C-REVIEW") {
 		t.Fatalf("pristine fixture: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, stdout, stderr := controlsRun(t, "-root", dir, "-out", "", "--require-attestations"); code != 1 ||
+		!strings.Contains(stderr, "attestations required and missing: C-REVIEW") {
+		t.Fatalf("--require-attestations without an attestation: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	for _, f := range []string{"report.txt", "report.md", "report.json", "controls.sarif", "junit.xml"} {
 		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {

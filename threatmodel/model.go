@@ -128,7 +128,14 @@ type Threat struct {
 // Control kinds.
 const (
 	ControlTested = "tested" // holds when every evidence id ran and passed
-	ControlManual = "manual" // organisational: holds while its attestation has not expired
+	// ControlManual is organisational: it holds while a signed attestation by a reviewer
+	// holding attestation.role is current (threatmodel/attestations/<id>/, pipeline/signoff).
+	ControlManual = "manual"
+	// ControlPlatform is a setting of the hosting platform that the pipeline reads (check names
+	// the platform check, e.g. the default branch's protection on GitHub); its evidence, if
+	// any, are the tests of that check. Where the platform cannot be asked it is not
+	// verifiable here: never a pass.
+	ControlPlatform = "platform"
 )
 
 // Control layers: the sections of the security controls document.
@@ -145,6 +152,8 @@ type Control struct {
 	Implementation []string `yaml:"implementation,omitempty" json:"implementation,omitempty"`
 	Evidence       []string `yaml:"evidence,omitempty" json:"evidence,omitempty"`
 	Attestation    *Attest  `yaml:"attestation,omitempty" json:"attestation,omitempty"`
+	// Check names the platform check of a kind: platform control.
+	Check string `yaml:"check,omitempty" json:"check,omitempty"`
 	// Pending says why the control cannot hold yet (work in progress elsewhere). It is shown
 	// next to the failure; it never makes a control pass.
 	Pending string `yaml:"pending,omitempty" json:"pending,omitempty"`
@@ -153,14 +162,11 @@ type Control struct {
 	Line int `yaml:"-" json:"-"`
 }
 
-// Attest records who last verified a manual control, when, and until when that holds.
-// When and Expires are dates (YYYY-MM-DD); an empty When means it was never verified.
+// Attest says who may attest a manual control: Role is the role a reviewer key must hold in
+// policy/data/reviewers.json. Who attested, when, until when and on what record lives in the
+// signed attestations under threatmodel/attestations/<control id>/, never in the model.
 type Attest struct {
-	Who     string `yaml:"who" json:"who"`
-	Role    string `yaml:"role" json:"role"`
-	When    string `yaml:"when" json:"when"`
-	Expires string `yaml:"expires" json:"expires"`
-	Record  string `yaml:"record" json:"record"`
+	Role string `yaml:"role" json:"role"`
 }
 
 // Control returns the control with the given id.

@@ -6,11 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 )
-
-// DateLayout is the layout of attestation dates.
-const DateLayout = "2006-01-02"
 
 // Id prefixes by collection. Every id matches idPattern (the shape the control-results
 // predicate accepts) and is unique across the whole model.
@@ -29,6 +25,7 @@ const (
 var (
 	idPattern  = regexp.MustCompile(`^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$`)
 	cwePattern = regexp.MustCompile(`^CWE-[1-9][0-9]{0,4}$`)
+	checkName  = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 )
 
 // validator collects problems.
@@ -213,35 +210,29 @@ func validateControl(v *validator, c Control) {
 		if c.Attestation != nil {
 			v.add(c.ID, c.Line, "a tested control has no attestation; use kind: manual")
 		}
+		if c.Check != "" {
+			v.add(c.ID, c.Line, "a tested control names no platform check; use kind: platform")
+		}
 	case ControlManual:
 		if len(c.Evidence) > 0 {
 			v.add(c.ID, c.Line, "a manual control lists no evidence; use kind: tested")
 		}
-		a := c.Attestation
-		if a == nil {
-			v.add(c.ID, c.Line, "a manual control needs attestation (who, role, when, expires, record)")
+		if c.Check != "" {
+			v.add(c.ID, c.Line, "a manual control names no platform check; use kind: platform")
+		}
+		if c.Attestation == nil {
+			v.add(c.ID, c.Line, "a manual control needs attestation.role (the role that may attest it)")
 			return
 		}
-		v.required(c.ID, c.Line, "attestation.role", a.Role, "attestation.record", a.Record)
-		if (a.When == "") != (a.Expires == "") || (a.When == "") != (a.Who == "") {
-			v.add(c.ID, c.Line, "attestation who, when and expires are set together (all empty: never attested)")
+		v.required(c.ID, c.Line, "attestation.role", c.Attestation.Role)
+	case ControlPlatform:
+		if c.Attestation != nil {
+			v.add(c.ID, c.Line, "a platform control is read from the platform, not attested; use kind: manual")
 		}
-		var when, exp time.Time
-		var err error
-		if a.When != "" {
-			if when, err = time.Parse(DateLayout, a.When); err != nil {
-				v.add(c.ID, c.Line, "attestation.when %q is not YYYY-MM-DD", a.When)
-			}
-		}
-		if a.Expires != "" {
-			if exp, err = time.Parse(DateLayout, a.Expires); err != nil {
-				v.add(c.ID, c.Line, "attestation.expires %q is not YYYY-MM-DD", a.Expires)
-			}
-		}
-		if !when.IsZero() && !exp.IsZero() && !exp.After(when) {
-			v.add(c.ID, c.Line, "attestation expires on or before it was made")
+		if !checkName.MatchString(c.Check) {
+			v.add(c.ID, c.Line, "a platform control needs check: <name> (lowercase, dashes)")
 		}
 	default:
-		v.add(c.ID, c.Line, "kind %q is not tested or manual", c.Kind)
+		v.add(c.ID, c.Line, "kind %q is not tested, manual or platform", c.Kind)
 	}
 }

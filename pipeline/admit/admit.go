@@ -13,6 +13,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
@@ -50,6 +51,9 @@ type Options struct {
 	// for in-process callers (pipeline release verifies, then admits); facts never come from
 	// the manifest or the command line.
 	Verified map[string]Verification
+	// Now is the admission time the policy sees (input.now; the vulnerability database's
+	// age is measured against it); default time.Now.
+	Now func() time.Time
 }
 
 // Verification is the outcome of verify.Check for one image.
@@ -67,10 +71,13 @@ type Reason struct {
 	Object    string `json:"object,omitempty"` // Kind/name of the document it belongs to
 }
 
-// Verdict is the outcome of one admission.
+// Verdict is the outcome of one admission. Warn holds the findings of rules that policy data
+// set to warn, DryRun those set to dry-run: both are reported, neither blocks nor allows.
 type Verdict struct {
 	Allow  bool                     `json:"allow"`
 	Deny   []Reason                 `json:"deny"`
+	Warn   []Reason                 `json:"warn"`
+	DryRun []Reason                 `json:"dry_run"`
 	Images []string                 `json:"images"`
 	Facts  map[string]*verify.Facts `json:"facts"`
 	Errors map[string]string        `json:"verification_errors,omitempty"`
@@ -91,7 +98,10 @@ func Run(ctx context.Context, o Options) (*Verdict, error) {
 			return nil, err
 		}
 	}
-	v := &Verdict{Allow: true, Deny: []Reason{}, Images: []string{}, Facts: map[string]*verify.Facts{}, Errors: map[string]string{}}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	v := &Verdict{Allow: true, Deny: []Reason{}, Warn: []Reason{}, DryRun: []Reason{}, Images: []string{}, Facts: map[string]*verify.Facts{}, Errors: map[string]string{}}
 	seen := map[string]bool{}
 	for _, in := range inputs {
 		for _, ref := range in.images {
@@ -132,17 +142,19 @@ func Run(ctx context.Context, o Options) (*Verdict, error) {
 			}
 		}
 		in.doc["facts"] = facts
+		in.doc["now"] = o.Now().UTC().Format(time.RFC3339)
 		d, err := ev.Eval(ctx, in.doc)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range d.Deny {
-			r.Object = in.name
-			v.Deny = append(v.Deny, r)
-		}
+		v.Deny = appendReasons(v.Deny, d.Deny, in.name)
+		v.Warn = appendReasons(v.Warn, d.Warn, in.name)
+		v.DryRun = appendReasons(v.DryRun, d.DryRun, in.name)
 		v.Allow = v.Allow && d.Allow
 	}
-	sort.SliceStable(v.Deny, func(i, j int) bool { return less(v.Deny[i], v.Deny[j]) })
+	for _, rs := range [][]Reason{v.Deny, v.Warn, v.DryRun} {
+		sort.SliceStable(rs, func(i, j int) bool { return less(rs[i], rs[j]) })
+	}
 	if len(v.Errors) == 0 {
 		v.Errors = nil
 	}
@@ -150,6 +162,14 @@ func Run(ctx context.Context, o Options) (*Verdict, error) {
 		return v, ErrDenied
 	}
 	return v, nil
+}
+
+func appendReasons(dst, rs []Reason, object string) []Reason {
+	for _, r := range rs {
+		r.Object = object
+		dst = append(dst, r)
+	}
+	return dst
 }
 
 func less(a, b Reason) bool {
@@ -336,6 +356,10 @@ func podSpec(obj map[string]any) map[string]any {
 	}
 }
 
+// RequireAttestations is a policy data overlay that puts the reviewer-attestation rule back
+// to deny, whatever earlier data said: the strict release.
+var RequireAttestations = []byte(`{"supply_chain":{"enforcement":{"REVIEW_ATTESTATION_MISSING":"deny"}}}`)
+
 // Evaluator is the prepared admission query.
 type Evaluator struct {
 	q rego.PreparedEvalQuery
@@ -368,8 +392,10 @@ func NewEvaluator(overlays ...[]byte) (*Evaluator, error) {
 
 // Decision is the policy's answer for one input.
 type Decision struct {
-	Allow bool     `json:"allow"`
-	Deny  []Reason `json:"deny"`
+	Allow  bool     `json:"allow"`
+	Deny   []Reason `json:"deny"`
+	Warn   []Reason `json:"warn"`
+	DryRun []Reason `json:"dry_run"`
 }
 
 // Eval evaluates one input document. Any result that is not a well-formed decision denies.

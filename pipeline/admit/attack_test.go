@@ -2,11 +2,13 @@ package admit_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -19,6 +21,7 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
 	"github.com/secure-movie-service/sms/pipeline/sign"
+	devdata "github.com/secure-movie-service/sms/policy/dev"
 )
 
 // world is one registry, the trusted release key and an attacker's key.
@@ -37,10 +40,11 @@ func mustWorld(t *testing.T) *world {
 
 // release gives an image everything admission asks for, signed by k.
 type release struct {
-	skipSign, skipSBOM, skipProvenance, skipControls bool
-	sbom                                             []byte
-	provenance                                       []byte
-	controls                                         []byte
+	skipSign, skipSBOM, skipProvenance, skipControls, skipVuln bool
+	sbom                                                       []byte
+	provenance                                                 []byte
+	controls                                                   []byte
+	vuln                                                       []byte
 }
 
 func (w *world) publish(t *testing.T, repo string, img v1.Image, k *testkit.Key, r release) name.Digest {
@@ -68,6 +72,12 @@ func (w *world) publish(t *testing.T, repo string, img v1.Image, k *testkit.Key,
 		}
 		testkit.Must(t, sign.Attest(ctx, ref, k.Signer, predicate.TypeControls, r.controls))
 	}
+	if !r.skipVuln {
+		if r.vuln == nil {
+			r.vuln = testkit.Vuln(testkit.VulnDBDate)
+		}
+		testkit.Must(t, sign.Attest(ctx, ref, k.Signer, predicate.TypeVuln, r.vuln))
+	}
 	return ref
 }
 
@@ -77,6 +87,9 @@ func (w *world) admit(t *testing.T, o admit.Options) *admit.Verdict {
 	t.Helper()
 	o.Keys = []*keys.Verifier{w.trusted.Verifier, w.evil.Verifier}
 	o.Data = append([][]byte{testkit.TrustOverlay([]string{w.reg.Host + "/acme/"}, w.trusted)}, o.Data...)
+	if o.Now == nil {
+		o.Now = func() time.Time { return testkit.VulnNow }
+	}
 	v, err := admit.Run(context.Background(), o)
 	if err != nil && !errors.Is(err, admit.ErrDenied) {
 		t.Fatalf("admit: %v", err)
@@ -114,7 +127,7 @@ func TestSupplyChainGoodReleaseIsAdmitted(t *testing.T) {
 		t.Fatalf("a complete release is denied: %+v", v.Deny)
 	}
 	f := v.Facts[ref.String()]
-	if f == nil || !f.ContentVerified || len(f.Signatures) != 1 || len(f.Attestations) != 3 {
+	if f == nil || !f.ContentVerified || len(f.Signatures) != 1 || len(f.Attestations) != 4 {
 		t.Fatalf("facts: %+v", f)
 	}
 }
@@ -262,6 +275,8 @@ func TestSupplyChainAttackControls(t *testing.T) {
 		{"missing", release{skipControls: true}, "CONTROLS_MISSING"},
 		{"a control failed", release{controls: testkit.Controls(testkit.Revision, "C-AUTHZ-01")}, "CONTROLS_FAILED"},
 		{"another revision", release{controls: testkit.Controls(strings.Repeat("f", 40))}, "CONTROLS_REVISION"},
+		{"C-CONTROLS-ATTESTED one invented control that passed", release{controls: controlsPredicate(t, false, "C-INVENTED")}, "CONTROLS_INCOMPLETE"},
+		{"C-CONTROLS-ATTESTED results from a dirty tree", release{controls: controlsPredicate(t, true, testkit.ControlIDs...)}, "CONTROLS_DIRTY"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -269,6 +284,54 @@ func TestSupplyChainAttackControls(t *testing.T) {
 			mustDeny(t, w.admit(t, admit.Options{Images: []string{ref.String()}}), tc.code)
 		})
 	}
+}
+
+// controlsPredicate is a passing control-results predicate over ids.
+func controlsPredicate(t *testing.T, dirty bool, ids ...string) []byte {
+	t.Helper()
+	c := predicate.Controls{Revision: testkit.Revision, ModelDigest: "sha256:" + strings.Repeat("cd", 32), Dirty: &dirty,
+		Passed: true, Controls: map[string]predicate.ControlResult{}}
+	for _, id := range ids {
+		c.Controls[id] = predicate.ControlResult{Status: "pass", Evidence: []predicate.Evidence{{ID: "go:example.TestX", Status: "pass"}}}
+	}
+	b, err := json.Marshal(c)
+	testkit.Must(t, err)
+	return b
+}
+
+func TestSupplyChainAttackVulnerabilities(t *testing.T) {
+	w := mustWorld(t)
+	stale := func() time.Time { return testkit.VulnDBDate.AddDate(0, 0, 31) }
+	tests := []struct {
+		name string
+		r    release
+		now  func() time.Time
+		data [][]byte
+		code string
+	}{
+		{"C-IMAGE-SCAN no scan", release{skipVuln: true}, nil, nil, "VULN_SCAN_MISSING"},
+		{"C-IMAGE-SCAN a called vulnerability", release{vuln: testkit.Vuln(testkit.VulnDBDate, "GO-2026-4242")}, nil, nil, "VULN_FOUND"},
+		{"C-IMAGE-SCAN a scan by another key", release{skipVuln: true}, nil, nil, "VULN_SCAN_MISSING"},
+		{"C-IMAGE-SCAN a database older than 30 days", release{}, stale, nil, "VULN_DB_STALE"},
+		{"C-ADMISSION-LEVELS a stale database in development still denies a called vulnerability",
+			release{vuln: testkit.Vuln(testkit.VulnDBDate, "GO-2026-4242")}, stale, [][]byte{devdata.SupplyChain}, "VULN_FOUND"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := w.publish(t, w.repo, testkit.MustImage(t, "65532"), w.trusted, tc.r)
+			if strings.Contains(tc.name, "another key") {
+				testkit.Must(t, sign.Attest(context.Background(), ref, w.evil.Signer, predicate.TypeVuln, testkit.Vuln(testkit.VulnDBDate)))
+			}
+			mustDeny(t, w.admit(t, admit.Options{Images: []string{ref.String()}, Now: tc.now, Data: tc.data}), tc.code)
+		})
+	}
+	t.Run("C-ADMISSION-LEVELS a stale database warns in development", func(t *testing.T) {
+		ref := w.publish(t, w.repo, testkit.MustImage(t, "65532"), w.trusted, release{})
+		v := w.admit(t, admit.Options{Images: []string{ref.String()}, Now: stale, Data: [][]byte{devdata.SupplyChain}})
+		if !v.Allow || len(v.Warn) != 1 || v.Warn[0].Code != "VULN_DB_STALE" {
+			t.Fatalf("want allow with one VULN_DB_STALE warning, got allow=%v deny=%v warn=%v", v.Allow, codes(v), v.Warn)
+		}
+	})
 }
 
 func TestSupplyChainAttackRootUser(t *testing.T) {

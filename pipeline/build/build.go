@@ -69,6 +69,9 @@ type Result struct {
 	Image        v1.Image     `json:"-"`
 }
 
+// DefaultBinaryPath is where the binary lives in the image.
+const DefaultBinaryPath = "/movies"
+
 // ErrNoTarget is returned when neither Push nor OCILayout is set.
 var ErrNoTarget = errors.New("build: give --push REF or --oci-layout DIR")
 
@@ -86,7 +89,7 @@ func (o *Options) defaults() {
 		o.Package = "./cmd/movies"
 	}
 	if o.BinaryPath == "" {
-		o.BinaryPath = "/movies"
+		o.BinaryPath = DefaultBinaryPath
 	}
 	if o.GOOS == "" {
 		o.GOOS = "linux"

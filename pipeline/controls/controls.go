@@ -10,22 +10,31 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/secure-movie-service/sms/pipeline/signoff"
 	"github.com/secure-movie-service/sms/threatmodel"
 )
 
 // Status values of a control, a threat and an evidence item. They are the values of the
 // control-results predicate (pipeline/predicate).
 const (
-	StatusPass    = "pass"
-	StatusFail    = "fail"
-	StatusSkip    = "skip"    // evidence only: the test ran and was skipped
-	StatusMissing = "missing" // evidence only: no test of that name ran, or no such check
+	StatusPass = "pass"
+	StatusFail = "fail"
+	StatusSkip = "skip" // evidence only: the test ran and was skipped
+	// StatusMissing: evidence that did not run (no test of that name, no such check); a manual
+	// control without a current attestation; a platform control not verifiable here.
+	StatusMissing = "missing"
 )
+
+// PlatformCheck reads a setting of the hosting platform that a kind: platform control names
+// (check: <name>). It returns whether the setting holds and a sentence saying what holds or
+// what is missing, or an error when the platform cannot be asked here (not verifiable).
+type PlatformCheck func(ctx context.Context) (holds bool, detail string, err error)
 
 // Check is a pipeline check named by `check:<name>` evidence. It returns nil when the check
 // passed and an error saying what failed otherwise.
@@ -33,18 +42,28 @@ type Check func(ctx context.Context) error
 
 // Options configure a verification.
 type Options struct {
-	Root       string           // repository root; default "."
-	Model      string           // the model, relative to Root; default threatmodel/threatmodel.yaml
-	GoDir      string           // where `go test` runs, relative to Root; default Root (workspace mode)
-	GoCommand  string           // default "go"
-	GoEnv      []string         // extra environment for go (e.g. GOWORK=off)
-	GoFlags    []string         // extra `go test` flags, e.g. -count=1
-	PolicyRoot string           // Rego policies, relative to Root; default policy
-	PolicyData []string         // data directories loaded with every policy, relative to Root; default policy/data if present
-	Checks     map[string]Check // check:<name> evidence; a name not here is missing
-	Now        func() time.Time // default time.Now
-	Revision   string           // source revision; default: git rev-parse HEAD in Root ("" outside git)
-	Dirty      *bool            // work tree has uncommitted changes; default: git status in Root
+	Root       string                   // repository root; default "."
+	Model      string                   // the model, relative to Root; default threatmodel/threatmodel.yaml
+	GoDir      string                   // where `go test` runs, relative to Root; default Root (workspace mode)
+	GoCommand  string                   // default "go"
+	GoEnv      []string                 // extra environment for go (e.g. GOWORK=off)
+	GoFlags    []string                 // extra `go test` flags, e.g. -count=1
+	PolicyRoot string                   // Rego policies, relative to Root; default policy
+	PolicyData []string                 // data directories loaded with every policy, relative to Root; default policy/data if present
+	Checks     map[string]Check         // check:<name> evidence; a name not here is missing
+	Platform   map[string]PlatformCheck // platform checks of kind: platform controls; a name not here is not verifiable
+	// Reviewers is the reviewers document (pipeline/signoff.ParseReviewers); default Root's
+	// policy/data/reviewers.json, or the one embedded from policy/data when Root has none.
+	Reviewers []byte
+	// Attestations is the directory of signed attestations of manual controls, relative to
+	// Root; default threatmodel/attestations.
+	Attestations string
+	// RequireAttestations makes every missing attestation (a manual control without a current
+	// one, a platform control not verifiable here) a finding, so the verification fails.
+	RequireAttestations bool
+	Now                 func() time.Time // default time.Now
+	Revision            string           // source revision; default: git rev-parse HEAD in Root ("" outside git)
+	Dirty               *bool            // work tree has uncommitted changes; default: git status in Root
 }
 
 func (o *Options) defaults() error {
@@ -73,6 +92,9 @@ func (o *Options) defaults() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Attestations == "" {
+		o.Attestations = filepath.Join("threatmodel", "attestations")
+	}
 	return nil
 }
 
@@ -88,12 +110,20 @@ func (o *Options) path(p string) string {
 // Inconsistent models are findings, not errors.
 var ErrModel = errors.New("threat model")
 
+// ErrReviewers is returned, wrapped, when the reviewers document cannot be read: no manual
+// control could be judged, so the verification fails.
+var ErrReviewers = errors.New("reviewer keys")
+
 // Run loads the model, runs all of its evidence (one `go test -json` over every Go package
 // the evidence names, the Rego tests in-process, and the named checks) and evaluates every
 // threat and control. It returns an error only when the verification itself could not run;
 // a failing control is in the report (Report.Passed false).
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	reviewers, reviewersFrom, err := reviewersOf(o)
+	if err != nil {
 		return nil, err
 	}
 	start := o.Now()
@@ -109,17 +139,87 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	sum := sha256.Sum256(raw)
 	r := &Report{
-		Model:       filepath.ToSlash(relTo(o.Root, modelPath)),
-		ModelDigest: "sha256:" + hex.EncodeToString(sum[:]),
-		Started:     start.UTC(),
-		model:       m,
+		Model:               filepath.ToSlash(relTo(o.Root, modelPath)),
+		ModelDigest:         "sha256:" + hex.EncodeToString(sum[:]),
+		Started:             start.UTC(),
+		model:               m,
+		requireAttestations: o.RequireAttestations,
+		Reviewers:           fmt.Sprintf("%d reviewer keys from %s", reviewers.Len(), reviewersFrom),
 	}
 	if ve != nil {
 		r.Problems = ve.Problems
 	}
 	r.Revision, r.Dirty = revision(ctx, o)
 
-	// Collect the evidence.
+	parsed, goPkgs, regoPkgs := collectEvidence(m)
+
+	// Run Go tests, Rego tests and checks at the same time.
+	var (
+		wg             sync.WaitGroup
+		goRes          *goResults
+		goErr, regoErr error
+		regoRes        *regoResults
+		checkRes       map[string]error
+		policyData     []string
+		goDir          = o.Root
+		platformRes    = map[string]platformResult{}
+	)
+	if o.GoDir != "" {
+		goDir = o.path(o.GoDir)
+	}
+	for _, d := range o.PolicyData {
+		policyData = append(policyData, o.path(d))
+	}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		goRes, goErr = runGoTests(ctx, o.GoCommand, goDir, o.GoEnv, o.GoFlags, goPkgs)
+	}()
+	go func() {
+		defer wg.Done()
+		regoRes, regoErr = runRegoTests(ctx, o.path(o.PolicyRoot), policyData, regoPkgs)
+		checkRes = runChecks(ctx, o.Checks, checkNamesOf(parsed))
+		for _, name := range platformNamesOf(m) {
+			platformRes[name] = runPlatform(ctx, o.Platform[name])
+		}
+	}()
+	wg.Wait()
+	if goErr != nil {
+		return nil, goErr
+	}
+	if regoErr != nil {
+		return nil, regoErr
+	}
+	r.GoPackages, r.GoSeconds = goPkgs, goRes.elapsed.Seconds()
+	r.RegoPackages, r.RegoSeconds = regoPkgs, regoRes.elapsed.Seconds()
+
+	claims, err := policyClaims(o.path(o.PolicyRoot))
+	if err != nil {
+		return nil, fmt.Errorf("read the policies' custom.controls: %w", err)
+	}
+	ev := &evaluator{o: &o, goRes: goRes, regoRes: regoRes, checks: checkRes, now: o.Now(),
+		platform: platformRes, reviewers: reviewers, claims: claims}
+	r.evaluate(m, parsed, ev)
+	r.Seconds = o.Now().Sub(start).Seconds()
+	return r, nil
+}
+
+// reviewersOf loads and parses the reviewer keys manual controls are judged with.
+func reviewersOf(o Options) (*signoff.Reviewers, string, error) {
+	raw, from, err := loadReviewers(o.Root, o.Reviewers)
+	if err != nil {
+		return nil, "", err
+	}
+	reviewers, err := signoff.ParseReviewers(raw)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %s: %w", ErrReviewers, from, err)
+	}
+	return reviewers, from, nil
+}
+
+// collectEvidence parses every evidence id of the model and lists, sorted, the Go and Rego
+// packages they name (each runs once).
+func collectEvidence(m *threatmodel.Model) (map[string]threatmodel.Evidence, []string, []string) {
 	parsed := map[string]threatmodel.Evidence{}
 	var goPkgs, regoPkgs []string
 	seenGo, seenRego := map[string]bool{}, map[string]bool{}
@@ -147,60 +247,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	sort.Strings(goPkgs)
 	sort.Strings(regoPkgs)
 
-	// Run Go tests, Rego tests and checks at the same time.
-	var (
-		wg             sync.WaitGroup
-		goRes          *goResults
-		goErr, regoErr error
-		regoRes        *regoResults
-		checkRes       = map[string]error{}
-		checkMu        sync.Mutex
-		checkNames     = checkNamesOf(parsed)
-		policyData     []string
-		goDir          = o.Root
-		checkTimes     = map[string]time.Duration{}
-	)
-	if o.GoDir != "" {
-		goDir = o.path(o.GoDir)
-	}
-	for _, d := range o.PolicyData {
-		policyData = append(policyData, o.path(d))
-	}
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		goRes, goErr = runGoTests(ctx, o.GoCommand, goDir, o.GoEnv, o.GoFlags, goPkgs)
-	}()
-	go func() {
-		defer wg.Done()
-		regoRes, regoErr = runRegoTests(ctx, o.path(o.PolicyRoot), policyData, regoPkgs)
-		for _, name := range checkNames {
-			chk, ok := o.Checks[name]
-			if !ok {
-				continue
-			}
-			t := time.Now()
-			err := safeCheck(ctx, chk)
-			checkMu.Lock()
-			checkRes[name] = err
-			checkTimes[name] = time.Since(t)
-			checkMu.Unlock()
-		}
-	}()
-	wg.Wait()
-	if goErr != nil {
-		return nil, goErr
-	}
-	if regoErr != nil {
-		return nil, regoErr
-	}
-	r.GoPackages, r.GoSeconds = goPkgs, goRes.elapsed.Seconds()
-	r.RegoPackages, r.RegoSeconds = regoPkgs, regoRes.elapsed.Seconds()
+	return parsed, goPkgs, regoPkgs
+}
 
-	ev := &evaluator{o: &o, goRes: goRes, regoRes: regoRes, checks: checkRes, now: o.Now()}
-	r.evaluate(m, parsed, ev)
-	r.Seconds = o.Now().Sub(start).Seconds()
-	return r, nil
+// runChecks runs the named checks the pipeline provides; a name it does not provide is left
+// out (missing evidence).
+func runChecks(ctx context.Context, checks map[string]Check, names []string) map[string]error {
+	out := map[string]error{}
+	for _, name := range names {
+		if chk, ok := checks[name]; ok {
+			out[name] = safeCheck(ctx, chk)
+		}
+	}
+	return out
 }
 
 func checkNamesOf(parsed map[string]threatmodel.Evidence) []string {
@@ -214,6 +273,39 @@ func checkNamesOf(parsed map[string]threatmodel.Evidence) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func platformNamesOf(m *threatmodel.Model) []string {
+	var out []string
+	for _, c := range m.Controls {
+		if c.Kind == threatmodel.ControlPlatform && c.Check != "" && !slices.Contains(out, c.Check) {
+			out = append(out, c.Check)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// platformResult is a platform check's outcome: err set when it was not verifiable.
+type platformResult struct {
+	holds  bool
+	detail string
+	err    error
+}
+
+// runPlatform runs a platform check; a check the pipeline does not provide, or one that
+// panics, is not verifiable.
+func runPlatform(ctx context.Context, chk PlatformCheck) (res platformResult) {
+	if chk == nil {
+		return platformResult{err: errors.New("the pipeline provides no such platform check")}
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			res = platformResult{err: fmt.Errorf("platform check panicked: %v", v)}
+		}
+	}()
+	res.holds, res.detail, res.err = chk(ctx)
+	return res
 }
 
 // safeCheck runs a check, turning a panic into a failure.

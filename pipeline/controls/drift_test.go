@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// fixedNow is inside the fixture's manual attestation (2026-01-01 .. 2027-01-01).
+// fixedNow is the time of every fixture run.
 var fixedNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
 const fixtureModel = "threatmodel/threatmodel.yaml"
@@ -61,7 +61,7 @@ func fixtureOptions(dir string) Options {
 	return Options{
 		Root: dir, Model: fixtureModel, GoEnv: []string{"GOWORK=off", "GOFLAGS=-mod=mod"}, GoFlags: []string{"-count=1"},
 		PolicyRoot: "policy", PolicyData: []string{}, Now: func() time.Time { return fixedNow },
-		Revision: strings.Repeat("ab", 20), Dirty: &clean,
+		Revision: strings.Repeat("ab", 20), Dirty: &clean, Reviewers: []byte(`{"reviewers": {}}`),
 	}
 }
 
@@ -126,7 +126,7 @@ func TestDriftGuard(t *testing.T) {
 			mustEdit(tb, dir, "check.go", "return min(n, 10)", "return min(n, 10) +")
 		}, RuleEvidenceMissing, "C-LIMIT", "did not build"},
 		{"removing a control that a threat still names", func(tb testing.TB, dir string) {
-			mustEdit(tb, dir, fixtureModel, "  - id: C-LIMIT\n    title: Sizes are limited\n    description: Limit caps its input.\n    layer: runtime\n    kind: tested\n    source: [fixture]\n    implementation: [check.go]\n    evidence:\n      - go:example.com/fixture.TestLimit\n", "")
+			mustEdit(tb, dir, fixtureModel, "  - id: C-LIMIT\n    title: Sizes are limited\n    description: Limit caps its input.\n    layer: runtime\n    kind: tested\n    source: [fixture]\n    implementation: [check.go#Limit]\n    evidence:\n      - go:example.com/fixture.TestLimit\n", "")
 		}, RuleModelInvalid, "T-FLOOD", "controls names C-LIMIT, which does not exist"},
 		{"adding a threat without a control", func(tb testing.TB, dir string) {
 			mustEdit(tb, dir, fixtureModel, "controls:\n  - id: C-CHECK\n", "  - {id: T-NEW, title: New, description: d, impact: i, likelihood: low, mitigation: m, stride: [spoofing], cwe: [CWE-287]}\ncontrols:\n  - id: C-CHECK\n")
@@ -161,17 +161,26 @@ func TestDriftGuard(t *testing.T) {
 		{"the policy does not compile", func(tb testing.TB, dir string) {
 			mustEdit(tb, dir, "policy/fixture/policy.rego", `allow if input.value != ""`, `allow if input.value !=`)
 		}, RuleEvidenceMissing, "C-CHECK", "load "},
-		{"the manual attestation expired", func(tb testing.TB, dir string) {
-			mustEdit(tb, dir, fixtureModel, `expires: "2027-01-01"`, `expires: "2026-05-31"`)
-		}, RuleManualExpired, "C-REVIEW", "expired on 2026-05-31"},
-		{"the manual control was never attested", func(tb testing.TB, dir string) {
-			mustEdit(tb, dir, fixtureModel, `{who: Alice, role: reviewer, when: "2026-01-01", expires: "2027-01-01", record: ticket 1}`, `{who: "", role: reviewer, when: "", expires: "", record: ticket 1}`)
-		}, RuleManualUnattested, "C-REVIEW", "never attested: the reviewer must verify it"},
 		{"an implementation file is gone", func(tb testing.TB, dir string) {
 			if err := os.Remove(filepath.Join(dir, "policy/fixture/policy.rego")); err != nil {
 				tb.Fatal(err)
 			}
 		}, RuleImplementationGone, "C-CHECK", "implementation path policy/fixture/policy.rego does not exist"},
+		{"C-CONTROLS-ATTESTED a symbol the code does not declare", func(tb testing.TB, dir string) {
+			mustEdit(tb, dir, fixtureModel, "check.go#Limit", "check.go#Limt")
+		}, RuleTrace, "C-LIMIT", "check.go declares no Limt"},
+		{"a control that names no symbol", func(tb testing.TB, dir string) {
+			mustEdit(tb, dir, fixtureModel, "check.go#Limit", "check.go")
+		}, RuleTrace, "C-LIMIT", "names no symbol"},
+		{"a rule the model names whose METADATA names another control", func(tb testing.TB, dir string) {
+			mustEdit(tb, dir, "policy/fixture/policy.rego", "controls: [C-CHECK]", "controls: [C-LIMIT]")
+		}, RuleTrace, "C-CHECK", "does not name C-CHECK in custom.controls"},
+		{"a rule claims a control whose implementation does not list its file", func(tb testing.TB, dir string) {
+			mustEdit(tb, dir, "policy/fixture/policy.rego", "controls: [C-CHECK]", "controls: [C-CHECK, C-LIMIT]")
+		}, RuleTrace, "C-LIMIT", "does not list policy/fixture/policy.rego"},
+		{"a rule claims a control the model lacks", func(tb testing.TB, dir string) {
+			mustEdit(tb, dir, "policy/fixture/policy.rego", "controls: [C-CHECK]", "controls: [C-CHECK, C-GHOST]")
+		}, RuleTrace, "", "rules name C-GHOST in custom.controls, which the model does not define"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -23,7 +23,7 @@ func mdStatus(s string) string {
 	case StatusSkip:
 		return "⚠️ skipped"
 	case StatusMissing:
-		return "❌ missing"
+		return "⏳ attestation missing"
 	}
 	return "❌ fail"
 }
@@ -92,6 +92,9 @@ func (r *Report) Markdown() []byte {
 	var b bytes.Buffer
 	s := r.Summary
 	verdict := "✅ every control holds"
+	if r.Passed && s.AttestationsMissing > 0 {
+		verdict = fmt.Sprintf("✅ every tested control holds; ⏳ %d attestations missing", s.AttestationsMissing)
+	}
 	if !r.Passed {
 		verdict = fmt.Sprintf("❌ %d findings", s.Findings)
 	}
@@ -106,8 +109,9 @@ func (r *Report) Markdown() []byte {
 	fmt.Fprintf(&b, "| | |\n|---|---|\n")
 	fmt.Fprintf(&b, "| model | `%s` `%s` |\n| revision | `%s` |\n| run | %s, %.1fs (go test %.1fs over %d packages, rego %.1fs over %d packages) |\n",
 		r.Model, r.ModelDigest, rev, r.Started.Format("2006-01-02 15:04:05Z"), r.Seconds, r.GoSeconds, len(r.GoPackages), r.RegoSeconds, len(r.RegoPackages))
-	fmt.Fprintf(&b, "| threats | %d/%d hold |\n| tested controls | %d/%d hold |\n| manual controls | %d/%d attested and current |\n| evidence | %d/%d pass |\n\n",
-		s.ThreatsPassing, s.Threats, s.TestedPassing, s.Tested, s.ManualPassing, s.Manual, s.EvidencePassing, s.Evidence)
+	fmt.Fprintf(&b, "| threats | %d/%d hold |\n| tested controls | %d/%d hold |\n| manual controls | %d/%d attested and current |\n| platform controls | %d/%d verified |\n| evidence | %d/%d pass |\n| attestations missing | %d%s |\n\n",
+		s.ThreatsPassing, s.Threats, s.TestedPassing, s.Tested, s.ManualPassing, s.Manual, s.PlatformPassing, s.Platform,
+		s.EvidencePassing, s.Evidence, s.AttestationsMissing, missingList(r.AttestationsMissing))
 
 	if r.model != nil {
 		b.WriteString("## Data flows and trust boundaries\n\n")
@@ -137,7 +141,7 @@ func (r *Report) Markdown() []byte {
 			strings.Join(t.STRIDE, ", "), strings.Join(t.CWE, ", "), t.Likelihood, mdEscape(t.Impact), pass, len(t.Controls), mdStatus(t.Status))
 	}
 
-	b.WriteString("\n## Traceability matrix\n\n● = the threat names the control. Evidence counts passing/total; manual controls are reported apart below.\n\n")
+	b.WriteString("\n## Traceability matrix\n\n● = the threat names the control. Evidence counts passing/total; manual and platform controls are reported apart below.\n\n")
 	b.WriteString("| control | layer | kind |")
 	for _, t := range r.Threats {
 		fmt.Fprintf(&b, " %s |", t.ID)
@@ -163,19 +167,7 @@ func (r *Report) Markdown() []byte {
 		}
 	}
 
-	b.WriteString("\n## Organisational controls (manual)\n\nReported apart and never counted as tested. A control holds while its attestation is current.\n\n")
-	b.WriteString("| control | role | who | when | expires | record | status |\n|---|---|---|---|---|---|---|\n")
-	for _, c := range r.Controls {
-		if c.Kind != threatmodel.ControlManual {
-			continue
-		}
-		a := c.Attestation
-		if a == nil {
-			a = &threatmodel.Attest{}
-		}
-		fmt.Fprintf(&b, "| %s %s | %s | %s | %s | %s | %s | %s |\n", c.ID, mdEscape(c.Title), mdEscape(a.Role), dash(a.Who), dash(a.When), dash(a.Expires), mdEscape(a.Record), mdStatus(c.Status))
-	}
-
+	r.markdownAttested(&b)
 	b.WriteString("\n## Evidence by control\n\n")
 	for _, c := range r.Controls {
 		if c.Kind == threatmodel.ControlManual {
@@ -206,6 +198,58 @@ func (r *Report) Markdown() []byte {
 		b.WriteString("\n</details>\n")
 	}
 	return b.Bytes()
+}
+
+// markdownAttested writes the manual and platform controls: who attested and until when, or
+// what the platform showed, and a plain list of the attestations still missing.
+func (r *Report) markdownAttested(b *bytes.Buffer) {
+	b.WriteString("\n## Attested and platform controls\n\nReported apart and never counted as tested. A manual control holds through a signed attestation by a reviewer key of `policy/data/reviewers.json` holding its role; a platform control through what GitHub shows.\n\n")
+	b.WriteString("| control | kind | role or check | attested by | attested | valid until | evidence | status |\n|---|---|---|---|---|---|---|---|\n")
+	for _, c := range r.Controls {
+		if c.Kind != threatmodel.ControlManual && c.Kind != threatmodel.ControlPlatform {
+			continue
+		}
+		who, when, until, what := "", "", "", ""
+		if a := c.Attestation; a != nil {
+			who, when, until, what = a.Attester, a.AttestedAt.UTC().Format("2006-01-02"), a.Expires, a.Evidence
+		}
+		scope := c.Role
+		if c.Kind == threatmodel.ControlPlatform {
+			scope = "`" + c.Check + "`"
+			for _, e := range c.Evidence {
+				if e.Kind == "platform" {
+					what = e.Detail
+				}
+			}
+		}
+		fmt.Fprintf(b, "| %s %s | %s | %s | %s | %s | %s | %s | %s |\n", c.ID, mdEscape(c.Title), c.Kind, mdEscape(scope),
+			dash(who), dash(when), dash(until), dash(what), mdStatus(c.Status))
+	}
+	for _, c := range r.Controls {
+		for _, e := range c.Evidence {
+			if e.Kind == "attestation" && e.Status == StatusFail {
+				fmt.Fprintf(b, "\n- ❌ **%s** rejected `%s`: %s", c.ID, strings.TrimPrefix(e.ID, "attestation:"), mdEscape(e.Detail))
+			}
+		}
+	}
+	fmt.Fprintf(b, "\n### Attestations missing: %d\n\n", len(r.AttestationsMissing))
+	if len(r.AttestationsMissing) == 0 {
+		b.WriteString("None: every manual control is attested and every platform control verified.\n")
+	}
+	for _, m := range r.AttestationsMissing {
+		fmt.Fprintf(b, "- **%s** (%s): %s\n", m.Control, m.Kind, mdEscape(m.Reason))
+	}
+}
+
+func missingList(ms []MissingAttestation) string {
+	if len(ms) == 0 {
+		return ""
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.Control
+	}
+	return ": " + strings.Join(ids, ", ")
 }
 
 func statusIcon(s string) string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -22,8 +23,17 @@ type Report struct {
 	Dirty       bool      `json:"dirty"`        // the work tree had uncommitted changes
 	Started     time.Time `json:"started"`
 	Seconds     float64   `json:"seconds"`
-	Passed      bool      `json:"passed"`
-	Summary     Summary   `json:"summary"`
+	// Passed: every tested control holds, no control failed (a rejected attestation, a
+	// platform setting shown missing), every threat holds; with RequireAttestations also no
+	// attestation is missing.
+	Passed  bool    `json:"passed"`
+	Summary Summary `json:"summary"`
+	// Reviewers says how many reviewer keys manual controls were judged with, and from where.
+	Reviewers string `json:"reviewers"`
+	// AttestationsMissing lists, in model order, the manual controls without a current signed
+	// attestation and the platform controls not verifiable here. They do not fail a run
+	// unless attestations are required; every report names them.
+	AttestationsMissing []MissingAttestation `json:"attestations_missing"`
 
 	Problems []threatmodel.Problem `json:"problems"` // the model's own inconsistencies
 	Findings []Finding             `json:"findings"` // every reason the verification fails
@@ -35,7 +45,26 @@ type Report struct {
 	RegoPackages []string `json:"rego_packages"`
 	RegoSeconds  float64  `json:"rego_seconds"`
 
-	model *threatmodel.Model
+	model               *threatmodel.Model
+	requireAttestations bool
+}
+
+// MissingAttestation is a control that holds only once attested or verified on the platform.
+type MissingAttestation struct {
+	Control string `json:"control"`
+	Kind    string `json:"kind"` // manual or platform
+	Reason  string `json:"reason"`
+}
+
+// Attested is the valid attestation a manual control holds by.
+type Attested struct {
+	File       string    `json:"file"`
+	KeyID      string    `json:"key_id"`
+	Attester   string    `json:"attester"`
+	Role       string    `json:"role"`
+	AttestedAt time.Time `json:"attested_at"`
+	Expires    string    `json:"expires"`
+	Evidence   string    `json:"evidence"`
 }
 
 // Summary counts.
@@ -48,9 +77,14 @@ type Summary struct {
 	TestedPassing   int `json:"tested_passing"`
 	Manual          int `json:"manual"`
 	ManualPassing   int `json:"manual_passing"`
-	Evidence        int `json:"evidence"`
-	EvidencePassing int `json:"evidence_passing"`
-	Findings        int `json:"findings"`
+	Platform        int `json:"platform"`
+	PlatformPassing int `json:"platform_passing"`
+	// AttestationsMissing counts manual controls without a current attestation and platform
+	// controls not verifiable here.
+	AttestationsMissing int `json:"attestations_missing"`
+	Evidence            int `json:"evidence"`
+	EvidencePassing     int `json:"evidence_passing"`
+	Findings            int `json:"findings"`
 }
 
 // ThreatResult is one threat's outcome: it holds when it has controls and all of them hold.
@@ -69,17 +103,22 @@ type ThreatResult struct {
 
 // ControlResult is one control's outcome.
 type ControlResult struct {
-	ID          string              `json:"id"`
-	Title       string              `json:"title"`
-	Layer       string              `json:"layer"`
-	Kind        string              `json:"kind"`
-	Line        int                 `json:"line"`
-	Threats     []string            `json:"threats"`
-	Status      string              `json:"status"`
-	Reasons     []string            `json:"reasons,omitempty"`
-	Pending     string              `json:"pending,omitempty"`
-	Evidence    []EvidenceResult    `json:"evidence"`
-	Attestation *threatmodel.Attest `json:"attestation,omitempty"`
+	ID       string           `json:"id"`
+	Title    string           `json:"title"`
+	Layer    string           `json:"layer"`
+	Kind     string           `json:"kind"`
+	Line     int              `json:"line"`
+	Threats  []string         `json:"threats"`
+	Status   string           `json:"status"` // pass, fail, or missing (an attestation)
+	Reasons  []string         `json:"reasons,omitempty"`
+	Pending  string           `json:"pending,omitempty"`
+	Evidence []EvidenceResult `json:"evidence"`
+	// Role is the role that may attest a manual control; Attestation the valid attestation it
+	// holds by; Check a platform control's check; Missing says why its attestation is missing.
+	Role        string    `json:"role,omitempty"`
+	Attestation *Attested `json:"attestation,omitempty"`
+	Check       string    `json:"check,omitempty"`
+	Missing     string    `json:"missing,omitempty"`
 }
 
 // EvidenceResult is one evidence id's outcome.
@@ -114,8 +153,14 @@ func (r *Report) Predicate(allowDirty bool) (*predicate.Controls, error) {
 	if r.Dirty && !allowDirty {
 		return nil, fmt.Errorf("%w: the work tree has uncommitted changes, so the results are not those of %s", ErrNoPredicate, r.Revision)
 	}
-	p := &predicate.Controls{Revision: r.Revision, ModelDigest: r.ModelDigest, Passed: r.Passed,
-		Controls: map[string]predicate.ControlResult{}}
+	dirty := r.Dirty
+	p := &predicate.Controls{Revision: r.Revision, ModelDigest: r.ModelDigest, Dirty: &dirty,
+		Passed:   r.Passed && len(r.AttestationsMissing) == 0,
+		Controls: map[string]predicate.ControlResult{}, AttestationsMissing: []string{}}
+	for _, m := range r.AttestationsMissing {
+		p.AttestationsMissing = append(p.AttestationsMissing, m.Control)
+	}
+	sort.Strings(p.AttestationsMissing)
 	for _, c := range r.Controls {
 		cr := predicate.ControlResult{Status: c.Status, Kind: c.Kind, Reason: strings.Join(c.Reasons, "; ")}
 		for _, e := range c.Evidence {

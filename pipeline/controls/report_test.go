@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secure-movie-service/sms/pipeline/predicate"
 )
@@ -18,19 +19,24 @@ import (
 // use) accepts, it passes only when every control held, it names every failed control, and it
 // is refused when its revision is unknown or the work tree was dirty.
 func TestPredicateMatchesTheAdmissionShape(t *testing.T) {
-	pass := mustVerify(t, mustFixture(t))
+	attested := mustFixture(t)
+	mustAttest(t, attested, mustKit(t).alice, fixedNow.Add(-time.Hour), "2027-01-01")
+	pass := mustVerifyWith(t, attested, nil)
+	unattested := mustVerifyWith(t, mustFixture(t), nil)
 	failing := mustFixture(t)
 	mustEdit(t, failing, "check_test.go", "func TestLimit(", "func TestLimitCaps(")
-	fail := mustVerify(t, failing)
+	fail := mustVerifyWith(t, failing, nil)
 
 	for _, tc := range []struct {
-		name   string
-		r      *Report
-		passed bool
-		failed []string
+		name    string
+		r       *Report
+		passed  bool
+		failed  []string
+		missing []string
 	}{
-		{"every control holds", pass, true, []string{}},
-		{"a control fails", fail, false, []string{"C-LIMIT"}},
+		{"every control holds", pass, true, []string{}, []string{}},
+		{"C-MANUAL-SIGNED an attestation is missing", unattested, false, []string{}, []string{"C-REVIEW"}},
+		{"a control fails", fail, false, []string{"C-LIMIT"}, []string{"C-REVIEW"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := tc.r.Predicate(false)
@@ -50,7 +56,7 @@ func TestPredicateMatchesTheAdmissionShape(t *testing.T) {
 				t.Fatalf("pipeline/predicate refuses it: %v\n%s", err, raw)
 			}
 			c := s.Controls
-			if c.Passed != tc.passed || !slices.Equal(c.Failed, tc.failed) || c.Total != 3 ||
+			if c.Passed != tc.passed || !slices.Equal(c.Failed, tc.failed) || !slices.Equal(c.AttestationsMissing, tc.missing) || c.Total != 3 ||
 				c.Revision != tc.r.Revision || c.ModelDigest != tc.r.ModelDigest || !strings.HasPrefix(c.ModelDigest, "sha256:") {
 				t.Fatalf("summary %+v", c)
 			}
@@ -84,7 +90,8 @@ func TestPredicateMatchesTheAdmissionShape(t *testing.T) {
 func TestReports(t *testing.T) {
 	dir := mustFixture(t)
 	mustEdit(t, dir, "check_test.go", "func TestLimit(t *testing.T) {\n", "func TestLimit(t *testing.T) {\n\tt.Skip(\"flaky\")\n")
-	r := mustVerify(t, dir)
+	mustAttest(t, dir, mustKit(t).alice, fixedNow.Add(-time.Hour), "2027-01-01")
+	r := mustVerifyWith(t, dir, nil)
 	out := t.TempDir()
 	note, err := r.Write(out, false)
 	if err != nil || note != "" {
@@ -100,8 +107,10 @@ func TestReports(t *testing.T) {
 
 	text := read(FileText)
 	for _, want := range []string{
-		"FAIL T-FLOOD  Flood", "  FAIL C-LIMIT", "SKIP go:example.com/fixture.TestLimit", "pass C-REVIEW",
-		"FAIL: controls 2/3 hold (tested 1/2, manual 1/1); threats 1/2; evidence 2/3; 1 findings",
+		"FAIL T-FLOOD  Flood", "  FAIL C-LIMIT", "SKIP go:example.com/fixture.TestLimit", "pass C-REVIEW  A person reviews  (manual, role: reviewer)",
+		"attested by Alice Example (reviewer) on 2026-06-01, valid until 2027-01-01: https://tracker.example/REVIEW-1",
+		"attestations missing: 0\n",
+		"FAIL: controls 2/3 hold (tested 1/2, manual 1/1, platform 0/0); threats 1/2; evidence 2/3; 1 findings; 0 attestations missing",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report.txt lacks %q:\n%s", want, text)
@@ -113,7 +122,8 @@ func TestReports(t *testing.T) {
 		"```mermaid\nflowchart LR\n", `subgraph TB_POD["TB-POD: Pod"]`, `CMP_API("API")`, `CMP_CLIENT -->|"DF-CLIENT-API: HTTPS"| CMP_API`,
 		"## Traceability matrix", "| control | layer | kind | T-BAD-INPUT | T-FLOOD | evidence | status |",
 		"| [C-LIMIT](#c-limit) Sizes are limited | runtime | tested | | ● | 0/1 evidence | ❌ fail |",
-		"## Organisational controls (manual)", "| C-REVIEW A person reviews | reviewer | Alice | 2026-01-01 | 2027-01-01 |",
+		"## Attested and platform controls", "| C-REVIEW A person reviews | manual | reviewer | Alice Example | 2026-06-01 | 2027-01-01 | https://tracker.example/REVIEW-1 | ✅ pass |",
+		"### Attestations missing: 0",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q", want)
@@ -138,9 +148,48 @@ func TestReports(t *testing.T) {
 	if err := xml.Unmarshal([]byte(read(FileJUnit)), &junit); err != nil || junit.Tests != 5 || junit.Failures != 2 {
 		t.Fatalf("junit.xml: %v tests %d failures %d", err, junit.Tests, junit.Failures)
 	}
+	// Who attested and until when, in JUnit and JSON too.
+	if j := read(FileJUnit); !strings.Contains(j, "attested by Alice Example (reviewer) on 2026-06-01, valid until 2027-01-01") {
+		t.Errorf("junit.xml does not name the attester:\n%s", j)
+	}
+	if c, _ := back.control("C-REVIEW"); c.Attestation == nil || c.Attestation.Attester != "Alice Example" || c.Attestation.Expires != "2027-01-01" || c.Attestation.KeyID != mustKit(t).alice.Signer.ID {
+		t.Errorf("report.json attestation %+v", c.Attestation)
+	}
 
 	var p predicate.Controls
 	if err := json.Unmarshal([]byte(read(FilePredicate)), &p); err != nil || p.Passed || p.Controls["C-LIMIT"].Evidence[0].Status != StatusSkip {
 		t.Fatalf("predicate.json: %v %+v", err, p)
+	}
+}
+
+// TestReportsListMissingAttestations is evidence for C-MANUAL-SIGNED: a run whose tested
+// controls hold passes, and every report (text, Markdown, JSON, JUnit, the predicate) names
+// each attestation still missing and why.
+func TestReportsListMissingAttestations(t *testing.T) {
+	r := mustVerifyWith(t, mustFixture(t), nil)
+	if !r.Passed || len(r.Findings) != 0 {
+		t.Fatalf("tested controls hold, yet passed %v: %+v", r.Passed, r.Findings)
+	}
+	out := t.TempDir()
+	if _, err := r.Write(out, false); err != nil {
+		t.Fatal(err)
+	}
+	const why = `no signed attestation; a reviewer with role "reviewer" must attest it (pipeline controls attest --control C-REVIEW)`
+	for file, wants := range map[string][]string{
+		FileText:      {"attestations missing: 1\n  C-REVIEW (manual): " + why, "PASS (tested controls; attestations missing): controls 2/3 hold", "MISS C-REVIEW"},
+		FileMarkdown:  {"### Attestations missing: 1\n\n- **C-REVIEW** (manual): " + why, "| attestations missing | 1: C-REVIEW |", "⏳ 1 attestations missing"},
+		FileJSON:      {`"attestations_missing": [`, `"control": "C-REVIEW"`, `"reason": "` + strings.ReplaceAll(why, `"`, `\"`)},
+		FileJUnit:     {"C-REVIEW does not hold", "attestation missing: " + strings.ReplaceAll(why, `"`, "&#34;")},
+		FilePredicate: {`"attestations_missing": [` + "\n    \"C-REVIEW\"\n  ]", `"status": "missing"`},
+	} {
+		b, err := os.ReadFile(filepath.Join(out, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range wants {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s lacks %q:\n%s", file, want, b)
+			}
+		}
 	}
 }

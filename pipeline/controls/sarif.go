@@ -1,113 +1,75 @@
 package controls
 
 import (
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"strings"
 
+	"github.com/secure-movie-service/sms/pipeline/buildinfo"
+	"github.com/secure-movie-service/sms/pipeline/sarif"
 	"github.com/secure-movie-service/sms/threatmodel"
 )
 
-type sarifLog struct {
-	Schema  string     `json:"$schema"`
-	Version string     `json:"version"`
-	Runs    []sarifRun `json:"runs"`
-}
-
-type sarifRun struct {
-	Tool        sarifTool         `json:"tool"`
-	Invocations []sarifInvocation `json:"invocations"`
-	Results     []sarifResult     `json:"results"`
-	Properties  map[string]any    `json:"properties,omitempty"`
-}
-
-type sarifInvocation struct {
-	ExecutionSuccessful bool `json:"executionSuccessful"`
-}
-
-type sarifTool struct {
-	Driver sarifDriver `json:"driver"`
-}
-
-type sarifDriver struct {
-	Name           string      `json:"name"`
-	InformationURI string      `json:"informationUri,omitempty"`
-	Rules          []sarifRule `json:"rules"`
-}
-
-type sarifText struct {
-	Text string `json:"text"`
-}
-
-type sarifRule struct {
-	ID                   string            `json:"id"`
-	Name                 string            `json:"name"`
-	ShortDescription     sarifText         `json:"shortDescription"`
-	DefaultConfiguration map[string]string `json:"defaultConfiguration"`
-}
-
-type sarifResult struct {
-	RuleID              string            `json:"ruleId"`
-	RuleIndex           int               `json:"ruleIndex"`
-	Level               string            `json:"level"`
-	Message             sarifText         `json:"message"`
-	Locations           []sarifLocation   `json:"locations"`
-	PartialFingerprints map[string]string `json:"partialFingerprints"`
-}
-
-type sarifLocation struct {
-	PhysicalLocation sarifPhysical `json:"physicalLocation"`
-}
-
-type sarifPhysical struct {
-	ArtifactLocation sarifArtifact `json:"artifactLocation"`
-	Region           sarifRegion   `json:"region"`
-}
-
-type sarifArtifact struct {
-	URI       string `json:"uri"`
-	URIBaseID string `json:"uriBaseId"`
-}
-
-type sarifRegion struct {
-	StartLine int `json:"startLine"`
+// ruleHelp is the full description and help of each finding rule, for code scanning. A
+// rule without an entry here gets its short text and a pointer to the model.
+var ruleHelp = map[string]struct{ Full, Help string }{
+	RuleModelInvalid: {"The threat model does not load or is inconsistent: a duplicate id, a dangling reference between threats and controls, or a field outside the schema.",
+		"Run `go test ./threatmodel/` and fix threatmodel/threatmodel.yaml at the line the finding names."},
+	RuleThreatNoControl: {"Every threat must name at least one control that answers it.",
+		"Add the control ids that mitigate the threat to its `controls:` list, or add a control."},
+	RuleControlNoThreat: {"Every control must answer at least one threat; a control no threat names is dead weight or a missing link.",
+		"Name the control in the `controls:` list of the threats it answers."},
+	RuleControlNoEvidence: {"A tested control must list evidence: go:, rego: or check: ids that prove it holds.",
+		"Add evidence ids (`go:<import path>.<TestName>[/<subtest>]`, `rego:<package>.<rule>`, `check:<name>`) to the control."},
+	RuleEvidenceMissing: {"An evidence id names a test that did not run, or a check the pipeline does not provide, so nothing proves the control.",
+		"Check the spelling of the evidence id against `go test -list`, the Rego test names, or `pipeline controls` checks."},
+	RuleEvidenceFailed: {"A test or check named as evidence failed, so the control does not hold.",
+		"Run the named test (`go test -run 'TestName/subtest' ./pkg/`) or check and fix the code or the control."},
+	RuleEvidenceSkipped: {"A test named as evidence was skipped; a skipped test proves nothing.",
+		"Make the test run in CI (no t.Skip on a missing tool: install the tool through the Makefile)."},
+	RuleAttestationRejected: {"A manual control's attestation is present but does not verify: not signed by a reviewer key of policy/data, a reviewer without the control's role, expired, dated in the future, or over another text of the control.",
+		"Record a new attestation with `pipeline controls attest` by a reviewer who holds the role, or remove the rejected file."},
+	RuleAttestationMissing: {"With --require-attestations every manual control needs a current signed attestation and every platform control a verified platform setting; this one has neither.",
+		"A reviewer with the control's role runs `pipeline controls attest`; platform controls need GITHUB_TOKEN and GITHUB_REPOSITORY."},
+	RulePlatformFailed: {"The platform (GitHub) shows that a setting a platform control requires is not there.",
+		"Fix the repository's branch protection or rulesets as the finding says."},
+	RuleTrace: {"A control's implementation names a symbol (path#Symbol) that does not exist, names no symbol though it points at code, or a Rego rule's custom.controls and the model disagree.",
+		"Point the implementation at the function, type or rule that answers the control, and name the control in the rule's METADATA custom.controls."},
+	RuleImplementationGone: {"A path named as a control's implementation does not exist, so the model points at nothing.",
+		"Correct the `implementation:` path of the control, or restore the file."},
 }
 
 // SARIF renders every finding as a SARIF 2.1.0 result at the line of its control (or
 // threat) in the model, so code scanning annotates threatmodel.yaml.
 func (r *Report) SARIF() ([]byte, error) {
-	driver := sarifDriver{Name: "pipeline controls",
+	driver := sarif.Driver{Name: "pipeline controls", Version: buildinfo.Version(),
 		InformationURI: "https://github.com/secure-movie-service/sms/tree/main/threatmodel"}
-	index := map[string]int{}
-	for i, rule := range Rules {
-		index[rule.ID] = i
-		driver.Rules = append(driver.Rules, sarifRule{ID: rule.ID, Name: rule.Name,
-			ShortDescription: sarifText{rule.Text}, DefaultConfiguration: map[string]string{"level": "error"}})
-	}
-	run := sarifRun{Tool: sarifTool{driver}, Invocations: []sarifInvocation{{ExecutionSuccessful: true}},
-		Results: []sarifResult{}, Properties: map[string]any{"revision": r.Revision, "modelDigest": r.ModelDigest}}
-	for _, f := range r.Findings {
-		line := f.Line
-		if line < 1 {
-			line = 1
+	for _, rule := range Rules {
+		h, ok := ruleHelp[rule.ID]
+		if !ok {
+			h.Full, h.Help = rule.Text, "See the control or threat at the line named in "+r.Model+"."
 		}
+		driver.Rules = append(driver.Rules, sarif.Rule{ID: rule.ID, Name: rule.Name,
+			ShortDescription: sarif.Message{Text: rule.Text}, FullDescription: sarif.Message{Text: h.Full},
+			Help:                 sarif.Message{Text: h.Help, Markdown: h.Help},
+			DefaultConfiguration: &sarif.Configuration{Level: "error"}})
+	}
+	results := []sarif.Result{}
+	for _, f := range r.Findings {
 		subject := f.Control
 		if subject == "" {
 			subject = f.Threat
 		}
-		run.Results = append(run.Results, sarifResult{
-			RuleID: f.Rule, RuleIndex: index[f.Rule], Level: "error",
-			Message: sarifText{f.String()},
-			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{
-				ArtifactLocation: sarifArtifact{URI: r.Model, URIBaseID: "%SRCROOT%"},
-				Region:           sarifRegion{StartLine: line},
-			}}},
+		results = append(results, sarif.Result{
+			RuleID: f.Rule, Level: "error", Message: sarif.Message{Text: f.String()},
+			Locations:           []sarif.Location{sarif.At(r.Model, max(f.Line, 1), 0)},
 			PartialFingerprints: map[string]string{"controlFinding/v1": f.Rule + "|" + subject + "|" + f.Evidence},
 		})
 	}
-	b, err := json.MarshalIndent(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}}, "", "  ")
-	return append(b, '\n'), err
+	log := sarif.New(driver, results)
+	log.Runs[0].Invocations = []sarif.Invocation{{ExecutionSuccessful: true}}
+	log.Runs[0].Properties = map[string]any{"revision": r.Revision, "modelDigest": r.ModelDigest}
+	return log.Marshal()
 }
 
 type junitSuites struct {

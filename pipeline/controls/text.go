@@ -28,8 +28,11 @@ func short(s string, n int) string {
 }
 
 func (r *Report) evidenceCount(c ControlResult) string {
-	if c.Kind == threatmodel.ControlManual {
+	switch c.Kind {
+	case threatmodel.ControlManual:
 		return "manual"
+	case threatmodel.ControlPlatform:
+		return "platform"
 	}
 	n := 0
 	for _, e := range c.Evidence {
@@ -89,7 +92,7 @@ func (r *Report) WriteText(w io.Writer, verbose bool) {
 
 	fmt.Fprintf(w, "\ntested controls\n")
 	for _, c := range r.Controls {
-		if c.Kind == threatmodel.ControlManual || (!verbose && c.Status == StatusPass) {
+		if c.Kind != threatmodel.ControlTested || (!verbose && c.Status == StatusPass) {
 			continue
 		}
 		fmt.Fprintf(w, "%s %s  %s  (%s; line %d)\n", mark(c.Status), c.ID, c.Title, r.evidenceCount(c), c.Line)
@@ -115,17 +118,7 @@ func (r *Report) WriteText(w io.Writer, verbose bool) {
 		fmt.Fprintf(w, "  all %d hold\n", r.Summary.Tested)
 	}
 
-	fmt.Fprintf(w, "\norganisational controls (manual: reported apart, never counted as tested)\n")
-	for _, c := range r.Controls {
-		if c.Kind != threatmodel.ControlManual {
-			continue
-		}
-		detail := ""
-		if len(c.Evidence) > 0 {
-			detail = c.Evidence[0].Detail
-		}
-		fmt.Fprintf(w, "%s %s  %s\n    %s\n", mark(c.Status), c.ID, c.Title, detail)
-	}
+	r.writeAttested(w)
 
 	var other []Finding
 	for _, f := range r.Findings {
@@ -142,10 +135,44 @@ func (r *Report) WriteText(w io.Writer, verbose bool) {
 
 	s := r.Summary
 	verdict := "PASS"
+	if r.Passed && s.AttestationsMissing > 0 {
+		verdict = "PASS (tested controls; attestations missing)"
+	}
 	if !r.Passed {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(w, "\n%s: controls %d/%d hold (tested %d/%d, manual %d/%d); threats %d/%d; evidence %d/%d; %d findings\n",
-		verdict, s.ControlsPassing, s.Controls, s.TestedPassing, s.Tested, s.ManualPassing, s.Manual,
-		s.ThreatsPassing, s.Threats, s.EvidencePassing, s.Evidence, s.Findings)
+	fmt.Fprintf(w, "\n%s: controls %d/%d hold (tested %d/%d, manual %d/%d, platform %d/%d); threats %d/%d; evidence %d/%d; %d findings; %d attestations missing\n",
+		verdict, s.ControlsPassing, s.Controls, s.TestedPassing, s.Tested, s.ManualPassing, s.Manual, s.PlatformPassing, s.Platform,
+		s.ThreatsPassing, s.Threats, s.EvidencePassing, s.Evidence, s.Findings, s.AttestationsMissing)
+}
+
+// writeAttested writes the manual and platform controls — who attested and until when, what
+// the platform showed, which attestation was rejected and why — and then, plainly, every
+// attestation still missing.
+func (r *Report) writeAttested(w io.Writer) {
+	fmt.Fprintf(w, "\nattested and platform controls (reported apart, never counted as tested; %s)\n", r.Reviewers)
+	for _, c := range r.Controls {
+		if c.Kind == threatmodel.ControlTested {
+			continue
+		}
+		scope := "role: " + c.Role
+		if c.Kind == threatmodel.ControlPlatform {
+			scope = "check: " + c.Check
+		}
+		fmt.Fprintf(w, "%s %s  %s  (%s, %s)\n", mark(c.Status), c.ID, c.Title, c.Kind, scope)
+		for _, e := range c.Evidence {
+			if e.Kind == "attestation" || e.Kind == "platform" || e.Status != StatusPass {
+				fmt.Fprintf(w, "    %s %s\n         %s\n", mark(e.Status), e.ID, short(e.Detail, 300))
+			}
+		}
+		for _, reason := range c.Reasons {
+			if !strings.HasPrefix(reason, "evidence ") && !strings.HasPrefix(reason, "attestation ") && !strings.HasPrefix(reason, "platform check ") {
+				fmt.Fprintf(w, "    %s\n", reason)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nattestations missing: %d\n", len(r.AttestationsMissing))
+	for _, m := range r.AttestationsMissing {
+		fmt.Fprintf(w, "  %s (%s): %s\n", m.Control, m.Kind, m.Reason)
+	}
 }

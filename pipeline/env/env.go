@@ -27,7 +27,13 @@ var (
 	BuilderID = Var{"PIPELINE_BUILDER_ID", "SLSA builder id written into provenance; default: the local pipeline builder", false}
 	// InvocationID identifies the build run in SLSA provenance.
 	InvocationID = Var{"PIPELINE_INVOCATION_ID", "SLSA invocation id written into provenance (for example the CI run URL)", false}
+	// GitHubToken lets pipeline controls read the default branch's protection and rulesets.
+	GitHubToken = Var{"GITHUB_TOKEN", "token pipeline controls reads branch protection with (platform controls); unset: not verifiable here", true}
+	// GitHubRepository is owner/name of the repository whose branch protection is read.
+	GitHubRepository = Var{"GITHUB_REPOSITORY", "owner/name of the repository whose default branch protection pipeline controls reads", false}
+	// GitHubAPIURL overrides GitHub's REST API base URL (GitHub Enterprise; tests).
+	GitHubAPIURL = Var{"GITHUB_API_URL", "GitHub REST API base URL; default https://api.github.com", false}
 )
 
 // All lists every variable, for documentation and the usage text.
-var All = []Var{CosignPassword, SourceDateEpoch, BuilderID, InvocationID}
+var All = []Var{CosignPassword, SourceDateEpoch, BuilderID, InvocationID, GitHubToken, GitHubRepository, GitHubAPIURL}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -27,17 +28,15 @@ const (
 // ErrNoPassword is returned when a key would be written or read without a password.
 var ErrNoPassword = errors.New("COSIGN_PASSWORD is empty")
 
-// Generate writes a new encrypted key pair into dir and returns the public key's id.
-// It refuses to overwrite an existing key.
+// ErrKeyExposed is returned when a private key file is readable or writable by group or others.
+var ErrKeyExposed = errors.New("private key file is accessible to group or others")
+
+// Generate writes a new encrypted key pair into dir and returns the public key's id. Both
+// files are created exclusively (O_EXCL, O_NOFOLLOW): an existing file, or a symlink planted
+// where a key will be, is an error and is never written through.
 func Generate(dir string, password []byte) (string, error) {
 	if len(password) == 0 {
 		return "", ErrNoPassword
-	}
-	priv, pub := filepath.Join(dir, PrivateKeyFile), filepath.Join(dir, PublicKeyFile)
-	for _, p := range []string{priv, pub} {
-		if _, err := os.Stat(p); err == nil {
-			return "", fmt.Errorf("keygen: %s already exists", p)
-		}
 	}
 	kb, err := cosign.GenerateKeyPair(func(bool) ([]byte, error) { return password, nil })
 	if err != nil {
@@ -46,13 +45,35 @@ func Generate(dir string, password []byte) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("keygen: %w", err)
 	}
-	if err := os.WriteFile(priv, kb.PrivateBytes, 0o600); err != nil {
+	priv, pub := filepath.Join(dir, PrivateKeyFile), filepath.Join(dir, PublicKeyFile)
+	if err := createExclusive(priv, kb.PrivateBytes, 0o600); err != nil {
 		return "", fmt.Errorf("keygen: %w", err)
 	}
-	if err := os.WriteFile(pub, kb.PublicBytes, 0o644); err != nil { // #nosec G306 -- a public key is meant to be read by others
+	if err := createExclusive(pub, kb.PublicBytes, 0o644); err != nil {
+		_ = os.Remove(priv) // half a pair is no key
 		return "", fmt.Errorf("keygen: %w", err)
 	}
 	return IDFromPEM(kb.PublicBytes)
+}
+
+// createExclusive creates path with mode and writes b, failing when anything (a file, a
+// symlink) is already there.
+func createExclusive(path string, b []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, mode) // #nosec G304 -- the operator's key directory
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		_ = f.Close()
+		_ = os.Remove(path)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		_ = os.Remove(path)
+		return err
+	}
+	return f.Close()
 }
 
 // Signer is a loaded private key with the id of its public half.
@@ -61,8 +82,16 @@ type Signer struct {
 	ID string
 }
 
-// LoadSigner decrypts a cosign private key file.
+// LoadSigner decrypts a cosign private key file. It refuses a file that group or others may
+// read or write (chmod 600 it), as ssh refuses such a private key.
 func LoadSigner(path string, password []byte) (*Signer, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("load key: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("load key %s: %w (mode %04o; chmod 600 it)", path, ErrKeyExposed, fi.Mode().Perm())
+	}
 	b, err := os.ReadFile(path) // #nosec G304 -- the key path is the operator's choice
 	if err != nil {
 		return nil, fmt.Errorf("load key: %w", err)
@@ -87,6 +116,19 @@ type Verifier struct {
 	signature.Verifier
 	ID   string
 	Path string
+}
+
+// LoadVerifiers reads PEM public key files.
+func LoadVerifiers(paths []string) ([]*Verifier, error) {
+	var ks []*Verifier
+	for _, p := range paths {
+		k, err := LoadVerifier(p)
+		if err != nil {
+			return nil, err
+		}
+		ks = append(ks, k)
+	}
+	return ks, nil
 }
 
 // LoadVerifier reads a PEM public key file.

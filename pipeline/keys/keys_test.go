@@ -3,6 +3,7 @@ package keys_test
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,11 +95,52 @@ func TestKeysRefuse(t *testing.T) {
 	})
 	t.Run("overwriting an existing key", func(t *testing.T) {
 		before := mustRead(t, priv)
-		if _, err := keys.Generate(dir, []byte(password)); err == nil || !strings.Contains(err.Error(), "already exists") {
-			t.Fatalf("got %v, want already exists", err)
+		if _, err := keys.Generate(dir, []byte(password)); !errors.Is(err, fs.ErrExist) {
+			t.Fatalf("got %v, want a file-exists error", err)
 		}
 		if !bytes.Equal(before, mustRead(t, priv)) {
 			t.Fatal("the existing key was changed")
+		}
+	})
+	t.Run("a symlink planted where the private key will be", func(t *testing.T) {
+		d, victim := t.TempDir(), filepath.Join(t.TempDir(), "victim")
+		mustWrite(t, victim, []byte("do not touch"))
+		if err := os.Symlink(victim, filepath.Join(d, keys.PrivateKeyFile)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := keys.Generate(d, []byte(password)); !errors.Is(err, fs.ErrExist) {
+			t.Fatalf("got %v, want a file-exists error", err)
+		}
+		if got := mustRead(t, victim); string(got) != "do not touch" {
+			t.Fatalf("the key was written through the symlink: %q", got)
+		}
+	})
+	t.Run("a dangling symlink where the public key will be", func(t *testing.T) {
+		d := t.TempDir()
+		target := filepath.Join(t.TempDir(), "planted.pub")
+		if err := os.Symlink(target, filepath.Join(d, keys.PublicKeyFile)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := keys.Generate(d, []byte(password)); !errors.Is(err, fs.ErrExist) {
+			t.Fatalf("got %v, want a file-exists error", err)
+		}
+		if _, err := os.Stat(target); !errors.Is(err, os.ErrNotExist) {
+			t.Fatal("the public key was written through the symlink")
+		}
+		if _, err := os.Lstat(filepath.Join(d, keys.PrivateKeyFile)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatal("half a key pair was left behind")
+		}
+	})
+	t.Run("a private key group or others may read", func(t *testing.T) {
+		for _, mode := range []os.FileMode{0o640, 0o604, 0o620, 0o644} {
+			p := filepath.Join(t.TempDir(), keys.PrivateKeyFile)
+			mustWrite(t, p, mustRead(t, priv))
+			if err := os.Chmod(p, mode); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := keys.LoadSigner(p, []byte(password)); !errors.Is(err, keys.ErrKeyExposed) {
+				t.Fatalf("mode %04o: got %v, want ErrKeyExposed", mode, err)
+			}
 		}
 	})
 	t.Run("the wrong password", func(t *testing.T) {

@@ -45,6 +45,32 @@ func CosignOptions(ctx context.Context) []ociremote.Option {
 	return []ociremote.Option{ociremote.WithRemoteOptions(RemoteOptions(ctx)...)}
 }
 
+// Client is how a long-running process reaches registries: its own HTTP transport (a byte
+// cap, say) and its own keychain (a mounted Docker config file) instead of the process
+// defaults. The zero Client is RemoteOptions.
+type Client struct {
+	Transport http.RoundTripper
+	Keychain  authn.Keychain
+}
+
+// Remote is RemoteOptions for ctx with the client's transport and keychain, where set.
+func (c Client) Remote(ctx context.Context) []remote.Option {
+	kc := c.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
+	if c.Transport != nil {
+		opts = append(opts, remote.WithTransport(c.Transport))
+	}
+	return opts
+}
+
+// Cosign wraps Remote for cosign's OCI client.
+func (c Client) Cosign(ctx context.Context) []ociremote.Option {
+	return []ociremote.Option{ociremote.WithRemoteOptions(c.Remote(ctx)...)}
+}
+
 // Registry is an OCI registry (go-containerregistry's pkg/registry) served on loopback.
 type Registry struct {
 	Host string // 127.0.0.1:PORT

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -16,24 +17,43 @@ import (
 //	{
 //	  "revision": "<40-hex commit the evidence ran at>",
 //	  "model_digest": "sha256:<hex SHA-256 of threatmodel/threatmodel.yaml>",
-//	  "passed": true,
+//	  "dirty": false,
+//	  "passed": false,
+//	  "attestations_missing": ["C-PENTEST"],
 //	  "controls": {
 //	    "C-AUTHN-01": {
 //	      "status": "pass",
+//	      "kind": "tested",
 //	      "evidence": [{"id": "go:…/auth.TestVerify/C-AUTHN-01_rejects_alg_none", "status": "pass"}]
+//	    },
+//	    "C-PENTEST": {
+//	      "status": "missing",
+//	      "kind": "manual",
+//	      "reason": "attestation missing: no signed attestation; …",
+//	      "evidence": [{"id": "attestation:none", "status": "missing"}]
 //	    }
 //	  }
 //	}
 //
-// status is "pass" or "fail" (per control and per evidence item, where evidence may also be
-// "skip" or "missing"); passed is true exactly when every control passed. Optional fields:
-// "reason" on a control (why it failed) and "kind" ("tested" or "manual"; a manual control
-// carries no test evidence but "evidence" ids naming its record).
+// "dirty" says whether the work tree differed from revision when the evidence ran; it is
+// required, and admission never admits results from a dirty tree.
+// A control's status is "pass", "fail", or "missing": a manual control without a current
+// signed attestation (pipeline/signoff), or a platform control that could not be verified
+// here. Evidence items are "pass", "fail", "skip" or "missing"; a manual control's evidence
+// ids are "attestation:<file>" (or "attestation:none"), a platform control's
+// "platform:<check>". "attestations_missing" lists, sorted, exactly the controls whose status
+// is "missing" (so policy can name each, and treat them apart from failures). "passed" is
+// true exactly when every control passed: a predicate with a missing attestation never has
+// passed true. Optional fields: "reason" on a control (why it failed or what is missing) and
+// "kind" ("tested", "manual" or "platform"; "missing" requires manual or platform).
 type Controls struct {
-	Revision    string                   `json:"revision"`
-	ModelDigest string                   `json:"model_digest"`
-	Passed      bool                     `json:"passed"`
-	Controls    map[string]ControlResult `json:"controls"`
+	Revision    string `json:"revision"`
+	ModelDigest string `json:"model_digest"`
+	Dirty       *bool  `json:"dirty"`
+	Passed      bool   `json:"passed"`
+	// AttestationsMissing lists, sorted, the controls whose status is StatusMissing (absent: none).
+	AttestationsMissing []string                 `json:"attestations_missing,omitempty"`
+	Controls            map[string]ControlResult `json:"controls"`
 }
 
 // ControlResult is one control's outcome.
@@ -50,6 +70,13 @@ type Evidence struct {
 	Status string `json:"status"`
 }
 
+// Control kinds in a controls predicate (threatmodel's kinds).
+const (
+	ControlKindTested   = "tested"
+	ControlKindManual   = "manual"
+	ControlKindPlatform = "platform"
+)
+
 // Status values.
 const (
 	StatusPass    = "pass"
@@ -59,14 +86,17 @@ const (
 )
 
 // ControlsSummary is the verified summary of a controls predicate. Statuses keeps every
-// control's status so that policy can name the ones that failed.
+// control's status so that policy can name the ones that failed; Failed lists the controls
+// whose status is "fail", AttestationsMissing those whose status is "missing" (never both).
 type ControlsSummary struct {
-	Revision    string            `json:"revision"`
-	ModelDigest string            `json:"model_digest"`
-	Passed      bool              `json:"passed"`
-	Total       int               `json:"total"`
-	Failed      []string          `json:"failed"`
-	Statuses    map[string]string `json:"statuses"`
+	Revision            string            `json:"revision"`
+	ModelDigest         string            `json:"model_digest"`
+	Dirty               bool              `json:"dirty"`
+	Passed              bool              `json:"passed"`
+	Total               int               `json:"total"`
+	Failed              []string          `json:"failed"`
+	AttestationsMissing []string          `json:"attestations_missing,omitempty"`
+	Statuses            map[string]string `json:"statuses"`
 }
 
 var (
@@ -83,10 +113,14 @@ func (c *Controls) Validate() error {
 	if !modelDigest.MatchString(c.ModelDigest) {
 		problems = append(problems, "model_digest is not sha256:<64 hex>")
 	}
+	if c.Dirty == nil {
+		problems = append(problems, "dirty is missing")
+	}
 	if len(c.Controls) == 0 {
 		problems = append(problems, "no controls")
 	}
 	allPass := true
+	var missing []string
 	ids := make([]string, 0, len(c.Controls))
 	for id := range c.Controls {
 		ids = append(ids, id)
@@ -97,11 +131,17 @@ func (c *Controls) Validate() error {
 		if !controlID.MatchString(id) {
 			problems = append(problems, fmt.Sprintf("control id %q is not like C-AREA-01", id))
 		}
-		if r.Status != StatusPass && r.Status != StatusFail {
-			problems = append(problems, fmt.Sprintf("%s: status %q is not pass or fail", id, r.Status))
+		switch {
+		case r.Status != StatusPass && r.Status != StatusFail && r.Status != StatusMissing:
+			problems = append(problems, fmt.Sprintf("%s: status %q is not pass, fail or missing", id, r.Status))
+		case r.Status == StatusMissing && r.Kind != ControlKindManual && r.Kind != ControlKindPlatform:
+			problems = append(problems, fmt.Sprintf("%s: status missing (an attestation) needs kind manual or platform", id))
 		}
-		if r.Kind != "" && r.Kind != "tested" && r.Kind != "manual" {
-			problems = append(problems, fmt.Sprintf("%s: kind %q is not tested or manual", id, r.Kind))
+		if r.Status == StatusMissing {
+			missing = append(missing, id)
+		}
+		if r.Kind != "" && r.Kind != ControlKindTested && r.Kind != ControlKindManual && r.Kind != ControlKindPlatform {
+			problems = append(problems, fmt.Sprintf("%s: kind %q is not tested, manual or platform", id, r.Kind))
 		}
 		if len(r.Evidence) == 0 {
 			problems = append(problems, id+": no evidence")
@@ -124,7 +164,10 @@ func (c *Controls) Validate() error {
 		}
 	}
 	if c.Passed && !allPass {
-		problems = append(problems, "passed is true although a control failed")
+		problems = append(problems, "passed is true although a control failed or misses an attestation")
+	}
+	if !slices.Equal(missing, c.AttestationsMissing) && (len(missing) > 0 || len(c.AttestationsMissing) > 0) {
+		problems = append(problems, fmt.Sprintf("attestations_missing %v is not the controls with status missing %v", c.AttestationsMissing, missing))
 	}
 	if len(problems) > 0 {
 		return errors.New("controls: " + strings.Join(problems, "; "))
@@ -140,13 +183,18 @@ func summarizeControls(raw []byte) (*ControlsSummary, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s := &ControlsSummary{Revision: c.Revision, ModelDigest: c.ModelDigest, Passed: c.Passed, Total: len(c.Controls), Failed: []string{}, Statuses: map[string]string{}}
+	s := &ControlsSummary{Revision: c.Revision, ModelDigest: c.ModelDigest, Dirty: *c.Dirty, Passed: c.Passed, Total: len(c.Controls),
+		Failed: []string{}, AttestationsMissing: []string{}, Statuses: map[string]string{}}
 	for id, r := range c.Controls {
 		s.Statuses[id] = r.Status
-		if r.Status != StatusPass {
+		switch r.Status {
+		case StatusFail:
 			s.Failed = append(s.Failed, id)
+		case StatusMissing:
+			s.AttestationsMissing = append(s.AttestationsMissing, id)
 		}
 	}
 	sort.Strings(s.Failed)
+	sort.Strings(s.AttestationsMissing)
 	return s, nil
 }

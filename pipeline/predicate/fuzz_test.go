@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secure-movie-service/sms/pipeline/internal/testkit"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
@@ -134,6 +135,29 @@ func FuzzUnambiguous(f *testing.F) {
 		err := predicate.Unambiguous(raw)
 		if err == nil && !json.Valid(raw) {
 			t.Fatalf("invalid JSON accepted: %q", raw)
+		}
+	})
+}
+
+func FuzzVuln(f *testing.F) {
+	seed := []byte(`{"invocation":{"parameters":null,"uri":"","event_id":"","builder.id":""},"scanner":{"uri":"pkg:golang/golang.org/x/vuln@v1.9.0","version":"v1.9.0",` +
+		`"db":{"uri":"file:///db","version":"2026-11-05T23:49:57Z"},"result":{"mode":"binary","targets":["movies"],` +
+		`"findings":[{"id":"GO-2026-0001","module":"stdlib","level":"called"}],"informational":[],` +
+		`"waived":[{"id":"GO-2026-0002","module":"stdlib","level":"called","waived_by":"vex/a.json#0"}]}},` +
+		`"metadata":{"scanStartedOn":"2026-11-30T01:00:00Z","scanFinishedOn":"2026-11-30T01:01:00Z"}}`)
+	addSeeds(f, seed)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s, err := predicate.Summarize(predicate.TypeVuln, raw)
+		checkAccepted(t, raw, s, err, "vuln")
+		if err != nil {
+			return
+		}
+		v := s.Vuln
+		if v == nil || v.Scanner == "" || !slices.IsSorted(v.Findings) || !slices.IsSorted(v.Waived) || v.Finished.Before(v.Started) {
+			t.Fatalf("summary %+v", v)
+		}
+		if _, err := time.Parse(time.RFC3339, v.DBModified); err != nil {
+			t.Fatalf("db_modified %q", v.DBModified)
 		}
 	})
 }

@@ -101,3 +101,13 @@ func foldKey(k string) string {
 	}
 	return b.String()
 }
+
+// Strict decodes raw into v the way every signed document is read here: raw must be
+// Unambiguous (one value, no duplicate or case-folded keys, bounded size and depth), and the
+// decoding refuses unknown fields and trailing data.
+func Strict(raw []byte, v any) error {
+	if err := Unambiguous(raw); err != nil {
+		return err
+	}
+	return strict(raw, v)
+}

@@ -56,7 +56,7 @@ func TestMalformedPredicatesAreRejected(t *testing.T) {
 		// Controls.
 		{"controls: null", predicate.TypeControls, "null", "controls: revision is not a full commit id"},
 		{"controls: passed is a string", predicate.TypeControls, strings.Replace(ctl, `"passed":true`, `"passed":"true"`, 1), "controls: json: cannot unmarshal string"},
-		{"controls: statuses uppercase", predicate.TypeControls, strings.ReplaceAll(ctl, `"pass"`, `"PASS"`), `status "PASS" is not pass or fail`},
+		{"controls: statuses uppercase", predicate.TypeControls, strings.ReplaceAll(ctl, `"pass"`, `"PASS"`), `status "PASS" is not pass, fail or missing`},
 		{"controls: passed with a failure", predicate.TypeControls, strings.Replace(string(testkit.Controls(testkit.Revision, "C-AUTHZ-01")), `"passed":false`, `"passed":true`, 1), "passed is true although a control failed"},
 	}
 	for _, tc := range tests {

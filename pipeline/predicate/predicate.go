@@ -18,6 +18,7 @@ const (
 	TypeCycloneDX  = "https://cyclonedx.org/bom"      // CycloneDX JSON (cosign --type cyclonedx)
 	TypeProvenance = "https://slsa.dev/provenance/v1" // SLSA v1 (cosign --type slsaprovenance1)
 	TypeControls   = "https://github.com/secure-movie-service/sms/attestation/controls/v1"
+	TypeVuln       = "https://cosign.sigstore.dev/attestation/vuln/v1" // cosign --type vuln
 )
 
 // StatementType is the in-toto statement version the pipeline writes.
@@ -28,13 +29,14 @@ const (
 	KindSBOM       = "sbom"
 	KindProvenance = "provenance"
 	KindControls   = "controls"
+	KindVuln       = "vuln"
 )
 
 // MaxSize bounds a predicate read from a file or a registry.
 const MaxSize = 32 << 20
 
 // ErrUnknownKind is returned for an attest --type the pipeline does not know.
-var ErrUnknownKind = errors.New("unknown attestation type (want sbom, provenance or controls)")
+var ErrUnknownKind = errors.New("unknown attestation type (want sbom, provenance, controls or vuln)")
 
 // TypeFor returns the predicate type for a kind and the predicate's bytes. An SBOM is SPDX or
 // CycloneDX by its content.
@@ -59,6 +61,8 @@ func TypeFor(kind string, raw []byte) (string, error) {
 		return TypeProvenance, nil
 	case KindControls:
 		return TypeControls, nil
+	case KindVuln:
+		return TypeVuln, nil
 	}
 	return "", fmt.Errorf("%q: %w", kind, ErrUnknownKind)
 }
@@ -68,6 +72,7 @@ type Summary struct {
 	SBOM       *SBOMSummary       `json:"sbom,omitempty"`
 	Provenance *ProvenanceSummary `json:"provenance,omitempty"`
 	Controls   *ControlsSummary   `json:"controls,omitempty"`
+	Vuln       *VulnSummary       `json:"vuln,omitempty"`
 }
 
 // Summarize validates a predicate of a known type and summarises it. Unknown types return a
@@ -84,6 +89,8 @@ func Summarize(predicateType string, raw []byte) (*Summary, error) {
 		prefix = "provenance"
 	case TypeControls:
 		prefix = "controls"
+	case TypeVuln:
+		prefix = "vuln"
 	default:
 		return nil, nil
 	}
@@ -101,6 +108,8 @@ func Summarize(predicateType string, raw []byte) (*Summary, error) {
 		sum.Provenance, err = summarizeProvenance(raw)
 	case TypeControls:
 		sum.Controls, err = summarizeControls(raw)
+	case TypeVuln:
+		sum.Vuln, err = summarizeVuln(raw)
 	}
 	if err != nil {
 		return nil, err

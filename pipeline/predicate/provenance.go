@@ -74,6 +74,19 @@ type ProvenanceSummary struct {
 	SourceRevision   string `json:"source_revision"`
 	Dirty            bool   `json:"dirty"`
 	Dependencies     int    `json:"resolved_dependencies"`
+	// SourceDateEpoch is the source commit's time (internalParameters.source_date_epoch, Unix
+	// seconds; 0 when absent): admission refuses releases older than policy data's minimum.
+	SourceDateEpoch int64 `json:"source_date_epoch"`
+}
+
+// sourceDateEpoch reads internalParameters.source_date_epoch: a whole, positive number of
+// seconds, or 0.
+func sourceDateEpoch(p map[string]any) int64 {
+	f, ok := p["source_date_epoch"].(float64)
+	if !ok || f <= 0 || f != float64(int64(f)) {
+		return 0
+	}
+	return int64(f)
 }
 
 func summarizeProvenance(raw []byte) (*ProvenanceSummary, error) {
@@ -104,6 +117,7 @@ func summarizeProvenance(raw []byte) (*ProvenanceSummary, error) {
 		SourceRevision:   bd.ExternalParameters.Source.Revision,
 		Dirty:            bd.ExternalParameters.Source.Dirty,
 		Dependencies:     len(bd.ResolvedDependencies),
+		SourceDateEpoch:  sourceDateEpoch(bd.InternalParameters),
 	}, nil
 }
 

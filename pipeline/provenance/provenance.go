@@ -24,6 +24,15 @@ type Run struct {
 	Finished     time.Time
 }
 
+// obtained says how the build got its binary: compiled now, or taken from the build cache
+// (which pipeline release never does).
+func obtained(res *build.Result) string {
+	if res.Cached {
+		return "build cache"
+	}
+	return "go build"
+}
+
 // For returns the provenance predicate of a build.
 func For(res *build.Result, run Run) predicate.Provenance {
 	if run.BuilderID == "" {
@@ -86,6 +95,7 @@ func For(res *build.Result, run Run) predicate.Provenance {
 				"go_version":        res.GoVersion,
 				"source_date_epoch": res.Epoch,
 				"binary_sha256":     res.BinarySHA256,
+				"binary_obtained":   obtained(res),
 			},
 			ResolvedDependencies: deps,
 		},

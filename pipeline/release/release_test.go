@@ -3,6 +3,8 @@ package release_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -13,20 +15,26 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 
 	"github.com/secure-movie-service/sms/pipeline/admit"
+	"github.com/secure-movie-service/sms/pipeline/build"
 	"github.com/secure-movie-service/sms/pipeline/internal/testkit"
 	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
 	"github.com/secure-movie-service/sms/pipeline/release"
+	"github.com/secure-movie-service/sms/pipeline/sign"
 	"github.com/secure-movie-service/sms/pipeline/verify"
+	"github.com/secure-movie-service/sms/pipeline/vuln"
+	devdata "github.com/secure-movie-service/sms/policy/dev"
 )
 
 // fixture is a git repository with the tiny module, its revision and a release key.
 type fixture struct {
 	repo, rev string
 	key       *testkit.Key
+	db        *vuln.DB // marks nothing the fixture calls vulnerable
 }
 
 func mustFixture(t *testing.T) *fixture {
@@ -34,7 +42,7 @@ func mustFixture(t *testing.T) *fixture {
 	repo := testkit.MustRepo(t)
 	out, err := exec.Command("git", "-C", repo, "rev-parse", "HEAD").Output()
 	testkit.Must(t, err)
-	return &fixture{repo: repo, rev: strings.TrimSpace(string(out)), key: testkit.MustKey(t)}
+	return &fixture{repo: repo, rev: strings.TrimSpace(string(out)), key: testkit.MustKey(t), db: testkit.MustVulnDB(t, false)}
 }
 
 func (f *fixture) options(t *testing.T) release.Options {
@@ -45,6 +53,8 @@ func (f *fixture) options(t *testing.T) release.Options {
 		Password: []byte(testkit.Password),
 		OutDir:   t.TempDir(),
 		Controls: mustFile(t, "controls.json", testkit.Controls(f.rev)),
+		Data:     [][]byte{testkit.FixtureData()},
+		VulnDB:   f.db,
 	}
 }
 
@@ -108,7 +118,7 @@ func TestReleaseIsDeployableAndReproducible(t *testing.T) {
 	var provs, sboms [][]byte
 	for i := 0; i < 2; i++ {
 		o := f.options(t)
-		o.Build.CacheDir = cache // the second release reuses the first one's binary
+		o.Build.CacheDir = cache // which a release never reads
 		s, err := release.Run(context.Background(), o)
 		if err != nil {
 			t.Fatalf("release %d: %v (deny %v)", i, err, s)
@@ -120,27 +130,27 @@ func TestReleaseIsDeployableAndReproducible(t *testing.T) {
 		for _, st := range s.Steps {
 			steps = append(steps, st.Name)
 		}
-		for _, want := range []string{"registry", "key", "build+push", "sbom", "sign", "attest", "verify", "admit"} {
+		for _, want := range []string{"registry", "key", "build+push", "sbom", "vuln", "sign", "attest", "verify", "admit"} {
 			if !slices.Contains(steps, want) {
 				t.Errorf("no %s step in %v", want, steps)
 			}
 		}
-		for _, name := range []string{"sbom.spdx.json", "sbom.cyclonedx.json", "provenance.json", "facts.json", "verdict.json", "summary.json", "trust-overlay.json"} {
+		for _, name := range []string{"sbom.spdx.json", "sbom.cyclonedx.json", "provenance.json", "vuln.json", "facts.json", "verdict.json", "summary.json", "trust-overlay.json"} {
 			if _, err := os.Stat(filepath.Join(o.OutDir, name)); err != nil {
 				t.Errorf("release wrote no %s", name)
 			}
 		}
 		fa := mustFacts(t, o.OutDir)
-		if len(fa.Signatures) != 1 || len(fa.Attestations) != 4 || len(fa.Problems) != 0 || !fa.ContentVerified {
+		if len(fa.Signatures) != 1 || len(fa.Attestations) != 5 || len(fa.Problems) != 0 || !fa.ContentVerified {
 			t.Fatalf("facts %+v", fa)
 		}
-		want := []string{predicate.TypeControls, predicate.TypeCycloneDX, predicate.TypeSPDX, predicate.TypeProvenance}
+		want := []string{predicate.TypeControls, predicate.TypeCycloneDX, predicate.TypeSPDX, predicate.TypeProvenance, predicate.TypeVuln}
 		slices.Sort(want)
 		if !slices.Equal(fa.PredicateTypes, want) {
 			t.Fatalf("predicate types %v", fa.PredicateTypes)
 		}
-		if got := slices.IndexFunc(s.Steps, func(st release.Step) bool { return strings.Contains(st.Detail, "build cache") }) >= 0; got != (i == 1) {
-			t.Errorf("release %d: binary from the build cache %v", i, got)
+		if slices.IndexFunc(s.Steps, func(st release.Step) bool { return strings.Contains(st.Detail, "fresh go build") }) < 0 {
+			t.Errorf("release %d: the binary was not built fresh: %+v", i, s.Steps)
 		}
 		if !slices.IsSortedFunc(s.Files, strings.Compare) {
 			t.Errorf("files %v", s.Files)
@@ -177,7 +187,7 @@ func TestReleaseToARegistry(t *testing.T) {
 	// Anyone can now verify it in that registry with the public key.
 	fa, err := verify.Check(context.Background(), s.Image, verify.Options{Keys: []*keys.Verifier{f.key.Verifier}})
 	testkit.Must(t, err)
-	if !slices.Equal(fa.Signers, []string{f.key.Signer.ID}) || len(fa.Attestations) != 4 {
+	if !slices.Equal(fa.Signers, []string{f.key.Signer.ID}) || len(fa.Attestations) != 5 {
 		t.Fatalf("facts %+v", fa)
 	}
 	// The attestations are written in one order, whichever step finished first.
@@ -195,7 +205,7 @@ func TestReleaseToARegistry(t *testing.T) {
 		testkit.Must(t, err)
 		order = append(order, ann["predicateType"])
 	}
-	if want := []string{predicate.TypeProvenance, predicate.TypeControls, predicate.TypeSPDX, predicate.TypeCycloneDX}; !slices.Equal(order, want) {
+	if want := []string{predicate.TypeProvenance, predicate.TypeControls, predicate.TypeSPDX, predicate.TypeCycloneDX, predicate.TypeVuln}; !slices.Equal(order, want) {
 		t.Fatalf("attestations in order %v, want %v", order, want)
 	}
 }
@@ -251,6 +261,11 @@ func TestReleaseRefuses(t *testing.T) {
 		{"no controls", func(o *release.Options) { o.Controls = "" }, "CONTROLS_MISSING", true},
 		{"an SBOM given as the controls predicate", func(o *release.Options) { o.Controls = mustFile(t, "c.json", testkit.SPDX()) }, "CONTROLS_MISSING", false},
 		{"a key and registry policy data does not trust", func(o *release.Options) { o.NoSelfTrust = true }, "SIGNATURE_MISSING", true},
+		{"C-IMAGE-SCAN a binary that calls a vulnerable function", func(o *release.Options) { o.VulnDB = testkit.MustVulnDB(t, true) }, "VULN_FOUND", true},
+		{"C-CONTROLS-ATTESTED the production data's required controls", func(o *release.Options) { o.Data = nil }, "CONTROLS_INCOMPLETE", true},
+		{"C-PROVENANCE a commit older than the oldest supported release", func(o *release.Options) {
+			o.Data = [][]byte{[]byte(`{"supply_chain":{"controls":{"required":["C-SUPPLY-01","C-SUPPLY-02"]}}}`)}
+		}, "RELEASE_TOO_OLD", true},
 		{"a privileged pod", func(o *release.Options) {
 			o.Manifest = mustFile(t, "pod.yaml", []byte(`kind: Pod
 metadata: {name: movies}
@@ -281,6 +296,134 @@ spec:
 			}
 			if !errors.Is(err, wantErr) {
 				t.Fatalf("error %v, want %v", err, wantErr)
+			}
+		})
+	}
+}
+
+// The release trusts its own key for its own repository only: another repository on the same
+// registry, signed and attested by the same key, is not admitted with the release's overlay.
+func TestSelfTrustIsScopedToTheRepository(t *testing.T) {
+	f := mustFixture(t)
+	reg := testkit.MustRegistry(t)
+	o := f.options(t)
+	o.Repository = reg.Host + "/acme/movies"
+	s, err := release.Run(context.Background(), o)
+	testkit.Must(t, err)
+	overlay, err := os.ReadFile(filepath.Join(o.OutDir, "trust-overlay.json"))
+	testkit.Must(t, err)
+	var trust struct {
+		SupplyChain struct {
+			Registries   []string `json:"registries"`
+			Repositories []string `json:"repositories"`
+		} `json:"supply_chain"`
+	}
+	testkit.Must(t, json.Unmarshal(overlay, &trust))
+	if len(trust.SupplyChain.Registries) != 0 || !slices.Equal(trust.SupplyChain.Repositories, []string{o.Repository}) {
+		t.Fatalf("the release trusts %s", overlay)
+	}
+	// The same image, signature and attestations copied to another repository of the registry.
+	other := reg.Host + "/acme/tools"
+	d, err := name.NewDigest(s.Image)
+	testkit.Must(t, err)
+	img, err := remote.Image(d)
+	testkit.Must(t, err)
+	ref := testkit.MustPush(t, other, img)
+	testkit.Must(t, sign.Sign(context.Background(), ref, f.key.Signer))
+	v, err := admit.Run(context.Background(), admit.Options{
+		Keys: []*keys.Verifier{f.key.Verifier}, Images: []string{ref.String()},
+		Data: [][]byte{overlay, testkit.FixtureData()},
+	})
+	if !errors.Is(err, admit.ErrDenied) || !slices.ContainsFunc(v.Deny, func(r admit.Reason) bool { return r.Code == "REGISTRY_NOT_ALLOWED" }) {
+		t.Fatalf("an image of another repository was not refused for its registry: %v %+v", err, v)
+	}
+}
+
+// A poisoned build cache is never signed: anything running earlier as the same user can
+// write a binary for HEAD, and its hash beside it, into the cache; the release builds anyway.
+func TestReleaseNeverSignsACachedBinary(t *testing.T) {
+	f := mustFixture(t)
+	ctx := context.Background()
+	cache := t.TempDir()
+	bo := testkit.BuildOptions(f.repo)
+	bo.CacheDir, bo.OCILayout = cache, t.TempDir()
+	fresh, err := build.Run(ctx, bo)
+	testkit.Must(t, err)
+	// Plant another binary in the entry, with a matching hash, as an attacker would.
+	planted := []byte("#!/bin/sh\necho owned\n")
+	sum := sha256.Sum256(planted)
+	entries, err := filepath.Glob(filepath.Join(cache, "*", "meta.json"))
+	testkit.Must(t, err)
+	if len(entries) != 1 {
+		t.Fatalf("cache entries %v", entries)
+	}
+	meta, err := os.ReadFile(entries[0])
+	testkit.Must(t, err)
+	var m map[string]any
+	testkit.Must(t, json.Unmarshal(meta, &m))
+	m["binary_sha256"] = hex.EncodeToString(sum[:])
+	meta, _ = json.Marshal(m)
+	testkit.Must(t, os.WriteFile(entries[0], meta, 0o600))
+	testkit.Must(t, os.WriteFile(filepath.Join(filepath.Dir(entries[0]), "binary"), planted, 0o600))
+
+	o := f.options(t)
+	o.Build.CacheDir = cache
+	s, err := release.Run(ctx, o)
+	testkit.Must(t, err)
+	if s.Digest != fresh.Digest {
+		t.Fatalf("released %s, a fresh build is %s: the cached binary was signed", s.Digest, fresh.Digest)
+	}
+	var p predicate.Provenance
+	b, err := os.ReadFile(filepath.Join(o.OutDir, "provenance.json"))
+	testkit.Must(t, err)
+	testkit.Must(t, json.Unmarshal(b, &p))
+	if got := p.BuildDefinition.InternalParameters["binary_obtained"]; got != "go build" {
+		t.Fatalf("provenance says the binary was obtained by %v", got)
+	}
+}
+
+// make release: reviewer attestations still missing warn with the development overlay (the
+// release is admitted and says which), and deny, naming each, with the production data or
+// with --require-attestations.
+func TestReleaseMissingReviewerAttestations(t *testing.T) {
+	f := mustFixture(t)
+	required := []byte(`{"supply_chain":{"controls":{"required":["C-SUPPLY-01","C-SUPPLY-02","C-REVIEW-01","C-REVIEW-02"]}}}`)
+	tests := []struct {
+		name    string
+		data    [][]byte
+		require bool
+		allowed bool
+	}{
+		{"C-ADMISSION-LEVELS the development overlay warns", [][]byte{testkit.FixtureData(), required, devdata.SupplyChain}, false, true},
+		{"C-MANUAL-SIGNED the production data denies", [][]byte{testkit.FixtureData(), required}, false, false},
+		{"C-MANUAL-SIGNED --require-attestations denies over the development overlay", [][]byte{testkit.FixtureData(), required, devdata.SupplyChain}, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := f.options(t)
+			o.Controls = mustFile(t, "controls.json", testkit.ControlsMissing(f.rev))
+			o.Data, o.RequireAttestations = tc.data, tc.require
+			s, err := release.Run(context.Background(), o)
+			if s == nil {
+				t.Fatalf("no summary: %v", err)
+			}
+			reasons := s.Verdict.Deny
+			if tc.allowed {
+				reasons = s.Verdict.Warn
+				if err != nil || !s.Allowed || len(s.Verdict.Deny) != 0 {
+					t.Fatalf("want allow with warnings, got %v %+v", err, s.Verdict)
+				}
+			} else if !errors.Is(err, admit.ErrDenied) || s.Allowed {
+				t.Fatalf("want deny, got %v %+v", err, s.Verdict)
+			}
+			var named []string
+			for _, r := range reasons {
+				if r.Code == "REVIEW_ATTESTATION_MISSING" {
+					named = append(named, r.Message)
+				}
+			}
+			if len(named) != 2 || !strings.Contains(strings.Join(named, " "), "C-REVIEW-01") || !strings.Contains(strings.Join(named, " "), "C-REVIEW-02") {
+				t.Fatalf("the verdict does not name each missing attestation: %+v", s.Verdict)
 			}
 		})
 	}

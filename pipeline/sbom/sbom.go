@@ -1,6 +1,7 @@
 // Package sbom generates the image's software bill of materials with syft used as a library:
 // the image is read straight from the registry (or an OCI layout) by digest, catalogued, and
-// encoded as SPDX 2.3 JSON and CycloneDX JSON.
+// encoded as SPDX 2.3 JSON and CycloneDX JSON, whose creator, namespace and main-module
+// version are this project's and the release's, not syft's defaults.
 package sbom
 
 import (
@@ -139,19 +140,24 @@ func Generate(ctx context.Context, img v1.Image, ref string) (*Documents, error)
 	if err != nil {
 		return nil, fmt.Errorf("sbom: cyclonedx: %w", err)
 	}
-	if docs.SPDX, err = encode(s, spdxEnc); err != nil {
+	m, err := metaOf(img)
+	if err != nil {
+		return nil, fmt.Errorf("sbom: %w", err)
+	}
+	if docs.SPDX, err = encode(s, spdxEnc, func(b []byte) ([]byte, error) { return fixSPDX(b, m) }); err != nil {
 		return nil, fmt.Errorf("sbom: spdx: %w", err)
 	}
-	if docs.CycloneDX, err = encode(s, cdxEnc); err != nil {
+	if docs.CycloneDX, err = encode(s, cdxEnc, func(b []byte) ([]byte, error) { return fixCycloneDX(b, m) }); err != nil {
 		return nil, fmt.Errorf("sbom: cyclonedx: %w", err)
 	}
 	return docs, nil
 }
 
-func encode(s *syftsbom.SBOM, enc syftsbom.FormatEncoder) ([]byte, error) {
+// encode encodes the SBOM and corrects what syft cannot be told (see meta.go).
+func encode(s *syftsbom.SBOM, enc syftsbom.FormatEncoder, fix func([]byte) ([]byte, error)) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := enc.Encode(&buf, *s); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return fix(buf.Bytes())
 }

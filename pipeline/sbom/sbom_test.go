@@ -1,14 +1,20 @@
 package sbom_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/go-containerregistry/pkg/name"
+	spdxjson "github.com/spdx/tools-golang/json"
+	"github.com/spdx/tools-golang/spdx"
+	"github.com/spdx/tools-golang/spdx/v2/common"
 
 	"github.com/secure-movie-service/sms/pipeline/build"
 	"github.com/secure-movie-service/sms/pipeline/internal/testkit"
@@ -28,7 +34,7 @@ func mustBuiltImage(t *testing.T, reg *testkit.Registry) (name.Digest, *build.Re
 
 func TestGenerateDescribesTheImage(t *testing.T) {
 	reg := testkit.MustRegistry(t)
-	ref, _ := mustBuiltImage(t, reg)
+	ref, res := mustBuiltImage(t, reg)
 	ctx := context.Background()
 	img, canonical, err := sbom.Image(ctx, ref.String())
 	testkit.Must(t, err)
@@ -56,6 +62,31 @@ func TestGenerateDescribesTheImage(t *testing.T) {
 	}
 	if !strings.Contains(string(docs.SPDX), ref.DigestStr()) {
 		t.Error("the SPDX document does not name the image digest")
+	}
+	checkMetadata(t, docs, res)
+}
+
+// checkMetadata: the documents name this project as creator and namespace, and the main
+// module by the release's version; SPDX parses with spdx/tools-golang and CycloneDX with
+// cyclonedx-go.
+func checkMetadata(t *testing.T, docs *sbom.Documents, res *build.Result) {
+	t.Helper()
+	version := "v0.0.0-" + time.Unix(res.Epoch, 0).UTC().Format("20060102150405") + "-" + res.Revision[:12]
+	doc, err := spdxjson.Read(bytes.NewReader(docs.SPDX))
+	testkit.Must(t, err)
+	if !slices.Contains(doc.CreationInfo.Creators, common.Creator{CreatorType: "Organization", Creator: sbom.Organization}) ||
+		strings.Contains(string(docs.SPDX), "Anchore") || !strings.HasPrefix(doc.DocumentNamespace, sbom.NamespaceBase) {
+		t.Errorf("SPDX creators %v, namespace %s", doc.CreationInfo.Creators, doc.DocumentNamespace)
+	}
+	if !slices.ContainsFunc(doc.Packages, func(p *spdx.Package) bool { return p.PackageName == "example.com/app" && p.PackageVersion == version }) {
+		t.Errorf("SPDX: no main module example.com/app at %s", version)
+	}
+	var bom cdx.BOM
+	testkit.Must(t, cdx.NewBOMDecoder(bytes.NewReader(docs.CycloneDX), cdx.BOMFileFormatJSON).Decode(&bom))
+	if bom.Components == nil || !slices.ContainsFunc(*bom.Components, func(c cdx.Component) bool {
+		return c.Name == "example.com/app" && c.Version == version && c.PackageURL == "pkg:golang/example.com/app@"+version
+	}) || strings.Contains(string(docs.CycloneDX), `"UNKNOWN"`) {
+		t.Errorf("CycloneDX: no main module example.com/app at %s", version)
 	}
 }
 

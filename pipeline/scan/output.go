@@ -6,6 +6,13 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/securego/gosec/v2/analyzers"
+	"github.com/securego/gosec/v2/cwe"
+	"github.com/securego/gosec/v2/rules"
+
+	"github.com/secure-movie-service/sms/pipeline/buildinfo"
+	"github.com/secure-movie-service/sms/pipeline/sarif"
 )
 
 // Formats the report renders in.
@@ -20,7 +27,7 @@ func (r *Report) Write(w io.Writer, format string) error {
 	case "json":
 		return encodeJSON(w, r)
 	case "sarif":
-		return encodeJSON(w, r.SARIF())
+		return r.SARIF().Write(w)
 	}
 	return fmt.Errorf("%w: format %q (want %s)", ErrUsage, format, strings.Join(Formats, ", "))
 }
@@ -95,73 +102,8 @@ func orNone(s string) string {
 	return s
 }
 
-// SARIF 2.1.0, the subset GitHub code scanning reads.
-type sarifLog struct {
-	Schema  string     `json:"$schema"`
-	Version string     `json:"version"`
-	Runs    []sarifRun `json:"runs"`
-}
-
-type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
-}
-
-type sarifTool struct {
-	Driver sarifDriver `json:"driver"`
-}
-
-type sarifDriver struct {
-	Name           string      `json:"name"`
-	InformationURI string      `json:"informationUri"`
-	Rules          []sarifRule `json:"rules"`
-}
-
-type sarifRule struct {
-	ID               string         `json:"id"`
-	ShortDescription sarifText      `json:"shortDescription"`
-	Properties       map[string]any `json:"properties"`
-}
-
-type sarifText struct {
-	Text string `json:"text"`
-}
-
-type sarifResult struct {
-	RuleID       string             `json:"ruleId"`
-	RuleIndex    int                `json:"ruleIndex"`
-	Level        string             `json:"level"`
-	Message      sarifText          `json:"message"`
-	Locations    []sarifLocation    `json:"locations"`
-	Suppressions []sarifSuppression `json:"suppressions,omitempty"`
-}
-
-type sarifLocation struct {
-	PhysicalLocation sarifPhysical `json:"physicalLocation"`
-}
-
-type sarifPhysical struct {
-	ArtifactLocation sarifArtifact `json:"artifactLocation"`
-	Region           *sarifRegion  `json:"region,omitempty"`
-}
-
-type sarifArtifact struct {
-	URI       string `json:"uri"`
-	URIBaseID string `json:"uriBaseId"`
-}
-
-type sarifRegion struct {
-	StartLine   int `json:"startLine"`
-	StartColumn int `json:"startColumn,omitempty"`
-}
-
-type sarifSuppression struct {
-	Kind          string `json:"kind"`
-	Justification string `json:"justification"`
-}
-
 // SARIF renders the findings, and the gosec findings hidden by #nosec as suppressed results.
-func (r *Report) SARIF() any {
+func (r *Report) SARIF() *sarif.Log {
 	type entry struct {
 		f    Finding
 		just string
@@ -174,10 +116,8 @@ func (r *Report) SARIF() any {
 	for _, s := range r.Suppressed {
 		all = append(all, entry{f: s.Finding, just: s.Justification, supp: true})
 	}
-	ruleIndex := map[string]int{}
-	var rules []sarifRule
-	var ids []string
 	first := map[string]Finding{}
+	var ids []string
 	for _, e := range all {
 		id := ruleID(e.f)
 		if _, ok := first[id]; !ok {
@@ -186,45 +126,78 @@ func (r *Report) SARIF() any {
 		}
 	}
 	sort.Strings(ids)
-	for _, id := range ids {
-		f := first[id]
-		props := map[string]any{"tags": tags(f), "security-severity": securitySeverity(f.Severity)}
-		ruleIndex[id] = len(rules)
-		rules = append(rules, sarifRule{ID: id, ShortDescription: sarifText{Text: describe(f)}, Properties: props})
+	driver := sarif.Driver{
+		Name: "pipeline scan", Version: buildinfo.Version(),
+		InformationURI: "https://github.com/secure-movie-service/sms/blob/main/SECURITY.md",
+		Properties:     map[string]any{"gosecVersion": buildinfo.Dep(gosecModule), "actionlintVersion": buildinfo.Dep(actionlintModule)},
 	}
-	results := []sarifResult{}
+	for _, id := range ids {
+		driver.Rules = append(driver.Rules, sarifRule(id, first[id]))
+	}
+	var results []sarif.Result
 	for _, e := range all {
-		id := ruleID(e.f)
-		res := sarifResult{
-			RuleID: id, RuleIndex: ruleIndex[id], Level: level(e.f.Severity),
-			Message: sarifText{Text: oneLine(e.f.Message)},
-			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{
-				ArtifactLocation: sarifArtifact{URI: e.f.File, URIBaseID: "%SRCROOT%"},
-			}}},
+		msg := oneLine(e.f.Message)
+		if msg == "" {
+			msg = describe(e.f)
 		}
-		if e.f.Line > 0 {
-			res.Locations[0].PhysicalLocation.Region = &sarifRegion{StartLine: e.f.Line, StartColumn: e.f.Column}
+		res := sarif.Result{
+			RuleID: ruleID(e.f), Level: level(e.f.Severity), Message: sarif.Message{Text: msg},
+			Locations: []sarif.Location{sarif.At(e.f.File, e.f.Line, e.f.Column)},
 		}
 		if e.supp {
-			res.Suppressions = []sarifSuppression{{Kind: "inSource", Justification: e.just}}
+			res.Suppressions = []sarif.Suppression{{Kind: "inSource", Justification: e.just}}
 		}
 		results = append(results, res)
 	}
-	if rules == nil {
-		rules = []sarifRule{}
+	return sarif.New(driver, results)
+}
+
+// Modules whose versions the SARIF driver reports.
+const (
+	gosecModule      = "github.com/securego/gosec/v2"
+	actionlintModule = "github.com/rhysd/actionlint"
+)
+
+// sarifRule describes the rule of finding f: short, full and help texts.
+func sarifRule(id string, f Finding) sarif.Rule {
+	short := describe(f)
+	full, help := short+".", "Fix the finding, or (gosec only) justify it in place with `#nosec "+f.Rule+" -- <reason>`."
+	switch f.Check {
+	case CheckGosec:
+		if d := gosecDescription(f.Rule); d != "" {
+			short = "gosec " + f.Rule + ": " + d
+			full = d + "."
+		}
+		if w := cwe.Get(f.CWE); w != nil {
+			full += " CWE-" + w.ID + " " + w.Name + ": " + w.Description
+			help += " See " + w.SprintURL() + "."
+		}
+	case CheckNosec:
+		full = "Every #nosec (or //gosec:disable) comment must name the rules it suppresses and give a justification after --."
+		help = "Write `#nosec G304 -- <why this is safe>`, naming the rule ids."
+	case CheckDockerfilePolicy, CheckWorkflowPolicy:
+		full = "Rule " + f.Rule + " of the repository policy (policy/repo) was violated, for example: " + oneLine(f.Message)
+		help = "Read the rule " + f.Rule + " in policy/repo and change the file so that it holds."
+	case CheckActionlint:
+		full = "actionlint reported a " + f.Rule + " problem in a GitHub Actions workflow, for example: " + oneLine(f.Message)
+		help = "See https://github.com/rhysd/actionlint/blob/main/docs/checks.md for the check " + f.Rule + "."
 	}
-	return sarifLog{
-		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
-		Version: "2.1.0",
-		Runs: []sarifRun{{
-			Tool: sarifTool{Driver: sarifDriver{
-				Name:           "pipeline scan",
-				InformationURI: "https://github.com/secure-movie-service/sms/blob/main/SECURITY.md",
-				Rules:          rules,
-			}},
-			Results: results,
-		}},
+	return sarif.Rule{
+		ID: id, ShortDescription: sarif.Message{Text: short}, FullDescription: sarif.Message{Text: full},
+		Help:       sarif.Message{Text: help, Markdown: help},
+		Properties: map[string]any{"tags": tags(f), "security-severity": securitySeverity(f.Severity)},
 	}
+}
+
+// gosecDescription is gosec's own one-line description of a rule or analyzer.
+func gosecDescription(id string) string {
+	if d, ok := rules.Generate(false).Rules[id]; ok {
+		return d.Description
+	}
+	if d, ok := analyzers.Generate(false).Analyzers[id]; ok {
+		return d.Description
+	}
+	return ""
 }
 
 func ruleID(f Finding) string {

@@ -110,6 +110,9 @@ type Options struct {
 	// (what a digest names never changes, so when it ran does not matter); Check uses its
 	// outcome instead of downloading the layers again.
 	Content *ContentCheck
+	// Client reaches the registry; the zero value uses the process's default transport and
+	// keychain.
+	Client ociutil.Client
 }
 
 // ContentCheck is a check, running in the background, that the registry serves an image's
@@ -165,7 +168,7 @@ func Check(ctx context.Context, ref string, o Options) (*Facts, error) {
 		Annotations: map[string]string{}, Signers: []string{}, Signatures: []Signature{},
 		Attestations: []Attestation{}, PredicateTypes: []string{}, Problems: []string{},
 	}
-	ropts := ociutil.RemoteOptions(ctx)
+	ropts := o.Client.Remote(ctx)
 	desc, err := remote.Get(d, ropts...)
 	if err != nil {
 		return nil, fmt.Errorf("verify: get %s: %w", d, err)
@@ -195,7 +198,7 @@ func Check(ctx context.Context, ref string, o Options) (*Facts, error) {
 		}
 	}()
 	defer func() { <-contentDone }() // never leave the download running
-	se, err := ociremote.SignedImage(d, ociutil.CosignOptions(ctx)...)
+	se, err := ociremote.SignedImage(d, o.Client.Cosign(ctx)...)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %s: %w", d, err)
 	}

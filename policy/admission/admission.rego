@@ -26,7 +26,81 @@ allow if {
 
 # METADATA
 # title: The decision document pipeline admit reads
-decision := {"allow": allow, "deny": [d | some d in deny]}
+decision := {
+	"allow": allow,
+	"deny": [d | some d in deny],
+	"warn": [d | some d in warn],
+	"dry_run": [d | some d in dry_run],
+}
+
+# ---------------------------------------------------------------------------
+# Enforcement levels, as Gatekeeper and Kyverno have them
+
+# METADATA
+# title: Enforcement levels
+# description: >-
+#   Every rule yields findings; the level of its code decides what a finding does: deny blocks,
+#   warn is reported beside the verdict, dryrun is recorded only. Policy data may lower the level
+#   only of the rules in relaxable (a missing attestation, a stale vulnerability database); every
+#   other rule denies whatever the data says, and data that tries otherwise is itself a denial.
+#   The production data sets no level: everything denies.
+# custom:
+#   controls: [C-ADMISSION-LEVELS]
+levels := {"deny", "warn", "dryrun"}
+
+relaxable := {
+	"REVIEW_ATTESTATION_MISSING", "SBOM_MISSING", "PROVENANCE_MISSING",
+	"CONTROLS_MISSING", "VULN_SCAN_MISSING", "VULN_DB_STALE",
+}
+
+enforcement := object.get(data.supply_chain, "enforcement", {})
+
+level(code) := enforcement[code] if {
+	code in relaxable
+	enforcement[code] in levels
+} else := "deny"
+
+# METADATA
+# title: The findings that block admission
+# custom:
+#   controls: [C-ADMISSION-LEVELS]
+deny contains f if {
+	some f in finding
+	level(f.code) == "deny"
+}
+
+# METADATA
+# title: The findings reported as warnings (never an allow for anything else)
+warn contains f if {
+	some f in finding
+	level(f.code) == "warn"
+}
+
+# METADATA
+# title: The findings recorded in dry-run mode
+dry_run contains f if {
+	some f in finding
+	level(f.code) == "dryrun"
+}
+
+# METADATA
+# title: ENFORCEMENT_INVALID — data may lower only the relaxable rules, to a known level
+# custom:
+#   controls: [C-ADMISSION-LEVELS]
+finding contains reason("ENFORCEMENT_INVALID", "", "", msg) if {
+	some code, l in enforcement
+	not enforcement_ok(code, l)
+	msg := sprintf("policy data sets rule %v to %v; only %v may be lowered (to warn or dryrun)", [
+		code, l, concat(", ", sort(relaxable)),
+	])
+}
+
+enforcement_ok(_, "deny")
+
+enforcement_ok(code, l) if {
+	code in relaxable
+	l in levels
+}
 
 # ---------------------------------------------------------------------------
 # What is being admitted
@@ -72,12 +146,14 @@ images contains ref if {
 
 # METADATA
 # title: INPUT_INVALID — empty or partial input is denied
-deny contains reason("INPUT_INVALID", "", "", "the input names no workload and no image") if {
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("INPUT_INVALID", "", "", "the input names no workload and no image") if {
 	not workload_mode
 	count(images) == 0
 }
 
-deny contains reason("KIND_UNSUPPORTED", "", "", sprintf("kind %v is not a supported workload kind", [object.get(workload, "kind", "<none>")])) if {
+finding contains reason("KIND_UNSUPPORTED", "", "", sprintf("kind %v is not a supported workload kind", [object.get(workload, "kind", "<none>")])) if {
 	workload_mode
 	not supported_workload
 }
@@ -86,18 +162,18 @@ deny contains reason("KIND_UNSUPPORTED", "", "", sprintf("kind %v is not a suppo
 # is undefined rather than true, and the workload would be denied without a reason.
 supported_workload if workload.kind in supported_kinds
 
-deny contains reason("INPUT_INVALID", "", "", "the workload has no pod spec with containers") if {
+finding contains reason("INPUT_INVALID", "", "", "the workload has no pod spec with containers") if {
 	workload_mode
 	workload.kind in supported_kinds
 	count(containers) == 0
 }
 
-deny contains reason("INPUT_INVALID", "", cname(x), "a container has no image") if {
+finding contains reason("INPUT_INVALID", "", cname(x), "a container has no image") if {
 	some x in containers
 	not is_string(object.get(x.c, "image", null))
 }
 
-deny contains reason("INPUT_INVALID", "", cname(x), "a container has an empty image") if {
+finding contains reason("INPUT_INVALID", "", cname(x), "a container has an empty image") if {
 	some x in containers
 	x.c.image == ""
 }
@@ -155,12 +231,21 @@ registry_allowed(ref) if {
 	startswith(ref, prefix)
 }
 
+# One repository exactly (host/path, no tag or digest): what a release on loopback trusts.
+registry_allowed(ref) if {
+	some repo in data.supply_chain.repositories
+	not contains(repo, "@")
+	startswith(ref, concat("", [repo, "@"]))
+}
+
 # ---------------------------------------------------------------------------
 # Image rules
 
 # METADATA
 # title: IMAGE_NOT_DIGEST — images are referenced by digest, never by tag
-deny contains reason("IMAGE_NOT_DIGEST", ref, "", sprintf("%v is not pinned by digest (@sha256:…)", [ref])) if {
+# custom:
+#   controls: [C-ADMISSION-PINNED]
+finding contains reason("IMAGE_NOT_DIGEST", ref, "", sprintf("%v is not pinned by digest (@sha256:…)", [ref])) if {
 	some ref in images
 	is_string(ref)
 	not pinned(ref)
@@ -168,7 +253,9 @@ deny contains reason("IMAGE_NOT_DIGEST", ref, "", sprintf("%v is not pinned by d
 
 # METADATA
 # title: REGISTRY_NOT_ALLOWED — the registry is on the allowlist (prefixes end in /)
-deny contains reason("REGISTRY_NOT_ALLOWED", ref, "", sprintf("%v is not under an allowed registry prefix", [ref])) if {
+# custom:
+#   controls: [C-ADMISSION-PINNED]
+finding contains reason("REGISTRY_NOT_ALLOWED", ref, "", sprintf("%v is not under an allowed registry prefix", [ref])) if {
 	some ref in images
 	is_string(ref)
 	not registry_allowed(ref)
@@ -176,7 +263,9 @@ deny contains reason("REGISTRY_NOT_ALLOWED", ref, "", sprintf("%v is not under a
 
 # METADATA
 # title: FACTS_MISSING — a pinned image without verified facts is denied
-deny contains reason("FACTS_MISSING", ref, "", sprintf("no verified facts for %v", [ref])) if {
+# custom:
+#   controls: [C-IMAGE-SIGNED]
+finding contains reason("FACTS_MISSING", ref, "", sprintf("no verified facts for %v", [ref])) if {
 	some ref in images
 	pinned(ref)
 	not has_facts(ref)
@@ -188,7 +277,9 @@ has_facts(ref) if facts(ref).digest
 
 # METADATA
 # title: FACTS_MISMATCH — the facts must be about the very digest referenced
-deny contains reason("FACTS_MISMATCH", ref, "", sprintf("the facts are about %v, not %v", [facts(ref).digest, digest_of(ref)])) if {
+# custom:
+#   controls: [C-IMAGE-SIGNED]
+finding contains reason("FACTS_MISMATCH", ref, "", sprintf("the facts are about %v, not %v", [facts(ref).digest, digest_of(ref)])) if {
 	some ref in images
 	pinned(ref)
 	facts(ref).digest != digest_of(ref)
@@ -196,7 +287,9 @@ deny contains reason("FACTS_MISMATCH", ref, "", sprintf("the facts are about %v,
 
 # METADATA
 # title: CONTENT_UNVERIFIED — the registry's layers match the digests the signature covers
-deny contains reason("CONTENT_UNVERIFIED", ref, "", "the image's layers were not verified against its digests") if {
+# custom:
+#   controls: [C-IMAGE-SIGNED]
+finding contains reason("CONTENT_UNVERIFIED", ref, "", "the image's layers were not verified against its digests") if {
 	some ref in images
 	pinned(ref)
 	facts(ref).digest
@@ -205,7 +298,9 @@ deny contains reason("CONTENT_UNVERIFIED", ref, "", "the image's layers were not
 
 # METADATA
 # title: SIGNATURE_MISSING — a signature by a trusted key over this digest
-deny contains reason("SIGNATURE_MISSING", ref, "", sprintf("no signature by a trusted key over %v", [digest_of(ref)])) if {
+# custom:
+#   controls: [C-IMAGE-SIGNED]
+finding contains reason("SIGNATURE_MISSING", ref, "", sprintf("no signature by a trusted key over %v", [digest_of(ref)])) if {
 	some ref in images
 	pinned(ref)
 	not signed(ref)
@@ -219,7 +314,9 @@ signed(ref) if {
 
 # METADATA
 # title: SBOM_MISSING — an SBOM attestation for this digest by a trusted key
-deny contains reason("SBOM_MISSING", ref, "", sprintf("no SBOM attestation by a trusted key for %v", [digest_of(ref)])) if {
+# custom:
+#   controls: [C-SBOM]
+finding contains reason("SBOM_MISSING", ref, "", sprintf("no SBOM attestation by a trusted key for %v", [digest_of(ref)])) if {
 	some ref in images
 	pinned(ref)
 	count(attestations(ref, sbom_types)) == 0
@@ -227,7 +324,9 @@ deny contains reason("SBOM_MISSING", ref, "", sprintf("no SBOM attestation by a 
 
 # METADATA
 # title: SBOM_INVALID — the SBOM attestation must be a well-formed SPDX 2.3 or CycloneDX document
-deny contains reason("SBOM_INVALID", ref, "", sprintf("the SBOM attestation for %v is malformed", [digest_of(ref)])) if {
+# custom:
+#   controls: [C-SBOM]
+finding contains reason("SBOM_INVALID", ref, "", sprintf("the SBOM attestation for %v is malformed", [digest_of(ref)])) if {
 	some ref in images
 	pinned(ref)
 	count(attestations(ref, sbom_types)) > 0
@@ -236,7 +335,9 @@ deny contains reason("SBOM_INVALID", ref, "", sprintf("the SBOM attestation for 
 
 # METADATA
 # title: PROVENANCE_MISSING — SLSA provenance whose subject is this digest, by a trusted key
-deny contains reason("PROVENANCE_MISSING", ref, "", sprintf("no valid provenance by a trusted key for %v", [digest_of(ref)])) if {
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("PROVENANCE_MISSING", ref, "", sprintf("no valid provenance by a trusted key for %v", [digest_of(ref)])) if {
 	some ref in images
 	pinned(ref)
 	count(valid(attestations(ref, {provenance_type}))) == 0
@@ -244,7 +345,9 @@ deny contains reason("PROVENANCE_MISSING", ref, "", sprintf("no valid provenance
 
 # METADATA
 # title: PROVENANCE_SOURCE — the provenance names the expected source repository
-deny contains reason("PROVENANCE_SOURCE", ref, "", msg) if {
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("PROVENANCE_SOURCE", ref, "", msg) if {
 	some ref in images
 	pinned(ref)
 	provs := valid(attestations(ref, {provenance_type}))
@@ -258,35 +361,150 @@ deny contains reason("PROVENANCE_SOURCE", ref, "", msg) if {
 
 # METADATA
 # title: PROVENANCE_DIRTY — release images are built from a committed tree
-deny contains reason("PROVENANCE_DIRTY", ref, "", "the image was built from a work tree with uncommitted changes") if {
+# description: Every provenance for the digest must say clean; one dirty one is enough to deny.
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("PROVENANCE_DIRTY", ref, "", "the image was built from a work tree with uncommitted changes") if {
 	some ref in images
 	pinned(ref)
-	count(good_provenance(ref)) > 0
-	every p in good_provenance(ref) {
-		p.summary.provenance.dirty != false
+	some p in valid(attestations(ref, {provenance_type}))
+	not p.summary.provenance.dirty == false
+}
+
+# METADATA
+# title: PROVENANCE_REVISIONS — every provenance for the digest names one and the same revision
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("PROVENANCE_REVISIONS", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	revisions := {object.get(p.summary.provenance, "source_revision", "") |
+		some p in valid(attestations(ref, {provenance_type}))
 	}
+	count(revisions) > 1
+	msg := sprintf("the provenance names more than one revision: %v", [concat(", ", sort(revisions))])
+}
+
+# METADATA
+# title: RELEASE_TOO_OLD — releases older than the supported minimum are not admitted (rollback)
+# description: >-
+#   Every provenance for the digest must name a source commit no older than policy data's
+#   rollback.min_source_date; a provenance without the commit's time cannot show it.
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("RELEASE_TOO_OLD", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	oldest := time.parse_rfc3339_ns(data.supply_chain.rollback.min_source_date)
+	some p in valid(attestations(ref, {provenance_type}))
+	object.get(p.summary.provenance, "source_date_epoch", 0) * 1000000000 < oldest
+	msg := sprintf("the release's source commit is older than the supported minimum %v", [
+		data.supply_chain.rollback.min_source_date,
+	])
+}
+
+# METADATA
+# title: RELEASE_UNPINNED — policy data sets the oldest supported release
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("RELEASE_UNPINNED", ref, "", "policy data sets no rollback.min_source_date") if {
+	some ref in images
+	pinned(ref)
+	not is_string(object.get(data.supply_chain, ["rollback", "min_source_date"], null))
+}
+
+# METADATA
+# title: DIGEST_DENIED — a digest on policy data's deny-list is never admitted
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("DIGEST_DENIED", ref, "", sprintf("%v is on the deny-list", [digest_of(ref)])) if {
+	some ref in images
+	pinned(ref)
+	digest_of(ref) in object.get(data.supply_chain, ["rollback", "denied_digests"], [])
 }
 
 # METADATA
 # title: CONTROLS_MISSING — a signed control-results attestation for this digest
-deny contains reason("CONTROLS_MISSING", ref, "", sprintf("no control-results attestation by a trusted key for %v", [digest_of(ref)])) if {
+# custom:
+#   controls: [C-CONTROLS-ATTESTED]
+finding contains reason("CONTROLS_MISSING", ref, "", sprintf("no control-results attestation by a trusted key for %v", [digest_of(ref)])) if {
 	some ref in images
 	pinned(ref)
 	count(valid(attestations(ref, {controls_type}))) == 0
 }
 
-passing_controls(ref) := {c |
+# The control ids the control results must cover: the threat model's, pinned in policy data.
+required_controls := {id | some id in data.supply_chain.controls.required}
+
+# METADATA
+# title: CONTROLS_UNPINNED — policy data pins the controls every release must cover
+# custom:
+#   controls: [C-CONTROLS-ATTESTED]
+finding contains reason("CONTROLS_UNPINNED", ref, "", "policy data names no required controls") if {
+	some ref in images
+	pinned(ref)
+	count(required_controls) == 0
+}
+
+# Control results from a committed tree (a missing dirty flag is not clean).
+clean_controls(ref) := {c |
 	some c in valid(attestations(ref, {controls_type}))
-	c.summary.controls.passed == true
-	count(c.summary.controls.failed) == 0
+	c.summary.controls.dirty == false
 }
 
 # METADATA
-# title: CONTROLS_FAILED — every threat-model control passed
-deny contains reason("CONTROLS_FAILED", ref, "", msg) if {
+# title: CONTROLS_DIRTY — control results from a work tree with uncommitted changes never admit
+# custom:
+#   controls: [C-CONTROLS-ATTESTED]
+finding contains reason("CONTROLS_DIRTY", ref, "", "the control results come from a work tree with uncommitted changes") if {
 	some ref in images
 	pinned(ref)
-	ctl := valid(attestations(ref, {controls_type}))
+	count(valid(attestations(ref, {controls_type}))) > 0
+	count(clean_controls(ref)) == 0
+}
+
+uncovered(c) := {id | some id in required_controls; not c.summary.controls.statuses[id]}
+
+covering_controls(ref) := {c |
+	some c in clean_controls(ref)
+	count(required_controls) > 0
+	count(uncovered(c)) == 0
+}
+
+# METADATA
+# title: CONTROLS_INCOMPLETE — the control results cover every control the threat model has
+# custom:
+#   controls: [C-CONTROLS-ATTESTED]
+finding contains reason("CONTROLS_INCOMPLETE", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	count(required_controls) > 0
+	count(clean_controls(ref)) > 0
+	count(covering_controls(ref)) == 0
+	missing := {id | some c in clean_controls(ref); some id in uncovered(c)}
+	msg := sprintf("the control results do not cover %v", [concat(", ", sort(missing))])
+}
+
+# Every tested control passed: passed is true, or false only because reviewer attestations are
+# missing (REVIEW_ATTESTATION_MISSING names those), and nothing failed.
+passing_controls(ref) := {c |
+	some c in covering_controls(ref)
+	tested_passed(c.summary.controls)
+	count(c.summary.controls.failed) == 0
+}
+
+tested_passed(s) if s.passed == true
+
+tested_passed(s) if count(s.attestations_missing) > 0
+
+# METADATA
+# title: CONTROLS_FAILED — every tested threat-model control passed
+# custom:
+#   controls: [C-CONTROLS-ATTESTED]
+finding contains reason("CONTROLS_FAILED", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	ctl := covering_controls(ref)
 	count(ctl) > 0
 	count(passing_controls(ref)) == 0
 	failed := {id | some c in ctl; some id in c.summary.controls.failed}
@@ -294,8 +512,22 @@ deny contains reason("CONTROLS_FAILED", ref, "", msg) if {
 }
 
 # METADATA
+# title: REVIEW_ATTESTATION_MISSING — every manual control holds through a signed reviewer attestation
+# custom:
+#   controls: [C-CONTROLS-ATTESTED]
+finding contains reason("REVIEW_ATTESTATION_MISSING", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	some c in passing_controls(ref)
+	some id in c.summary.controls.attestations_missing
+	msg := sprintf("control %v has no valid reviewer attestation", [id])
+}
+
+# METADATA
 # title: CONTROLS_REVISION — the control results are for the revision the image was built from
-deny contains reason("CONTROLS_REVISION", ref, "", msg) if {
+# custom:
+#   controls: [C-CONTROLS-ATTESTED]
+finding contains reason("CONTROLS_REVISION", ref, "", msg) if {
 	some ref in images
 	pinned(ref)
 	count(passing_controls(ref)) > 0
@@ -313,9 +545,69 @@ controls_match(ref, revisions) if {
 	c.summary.controls.revision in revisions
 }
 
+vuln_type := "https://cosign.sigstore.dev/attestation/vuln/v1"
+
+vuln_scans(ref) := valid(attestations(ref, {vuln_type}))
+
+# METADATA
+# title: VULN_SCAN_MISSING — a signed vulnerability-scan attestation for this digest
+# custom:
+#   controls: [C-IMAGE-SCAN]
+finding contains reason("VULN_SCAN_MISSING", ref, "", sprintf("no vulnerability-scan attestation by a trusted key for %v", [digest_of(ref)])) if {
+	some ref in images
+	pinned(ref)
+	count(vuln_scans(ref)) == 0
+}
+
+# METADATA
+# title: VULN_FOUND — no scan of this digest found a called vulnerability that no VEX statement waives
+# description: Any scan that found one denies, even when another scan did not (fail closed).
+# custom:
+#   controls: [C-IMAGE-SCAN]
+finding contains reason("VULN_FOUND", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	found := {id | some a in vuln_scans(ref); some id in a.summary.vuln.findings}
+	count(found) > 0
+	msg := sprintf("the image calls vulnerable code: %v", [concat(", ", sort(found))])
+}
+
+# A scan is fresh when its database is no older than policy data allows at admission time.
+# Without a limit in the data no scan is fresh.
+max_db_age_ns := (data.supply_chain.vulnerability.max_db_age_days * ((24 * 60) * 60)) * 1000000000
+
+now_ns := time.parse_rfc3339_ns(input.now) if input.now
+
+else := time.now_ns()
+
+fresh_scan(a) if now_ns - time.parse_rfc3339_ns(a.summary.vuln.db_modified) <= max_db_age_ns
+
+# METADATA
+# title: VULN_DB_STALE — the vulnerability database of a scan is recent enough
+# custom:
+#   controls: [C-IMAGE-SCAN]
+finding contains reason("VULN_DB_STALE", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	count(vuln_scans(ref)) > 0
+	not some_fresh_scan(ref)
+	msg := sprintf("no scan of %v used a vulnerability database younger than %v days (newest: %v)", [
+		digest_of(ref),
+		object.get(data.supply_chain, ["vulnerability", "max_db_age_days"], "<unset>"),
+		max({a.summary.vuln.db_modified | some a in vuln_scans(ref)}),
+	])
+}
+
+some_fresh_scan(ref) if {
+	some a in vuln_scans(ref)
+	fresh_scan(a)
+}
+
 # METADATA
 # title: IMAGE_USER_ROOT — the image runs as a numeric, non-zero user
-deny contains reason("IMAGE_USER_ROOT", ref, "", sprintf("image user %q is not a numeric non-root uid", [object.get(facts(ref), ["config", "user"], "")])) if {
+# custom:
+#   controls: [C-CONTAINER-NONROOT]
+finding contains reason("IMAGE_USER_ROOT", ref, "", sprintf("image user %q is not a numeric non-root uid", [object.get(facts(ref), ["config", "user"], "")])) if {
 	some ref in images
 	pinned(ref)
 	facts(ref).digest
@@ -342,7 +634,9 @@ pod_sc := object.get(pod_spec, "securityContext", {})
 
 # METADATA
 # title: RUN_AS_NON_ROOT — runAsNonRoot is true for every container (container or pod level)
-deny contains reason("RUN_AS_NON_ROOT", cimage(x), cname(x), sprintf("container %v does not set runAsNonRoot: true", [cname(x)])) if {
+# custom:
+#   controls: [C-CONTAINER-NONROOT]
+finding contains reason("RUN_AS_NON_ROOT", cimage(x), cname(x), sprintf("container %v does not set runAsNonRoot: true", [cname(x)])) if {
 	some x in containers
 	not run_as_non_root(x)
 }
@@ -356,7 +650,9 @@ run_as_non_root(x) if {
 
 # METADATA
 # title: RUN_AS_ROOT_USER — runAsUser 0 is denied at container or pod level
-deny contains reason("RUN_AS_ROOT_USER", cimage(x), cname(x), sprintf("container %v runs as uid 0", [cname(x)])) if {
+# custom:
+#   controls: [C-CONTAINER-NONROOT]
+finding contains reason("RUN_AS_ROOT_USER", cimage(x), cname(x), sprintf("container %v runs as uid 0", [cname(x)])) if {
 	some x in containers
 	effective_uid(x) == 0
 }
@@ -367,28 +663,36 @@ effective_uid(x) := pod_sc.runAsUser if not "runAsUser" in object.keys(sc(x))
 
 # METADATA
 # title: PRIVILEGE_ESCALATION — allowPrivilegeEscalation is false
-deny contains reason("PRIVILEGE_ESCALATION", cimage(x), cname(x), sprintf("container %v does not set allowPrivilegeEscalation: false", [cname(x)])) if {
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("PRIVILEGE_ESCALATION", cimage(x), cname(x), sprintf("container %v does not set allowPrivilegeEscalation: false", [cname(x)])) if {
 	some x in containers
 	not sc(x).allowPrivilegeEscalation == false
 }
 
 # METADATA
 # title: READ_ONLY_ROOT_FS — readOnlyRootFilesystem is true
-deny contains reason("READ_ONLY_ROOT_FS", cimage(x), cname(x), sprintf("container %v does not set readOnlyRootFilesystem: true", [cname(x)])) if {
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("READ_ONLY_ROOT_FS", cimage(x), cname(x), sprintf("container %v does not set readOnlyRootFilesystem: true", [cname(x)])) if {
 	some x in containers
 	not sc(x).readOnlyRootFilesystem == true
 }
 
 # METADATA
 # title: CAPABILITIES_NOT_DROPPED — capabilities drop ALL
-deny contains reason("CAPABILITIES_NOT_DROPPED", cimage(x), cname(x), sprintf("container %v does not drop ALL capabilities", [cname(x)])) if {
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("CAPABILITIES_NOT_DROPPED", cimage(x), cname(x), sprintf("container %v does not drop ALL capabilities", [cname(x)])) if {
 	some x in containers
 	not "ALL" in object.get(sc(x), ["capabilities", "drop"], [])
 }
 
 # METADATA
 # title: CAPABILITIES_ADDED — no capability is added back
-deny contains reason("CAPABILITIES_ADDED", cimage(x), cname(x), sprintf("container %v adds capabilities %v", [cname(x), added])) if {
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("CAPABILITIES_ADDED", cimage(x), cname(x), sprintf("container %v adds capabilities %v", [cname(x), added])) if {
 	some x in containers
 	added := object.get(sc(x), ["capabilities", "add"], [])
 	count(added) > 0
@@ -396,51 +700,72 @@ deny contains reason("CAPABILITIES_ADDED", cimage(x), cname(x), sprintf("contain
 
 # METADATA
 # title: PRIVILEGED — no privileged container
-deny contains reason("PRIVILEGED", cimage(x), cname(x), sprintf("container %v is privileged", [cname(x)])) if {
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("PRIVILEGED", cimage(x), cname(x), sprintf("container %v is privileged", [cname(x)])) if {
 	some x in containers
 	sc(x).privileged == true
 }
 
 # METADATA
 # title: LIMITS_MISSING — CPU and memory limits are set
-deny contains reason("LIMITS_MISSING", cimage(x), cname(x), sprintf("container %v has no %v limit", [cname(x), res])) if {
+# description: >-
+#   Ephemeral containers are exempt: the API server forbids resources on them (they run within
+#   the pod's existing allocation), so the rule would refuse every one, however well verified.
+# custom:
+#   controls: [C-RESOURCE-LIMITS]
+finding contains reason("LIMITS_MISSING", cimage(x), cname(x), sprintf("container %v has no %v limit", [cname(x), res])) if {
 	some x in containers
+	x.kind != "ephemeralContainers"
 	some res in ["cpu", "memory"]
 	not x.c.resources.limits[res]
 }
 
 # METADATA
 # title: HOST_PATH — no hostPath volume
-deny contains reason("HOST_PATH", "", "", sprintf("volume %v mounts a host path", [object.get(v, "name", "")])) if {
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("HOST_PATH", "", "", sprintf("volume %v mounts a host path", [object.get(v, "name", "")])) if {
 	some v in pod_spec.volumes
 	v.hostPath
 }
 
 # METADATA
+# title: HOST_PORT — no container binds a port of the node
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("HOST_PORT", cimage(x), cname(x), msg) if {
+	some x in containers
+	some p in object.get(x.c, "ports", [])
+	object.get(p, "hostPort", 0) != 0
+	msg := sprintf("container %v binds host port %v", [cname(x), p.hostPort])
+}
+
+# METADATA
+# title: SECCOMP_UNCONFINED — no seccomp profile of Unconfined, at pod or container level
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("SECCOMP_UNCONFINED", "", "", "the pod sets seccompProfile type Unconfined") if {
+	object.get(pod_sc, ["seccompProfile", "type"], "") == "Unconfined"
+}
+
+finding contains reason("SECCOMP_UNCONFINED", cimage(x), cname(x), msg) if {
+	some x in containers
+	object.get(sc(x), ["seccompProfile", "type"], "") == "Unconfined"
+	msg := sprintf("container %v sets seccompProfile type Unconfined", [cname(x)])
+}
+
+# METADATA
 # title: HOST_NAMESPACE — no hostNetwork, hostPID or hostIPC
-deny contains reason(code, "", "", sprintf("the pod sets %v: true", [field])) if {
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason(code, "", "", sprintf("the pod sets %v: true", [field])) if {
 	some field, code in {"hostNetwork": "HOST_NETWORK", "hostPID": "HOST_PID", "hostIPC": "HOST_IPC"}
 	pod_spec[field] == true
 }
 
 # ---------------------------------------------------------------------------
-# Cluster entry points
-
-# METADATA
-# title: AdmissionReview response for OPA as a validating webhook (kube-mgmt)
-review_response := {
-	"apiVersion": "admission.k8s.io/v1",
-	"kind": "AdmissionReview",
-	"response": {
-		"uid": object.get(input, ["request", "uid"], ""),
-		"allowed": allow,
-		"status": {"code": status_code, "message": concat("; ", [sprintf("%v: %v", [d.code, d.message]) | some d in deny])},
-	},
-}
-
-status_code := 200 if allow
-
-else := 403
+# Cluster entry points (the cluster's own webhook is `pipeline admit serve`, which reads decision)
 
 # METADATA
 # title: Gatekeeper-style violations (input.review)

@@ -21,7 +21,12 @@ cfg := {
 	"trusted_keys": {key: {"name": "release"}},
 	"registries": ["ghcr.io/secure-movie-service/"],
 	"source_repository": "https://github.com/secure-movie-service/sms",
+	"controls": {"required": ["C-AUTHZ-01", "C-PENTEST"]},
+	"vulnerability": {"max_db_age_days": 30},
+	"rollback": {"min_source_date": "2026-11-01T00:00:00Z", "denied_digests": [evil]},
 }
+
+now := "2026-11-30T12:00:00Z"
 
 att(type, summary) := {
 	"key_id": key, "predicate_type": type, "valid": true,
@@ -33,11 +38,17 @@ sbom_att := att("https://spdx.dev/Document", {"sbom": {"format": "spdx-2.3", "pa
 
 prov_att := att("https://slsa.dev/provenance/v1", {"provenance": {
 	"source_repository": "https://github.com/secure-movie-service/sms",
-	"source_revision": rev, "dirty": false,
+	"source_revision": rev, "dirty": false, "source_date_epoch": 1795000000,
 }})
 
 ctl_att := att("https://github.com/secure-movie-service/sms/attestation/controls/v1", {"controls": {
-	"revision": rev, "passed": true, "failed": [], "total": 2,
+	"revision": rev, "passed": true, "failed": [], "total": 2, "dirty": false,
+	"statuses": {"C-AUTHZ-01": "pass", "C-PENTEST": "pass"}, "attestations_missing": [],
+}})
+
+vuln_att := att("https://cosign.sigstore.dev/attestation/vuln/v1", {"vuln": {
+	"scanner": "https://pkg.go.dev/golang.org/x/vuln/cmd/govulncheck", "db_modified": "2026-11-20T08:00:00Z",
+	"findings": [], "waived": [],
 }})
 
 good_facts := {
@@ -45,10 +56,10 @@ good_facts := {
 	"content_verified": true,
 	"config": {"user": "65532:65532"},
 	"signatures": [{"key_id": key, "digest": dg}],
-	"attestations": [sbom_att, prov_att, ctl_att],
+	"attestations": [sbom_att, prov_att, ctl_att, vuln_att],
 }
 
-image_input(facts) := {"images": [ref], "facts": {ref: facts}}
+image_input(facts) := {"images": [ref], "facts": {ref: facts}, "now": now}
 
 codes(input_doc) := {d.code | some d in admission.deny with input as input_doc with data.supply_chain as cfg}
 
@@ -64,7 +75,7 @@ container := {
 	"resources": {"limits": {"cpu": "500m", "memory": "128Mi"}},
 }
 
-pod(spec) := {"object": {"kind": "Pod", "metadata": {"name": "movies"}, "spec": spec}, "facts": {ref: good_facts}}
+pod(spec) := {"object": {"kind": "Pod", "metadata": {"name": "movies"}, "spec": spec}, "facts": {ref: good_facts}, "now": now}
 
 good_spec := {"containers": [container]}
 
@@ -86,30 +97,19 @@ test_pod_level_run_as_non_root_is_enough if {
 
 test_deployment_is_allowed if {
 	d := {"kind": "Deployment", "metadata": {"name": "m"}, "spec": {"template": {"spec": good_spec}}}
-	allowed({"object": d, "facts": {ref: good_facts}})
+	allowed({"object": d, "facts": {ref: good_facts}, "now": now})
 }
 
 test_cronjob_images_are_checked if {
 	cj := {"kind": "CronJob", "metadata": {"name": "m"}, "spec": {"jobTemplate": {"spec": {"template": {"spec": good_spec}}}}}
-	allowed({"object": cj, "facts": {ref: good_facts}})
+	allowed({"object": cj, "facts": {ref: good_facts}, "now": now})
 	"FACTS_MISSING" in codes({"object": cj, "facts": {}})
 }
 
 test_admission_review_is_read if {
-	review := {"kind": "AdmissionReview", "request": {"uid": "u1", "object": pod(good_spec).object}, "facts": {ref: good_facts}}
+	review := {"kind": "AdmissionReview", "request": {"uid": "u1", "object": pod(good_spec).object}, "facts": {ref: good_facts}, "now": now}
 	allowed(review)
-	resp := admission.review_response with input as review with data.supply_chain as cfg
-	resp.response.allowed == true
-	resp.response.uid == "u1"
-	resp.response.status.code == 200
-}
-
-test_admission_review_denial_response if {
-	review := {"kind": "AdmissionReview", "request": {"uid": "u2", "object": pod(good_spec).object}}
-	resp := admission.review_response with input as review with data.supply_chain as cfg
-	resp.response.allowed == false
-	resp.response.status.code == 403
-	contains(resp.response.status.message, "FACTS_MISSING")
+	"FACTS_MISSING" in codes({"kind": "AdmissionReview", "request": {"uid": "u2", "object": pod(good_spec).object}})
 }
 
 test_gatekeeper_review_gives_violations if {
@@ -120,7 +120,7 @@ test_gatekeeper_review_gives_violations if {
 }
 
 test_facts_from_verifier_data if {
-	img_in := {"images": [ref]}
+	img_in := {"images": [ref], "now": now}
 	admission.allow with input as img_in with data.supply_chain as object.union(cfg, {"facts": {dg: good_facts}})
 	not admission.allow with input as img_in with data.supply_chain as cfg
 }
@@ -165,6 +165,16 @@ test_registry_prefix_without_slash_is_ignored if {
 	c := object.union(cfg, {"registries": ["ghcr.io/secure-movie-service"]})
 	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
 	"REGISTRY_NOT_ALLOWED" in ds
+}
+
+test_repository_allowlist_is_exact if {
+	c := object.union(json.remove(cfg, ["registries"]), {"repositories": ["ghcr.io/secure-movie-service/movies"]})
+	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+	not "REGISTRY_NOT_ALLOWED" in ds
+	every other in ["ghcr.io/secure-movie-service/tools", "ghcr.io/secure-movie-service/movies-evil"] {
+		r := concat("@", [other, dg])
+		"REGISTRY_NOT_ALLOWED" in {d.code | some d in admission.deny with input as {"images": [r], "facts": {r: good_facts}, "now": now} with data.supply_chain as c}
+	}
 }
 
 test_no_registry_data_denies if {
@@ -244,6 +254,49 @@ test_provenance_without_source_data_denied if {
 test_provenance_dirty_denied if {
 	a := object.union(prov_att, {"summary": {"provenance": {"source_repository": cfg.source_repository, "source_revision": rev, "dirty": true}}})
 	"PROVENANCE_DIRTY" in codes(image_input(replace("https://slsa.dev/provenance/v1", a)))
+}
+
+prov_type := "https://slsa.dev/provenance/v1"
+
+test_provenance_one_dirty_among_clean_denied if {
+	dirty := json.patch(prov_att, [{"op": "replace", "path": "/summary/provenance/dirty", "value": true}])
+	f := object.union(good_facts, {"attestations": array.concat(good_facts.attestations, [dirty])})
+	"PROVENANCE_DIRTY" in codes(image_input(f))
+}
+
+test_provenance_without_dirty_flag_denied if {
+	"PROVENANCE_DIRTY" in codes(image_input(replace(prov_type, json.remove(prov_att, ["summary/provenance/dirty"]))))
+}
+
+test_provenance_two_revisions_denied if {
+	other_rev := json.patch(prov_att, [{"op": "replace", "path": "/summary/provenance/source_revision", "value": concat("", ["e" | some _ in numbers.range(1, 40)])}])
+	f := object.union(good_facts, {"attestations": array.concat(good_facts.attestations, [other_rev])})
+	"PROVENANCE_REVISIONS" in codes(image_input(f))
+	not "PROVENANCE_REVISIONS" in codes(image_input(good_facts))
+}
+
+# --- rollback -----------------------------------------------------------------
+
+test_release_older_than_the_minimum_denied if {
+	old := json.patch(prov_att, [{"op": "replace", "path": "/summary/provenance/source_date_epoch", "value": 1700000000}])
+	"RELEASE_TOO_OLD" in codes(image_input(replace(prov_type, old)))
+	not "RELEASE_TOO_OLD" in codes(image_input(good_facts))
+}
+
+test_release_without_commit_time_denied if {
+	"RELEASE_TOO_OLD" in codes(image_input(replace(prov_type, json.remove(prov_att, ["summary/provenance/source_date_epoch"]))))
+}
+
+test_release_minimum_unset_denied if {
+	c := json.remove(cfg, ["rollback"])
+	"RELEASE_UNPINNED" in {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+}
+
+test_denied_digest_denied if {
+	r := concat("@", ["ghcr.io/secure-movie-service/movies", evil])
+	f := object.union(good_facts, {"digest": evil})
+	"DIGEST_DENIED" in codes({"images": [r], "facts": {r: f}, "now": now})
+	not "DIGEST_DENIED" in codes(image_input(good_facts))
 }
 
 ctl_type := "https://github.com/secure-movie-service/sms/attestation/controls/v1"
@@ -350,6 +403,30 @@ test_host_path_without_a_name_denied if {
 
 test_empty_dir_allowed if allowed(pod(object.union(good_spec, {"volumes": [{"name": "data", "emptyDir": {}}]})))
 
+test_ephemeral_container_needs_no_limits if {
+	debug := json.remove(object.union(container, {"name": "debug"}), ["resources"])
+	allowed(pod(object.union(good_spec, {"ephemeralContainers": [debug]})))
+	"LIMITS_MISSING" in codes(pod(object.union(good_spec, {"initContainers": [debug]})))
+}
+
+test_ephemeral_container_unpinned_denied if {
+	debug := {"name": "debug", "image": "busybox:latest", "securityContext": container.securityContext}
+	"IMAGE_NOT_DIGEST" in codes(pod(object.union(good_spec, {"ephemeralContainers": [debug]})))
+}
+
+test_host_port_denied if {
+	"HOST_PORT" in codes(with_container({"ports": [{"containerPort": 8080, "hostPort": 80}]}))
+	not "HOST_PORT" in codes(with_container({"ports": [{"containerPort": 8080}]}))
+	not "HOST_PORT" in codes(with_container({"ports": [{"containerPort": 8080, "hostPort": 0}]}))
+}
+
+test_seccomp_unconfined_denied if {
+	unconfined := {"seccompProfile": {"type": "Unconfined"}}
+	"SECCOMP_UNCONFINED" in codes(pod(object.union(good_spec, {"securityContext": unconfined})))
+	"SECCOMP_UNCONFINED" in codes(with_container({"securityContext": object.union(container.securityContext, unconfined)}))
+	allowed(pod(object.union(good_spec, {"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}})))
+}
+
 test_host_namespaces_denied if {
 	"HOST_NETWORK" in codes(pod(object.union(good_spec, {"hostNetwork": true})))
 	"HOST_PID" in codes(pod(object.union(good_spec, {"hostPID": true})))
@@ -363,4 +440,130 @@ test_every_reason_has_code_and_message if {
 		regex.match(`^[A-Z_]+$`, d.code)
 		d.message != ""
 	}
+}
+
+# --- the control results are bound to the threat model -----------------------
+
+with_controls(patch) := replace(ctl_type, json.patch(ctl_att, patch))
+
+test_controls_dirty_denied if {
+	ds := codes(image_input(with_controls([{"op": "replace", "path": "/summary/controls/dirty", "value": true}])))
+	"CONTROLS_DIRTY" in ds
+	not "CONTROLS_FAILED" in ds
+}
+
+test_controls_without_dirty_flag_denied if {
+	"CONTROLS_DIRTY" in codes(image_input(with_controls([{"op": "remove", "path": "/summary/controls/dirty"}])))
+}
+
+test_controls_one_invented_control_denied if {
+	invented := [{"op": "replace", "path": "/summary/controls/statuses", "value": {"C-INVENTED": "pass"}}]
+	some d in admission.deny with input as image_input(with_controls(invented)) with data.supply_chain as cfg
+	d.code == "CONTROLS_INCOMPLETE"
+	contains(d.message, "C-AUTHZ-01, C-PENTEST")
+}
+
+test_controls_unpinned_denied if {
+	c := json.remove(cfg, ["controls"])
+	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+	"CONTROLS_UNPINNED" in ds
+}
+
+test_review_attestation_missing_denied if {
+	ds := admission.deny with input as image_input(missing_review) with data.supply_chain as cfg
+	{d.code | some d in ds} == {"REVIEW_ATTESTATION_MISSING"}
+	some d in ds
+	contains(d.message, "C-PENTEST")
+}
+
+# --- enforcement levels ---------------------------------------------------------
+
+missing_review := with_controls([
+	{"op": "replace", "path": "/summary/controls/attestations_missing", "value": ["C-PENTEST"]},
+	{"op": "replace", "path": "/summary/controls/passed", "value": false},
+])
+
+levelled(level) := object.union(cfg, {"enforcement": {"REVIEW_ATTESTATION_MISSING": level}})
+
+test_relaxable_rule_warns_and_allows if {
+	c := levelled("warn")
+	admission.allow with input as image_input(missing_review) with data.supply_chain as c
+	ws := admission.decision.warn with input as image_input(missing_review) with data.supply_chain as c
+	some w in ws
+	w.code == "REVIEW_ATTESTATION_MISSING"
+}
+
+test_dry_run_is_recorded_and_never_blocks if {
+	c := levelled("dryrun")
+	d := admission.decision with input as image_input(missing_review) with data.supply_chain as c
+	d.allow == true
+	count(d.warn) == 0
+	some r in d.dry_run
+	r.code == "REVIEW_ATTESTATION_MISSING"
+}
+
+test_warning_never_allows_anything_else if {
+	c := levelled("warn")
+	unsigned := object.union(missing_review, {"signatures": []})
+	not admission.allow with input as image_input(unsigned) with data.supply_chain as c
+	ds := {d.code | some d in admission.deny with input as image_input(unsigned) with data.supply_chain as c}
+	ds == {"SIGNATURE_MISSING"}
+}
+
+test_only_relaxable_rules_may_be_lowered if {
+	c := object.union(cfg, {"enforcement": {"SIGNATURE_MISSING": "warn"}})
+	unsigned := object.union(good_facts, {"signatures": []})
+	ds := {d.code | some d in admission.deny with input as image_input(unsigned) with data.supply_chain as c}
+	"SIGNATURE_MISSING" in ds
+	"ENFORCEMENT_INVALID" in ds
+	not admission.allow with input as image_input(good_facts) with data.supply_chain as c
+}
+
+test_unknown_level_denied if {
+	c := levelled("off")
+	ds := {d.code | some d in admission.deny with input as image_input(missing_review) with data.supply_chain as c}
+	ds == {"ENFORCEMENT_INVALID", "REVIEW_ATTESTATION_MISSING"}
+}
+
+# --- vulnerability scan ------------------------------------------------------------
+
+vuln_type := "https://cosign.sigstore.dev/attestation/vuln/v1"
+
+with_vuln(patch) := replace(vuln_type, json.patch(vuln_att, patch))
+
+test_vuln_scan_missing_denied if "VULN_SCAN_MISSING" in codes(image_input(without(vuln_type)))
+
+test_vuln_scan_by_untrusted_key_denied if {
+	"VULN_SCAN_MISSING" in codes(image_input(replace(vuln_type, object.union(vuln_att, {"key_id": evil}))))
+}
+
+test_vuln_found_denied if {
+	f := with_vuln([{"op": "replace", "path": "/summary/vuln/findings", "value": ["GO-2026-0001"]}])
+	some d in admission.deny with input as image_input(f) with data.supply_chain as cfg
+	d.code == "VULN_FOUND"
+	contains(d.message, "GO-2026-0001")
+}
+
+test_vuln_found_in_any_scan_denied if {
+	bad := json.patch(vuln_att, [{"op": "replace", "path": "/summary/vuln/findings", "value": ["GO-2026-0001"]}])
+	f := object.union(good_facts, {"attestations": array.concat(good_facts.attestations, [bad])})
+	"VULN_FOUND" in codes(image_input(f))
+}
+
+test_vuln_db_stale_denied if {
+	old := with_vuln([{"op": "replace", "path": "/summary/vuln/db_modified", "value": "2026-10-01T00:00:00Z"}])
+	"VULN_DB_STALE" in codes(image_input(old))
+	not "VULN_DB_STALE" in codes(image_input(good_facts))
+}
+
+test_vuln_db_age_limit_unset_denied if {
+	c := json.remove(cfg, ["vulnerability"])
+	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+	"VULN_DB_STALE" in ds
+}
+
+test_vuln_db_stale_may_warn if {
+	c := object.union(cfg, {"enforcement": {"VULN_DB_STALE": "warn"}})
+	old := with_vuln([{"op": "replace", "path": "/summary/vuln/db_modified", "value": "2026-10-01T00:00:00Z"}])
+	admission.allow with input as image_input(old) with data.supply_chain as c
 }

@@ -2,6 +2,12 @@
 // admission trusts (by key id, see pipeline/keys.ID), the registry prefixes images may come
 // from, and the source repository provenance must name. An empty trusted_keys denies every
 // image, which is the safe default until a release key is added by review.
+//
+// data/reviewers.json holds the keys whose signed attestations of manual controls
+// `pipeline controls` accepts, each with its reviewer's name and the roles (a control's
+// attestation.role) it may attest: {"reviewers": {"<key id>": {"name", "public_key", "roles"}}}.
+// It ships empty: no key that can sign for a role is ever in the repository until a reviewer's
+// public key is added by review (threatmodel/README.md).
 package data
 
 import _ "embed"
@@ -10,3 +16,8 @@ import _ "embed"
 //
 //go:embed supply_chain.json
 var SupplyChain []byte
+
+// Reviewers is the JSON document loaded as data.reviewers (pipeline/signoff.ParseReviewers).
+//
+//go:embed reviewers.json
+var Reviewers []byte

@@ -11,12 +11,19 @@ import (
 )
 
 func runAdmit(ctx context.Context, a *app, args []string) error {
-	fs := a.flags("admit", "--key cosign.pub (--image REF … | --manifest FILE) [--data FILE …]")
-	var keyPaths, images, data list
-	fs.Var(&keyPaths, "key", "public key `FILE` to verify with (repeatable); trust comes from policy data")
+	if len(args) > 0 && args[0] == "serve" {
+		return runAdmitServe(ctx, a, args[1:])
+	}
+	fs := a.flags("admit", "--key cosign.pub (--image REF … | --manifest FILE) [--data FILE …]  |  admit serve -h")
+	var (
+		key    verifyingKeys
+		data   policyData
+		images list
+	)
+	key.register(fs)
 	fs.Var(&images, "image", "image `REF` to admit (repeatable): image rules only")
 	manifest := fs.String("manifest", "", "Pod, Deployment, … or AdmissionReview `FILE` (YAML or JSON): image and workload rules")
-	fs.Var(&data, "data", "JSON `FILE` merged over policy/data (repeatable)")
+	data.register(fs)
 	skip := fs.Bool("skip-content", false, "do not download the layers to check them against their digests")
 	var o output
 	o.register(fs, "text")
@@ -30,7 +37,7 @@ func runAdmit(ctx context.Context, a *app, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: give --image or --manifest", errUsage)
 	}
-	ks, err := loadKeys(keyPaths)
+	ks, err := key.load()
 	if err != nil {
 		return err
 	}
@@ -40,12 +47,8 @@ func runAdmit(ctx context.Context, a *app, args []string) error {
 			return err
 		}
 	}
-	for _, p := range data {
-		b, err := os.ReadFile(p) // #nosec G304 -- a data file the operator names on the command line
-		if err != nil {
-			return err
-		}
-		opts.Data = append(opts.Data, b)
+	if opts.Data, err = data.load(); err != nil {
+		return err
 	}
 	v, aerr := admit.Run(ctx, opts)
 	if v == nil {
@@ -75,5 +78,13 @@ func printVerdict(w io.Writer, v *admit.Verdict) {
 			where = d.Object + " " + where
 		}
 		fmt.Fprintf(w, "  %-24s %s  (%s)\n", d.Code, d.Message, where)
+	}
+	for _, group := range []struct {
+		label string
+		rs    []admit.Reason
+	}{{"WARN", v.Warn}, {"DRY-RUN", v.DryRun}} {
+		for _, d := range group.rs {
+			fmt.Fprintf(w, "%-8s %-26s %s\n", group.label, d.Code, d.Message)
+		}
 	}
 }

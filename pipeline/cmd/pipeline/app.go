@@ -61,10 +61,11 @@ func commands() []command {
 		{"sign", "sign an image digest (cosign, offline)", runSign},
 		{"attest", "attach a signed in-toto attestation: sbom, provenance or controls", runAttest},
 		{"verify", "verify signatures and attestations of a digest; print the facts", runVerify},
-		{"admit", "decide admission of an image or a Pod/Deployment/AdmissionReview", runAdmit},
+		{"admit", "decide admission of an image or a Pod/Deployment/AdmissionReview; admit serve: the cluster's AdmissionReview webhook", runAdmit},
 		{"release", "build → push → sbom → sign → attest → verify → admit", runRelease},
-		{"controls", "run the threat model's evidence; report every threat and control (exit 1 if one fails)", runControls},
+		{"controls", "run the threat model's evidence; report every threat and control and the attestations missing (exit 1 if one fails; --require-attestations: or one is missing); controls attest: a reviewer signs a manual control", runControls},
 		{"scan", "gosec, policy/repo and actionlint over the repository (text, json, sarif)", runScan},
+		{"vuln", "govulncheck over both modules or a binary, pinned database, OpenVEX exceptions", runVuln},
 	}
 }
 

@@ -5,16 +5,15 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/ociutil"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
-	"github.com/secure-movie-service/sms/pipeline/release"
 	"github.com/secure-movie-service/sms/pipeline/sign"
 )
 
 func runAttest(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("attest", "--key cosign.key --type sbom|provenance|controls --predicate FILE IMAGE@DIGEST")
-	key := fs.String("key", "", "cosign private key (password in COSIGN_PASSWORD)")
+	var key signingKey
+	key.register(fs)
 	kind := fs.String("type", "", "sbom (SPDX or CycloneDX JSON), provenance (SLSA v1) or controls")
 	pred := fs.String("predicate", "", "predicate JSON `FILE`")
 	var o output
@@ -25,15 +24,18 @@ func runAttest(ctx context.Context, a *app, args []string) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	if *key == "" || *kind == "" || *pred == "" {
+	if err := key.check(); err != nil {
+		return err
+	}
+	if *kind == "" || *pred == "" {
 		fs.Usage()
-		return fmt.Errorf("%w: --key, --type and --predicate are required", errUsage)
+		return fmt.Errorf("%w: --type and --predicate are required", errUsage)
 	}
 	ref, err := ociutil.ParseDigest(fs.Arg(0))
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	body, err := release.ReadPredicate(*pred)
+	body, err := predicate.ReadFile(*pred)
 	if err != nil {
 		return err
 	}
@@ -45,7 +47,7 @@ func runAttest(ctx context.Context, a *app, args []string) error {
 	if _, err := predicate.Summarize(typ, body); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	s, err := keys.LoadSigner(*key, a.password())
+	s, err := key.load(a)
 	if err != nil {
 		return err
 	}

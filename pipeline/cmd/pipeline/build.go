@@ -25,13 +25,13 @@ func buildFlags(fs interface {
 	fs.StringVar(&o.Package, "package", "./cmd/movies", "main package, relative to --module")
 	fs.StringVar(&o.Base, "base", "", "base image, pinned by digest (default: none, the binary only)")
 	fs.StringVar(&o.SourceRepo, "source-repo", build.DefaultSourceRepository, "source repository URL for annotations and provenance")
-	fs.StringVar(&o.CacheDir, "cache-dir", build.DefaultCacheDir(), "`DIR` keeping the binary of each clean commit built, so it is not built twice (empty: no cache)")
 }
 
 func runBuild(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("build", "(--push REF | --oci-layout DIR) [flags]")
 	var bo build.Options
 	buildFlags(fs, &bo)
+	fs.StringVar(&bo.CacheDir, "cache-dir", build.DefaultCacheDir(), "`DIR` keeping the binary of each clean commit built, so it is not built twice (empty: no cache; pipeline release never uses one)")
 	fs.StringVar(&bo.Push, "push", "", "push the image to `REF` (a tag or repository)")
 	fs.StringVar(&bo.OCILayout, "oci-layout", "", "write the image into the OCI layout `DIR`")
 	fs.StringVar(&bo.LayoutTag, "tag", "latest", "ref name of the image inside the OCI layout")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/secure-movie-service/sms/pipeline/env"
 	"github.com/secure-movie-service/sms/pipeline/release"
@@ -14,15 +13,19 @@ func runRelease(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("release", "--key cosign.key [--registry HOST/REPO] [--controls FILE] [flags]")
 	var o release.Options
 	buildFlags(fs, &o.Build)
-	var data list
+	var (
+		key  signingKey
+		data policyData
+	)
 	fs.StringVar(&o.Repository, "registry", "", "push to `HOST[:PORT]/REPO` (default: an in-process registry on loopback)")
 	fs.StringVar(&o.Tag, "tag", "latest", "tag pushed with the image")
-	fs.StringVar(&o.KeyPath, "key", ".dev/keys/cosign.key", "cosign private key (password in COSIGN_PASSWORD)")
+	key.register(fs)
 	fs.BoolVar(&o.CreateKey, "create-key", false, "create the key pair at --key when it does not exist")
 	fs.StringVar(&o.OutDir, "out", "out/release", "directory for SBOMs, provenance, facts, verdict and summary")
 	fs.StringVar(&o.Controls, "controls", "", "control-results predicate `FILE` to attest (from make verify-controls)")
 	fs.StringVar(&o.Manifest, "manifest", "", "deployment manifest `FILE` to admit; ${IMAGE} is replaced by the image")
-	fs.Var(&data, "data", "JSON `FILE` merged over policy/data for admission (repeatable)")
+	data.register(fs)
+	fs.BoolVar(&o.RequireAttestations, "require-attestations", false, "deny when a manual control lacks a valid reviewer attestation, whatever the data's level")
 	fs.BoolVar(&o.NoSelfTrust, "no-self-trust", false, "admit with policy/data alone (do not trust this release's key and registry)")
 	var out output
 	out.register(fs, "text")
@@ -32,13 +35,14 @@ func runRelease(ctx context.Context, a *app, args []string) error {
 	if err := out.check(); err != nil {
 		return err
 	}
-	for _, p := range data {
-		b, err := os.ReadFile(p) // #nosec G304 -- a data file the operator names on the command line
-		if err != nil {
-			return err
-		}
-		o.Data = append(o.Data, b)
+	if err := key.check(); err != nil {
+		return err
 	}
+	var err error
+	if o.Data, err = data.load(); err != nil {
+		return err
+	}
+	o.KeyPath = key.path
 	o.Password = a.password()
 	o.Build.Getenv = a.getenv
 	o.BuilderID, o.Invocation = env.BuilderID.Get(a.getenv), env.InvocationID.Get(a.getenv)

@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/ociutil"
 	"github.com/secure-movie-service/sms/pipeline/sign"
 )
 
 func runSign(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("sign", "--key cosign.key IMAGE@DIGEST")
-	key := fs.String("key", "", "cosign private key (password in COSIGN_PASSWORD)")
+	var key signingKey
+	key.register(fs)
 	var o output
 	o.register(fs, "text")
 	if err := parse(fs, args, 1); err != nil {
@@ -21,14 +21,14 @@ func runSign(ctx context.Context, a *app, args []string) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	if *key == "" {
-		return fmt.Errorf("%w: --key is required", errUsage)
+	if err := key.check(); err != nil {
+		return err
 	}
 	ref, err := ociutil.ParseDigest(fs.Arg(0))
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	s, err := keys.LoadSigner(*key, a.password())
+	s, err := key.load(a)
 	if err != nil {
 		return err
 	}

@@ -7,30 +7,14 @@ import (
 	"io"
 	"strings"
 
-	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/ociutil"
 	"github.com/secure-movie-service/sms/pipeline/verify"
 )
 
-func loadKeys(paths []string) ([]*keys.Verifier, error) {
-	if len(paths) == 0 {
-		return nil, fmt.Errorf("%w: --key is required", errUsage)
-	}
-	var ks []*keys.Verifier
-	for _, p := range paths {
-		k, err := keys.LoadVerifier(p)
-		if err != nil {
-			return nil, err
-		}
-		ks = append(ks, k)
-	}
-	return ks, nil
-}
-
 func runVerify(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("verify", "--key cosign.pub [--key …] IMAGE@DIGEST")
-	var keyPaths list
-	fs.Var(&keyPaths, "key", "public key `FILE` to verify with (repeatable)")
+	var key verifyingKeys
+	key.register(fs)
 	skip := fs.Bool("skip-content", false, "do not download the layers to check them against their digests")
 	var o output
 	o.register(fs, "json")
@@ -40,7 +24,7 @@ func runVerify(ctx context.Context, a *app, args []string) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	ks, err := loadKeys(keyPaths)
+	ks, err := key.load()
 	if err != nil {
 		return err
 	}

@@ -117,8 +117,9 @@ func apiPods(objs []object) ([]podTemplate, []string, error) {
 }
 
 // CheckNetworkPolicy passes when every workload in deploy/kubernetes is selected by a
-// NetworkPolicy that governs both ingress and egress, admits traffic only to the pod's own
-// container ports, and lets it out only to DNS.
+// NetworkPolicy that governs both ingress and egress, admits traffic only from named sources
+// (the ingress controller's namespace) and only to the pod's own container ports, and lets it
+// out only to DNS.
 func CheckNetworkPolicy(root string) func(context.Context) error {
 	return func(context.Context) error {
 		objs, err := manifests(filepath.Join(root, ManifestDir))
@@ -135,6 +136,7 @@ func CheckNetworkPolicy(root string) func(context.Context) error {
 			} `yaml:"podSelector"`
 			PolicyTypes []string `yaml:"policyTypes"`
 			Ingress     []struct {
+				From  []map[string]any `yaml:"from"`
 				Ports []struct {
 					Port any `yaml:"port"`
 				} `yaml:"ports"`
@@ -177,6 +179,9 @@ func CheckNetworkPolicy(root string) func(context.Context) error {
 				for _, r := range np.Ingress {
 					if len(r.Ports) == 0 {
 						bad = append(bad, "an ingress rule admits every port")
+					}
+					if len(r.From) == 0 {
+						bad = append(bad, "an ingress rule admits every source (no from)")
 					}
 					for _, p := range r.Ports {
 						if !ports[fmt.Sprint(p.Port)] {
@@ -233,8 +238,9 @@ func contains(list []string, s string) bool {
 }
 
 // CheckDeploymentTLS passes when every container of every workload in deploy/kubernetes that
-// runs the movies server is given a certificate and key (-tls-cert/-tls-key, or
-// MOVIES_TLS_CERT/MOVIES_TLS_KEY): with both, the server serves HTTPS only.
+// serves beyond its pod (declares a port) is given a certificate and key (-tls-cert/-tls-key,
+// or MOVIES_TLS_CERT/MOVIES_TLS_KEY): with both, the server serves HTTPS only. A sidecar that
+// declares no port (OPA on loopback) is reachable only from inside the pod.
 func CheckDeploymentTLS(root string) func(context.Context) error {
 	return func(context.Context) error {
 		objs, err := manifests(filepath.Join(root, ManifestDir))
@@ -248,6 +254,9 @@ func CheckDeploymentTLS(root string) func(context.Context) error {
 		var problems []string
 		for i, pod := range pods {
 			for _, c := range pod.Spec.Containers {
+				if len(c.Ports) == 0 {
+					continue
+				}
 				has := map[string]bool{}
 				for _, a := range c.Args {
 					name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")

@@ -39,7 +39,8 @@ spec:
     matchLabels: {app.kubernetes.io/name: movies}
   policyTypes: [Ingress, Egress]
   ingress:
-    - ports: [{port: https}]
+    - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]
+      ports: [{port: https}]
   egress:
     - ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]
 `
@@ -65,7 +66,8 @@ func TestNetworkPolicy(t *testing.T) {
 		{"no policy", "", "no NetworkPolicy in deploy/kubernetes selects the pods of Deployment movies"},
 		{"policy for other pods", strings.Replace(netpol, "{app.kubernetes.io/name: movies}", "{app: other}", 1), "no NetworkPolicy"},
 		{"ingress only", strings.Replace(netpol, "[Ingress, Egress]", "[Ingress]", 1), "policyTypes must list Ingress and Egress"},
-		{"every port in", strings.Replace(netpol, "- ports: [{port: https}]", "- {}", 1), "admits every port"},
+		{"every port in", strings.Replace(netpol, "ports: [{port: https}]", "ports: []", 1), "admits every port"},
+		{"every source in", strings.Replace(netpol, "- from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]\n      ports", "- ports", 1), "admits every source"},
 		{"another port in", strings.Replace(netpol, "{port: https}", "{port: 22}", 1), "admits port 22"},
 		{"anything out", strings.Replace(netpol, "{port: 53, protocol: TCP}", "{port: 443}", 1), "egress allows port 443"},
 	} {
@@ -95,6 +97,17 @@ func TestDeploymentTLS(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "container movies serves plaintext HTTP") {
 			t.Errorf("%s: err = %v", name, err)
 		}
+	}
+	sidecar := deployment + `        - name: opa
+          image: y
+          args: ["run", "--server", "--addr=127.0.0.1:8181"]
+`
+	if err := CheckDeploymentTLS(mustManifests(t, sidecar))(context.Background()); err != nil {
+		t.Errorf("a loopback sidecar without ports: %v", err)
+	}
+	exposed := sidecar + "          ports: [{containerPort: 8181}]\n"
+	if err := CheckDeploymentTLS(mustManifests(t, exposed))(context.Background()); err == nil || !strings.Contains(err.Error(), "container opa serves plaintext") {
+		t.Errorf("a sidecar with a port and no TLS: err = %v", err)
 	}
 	if err := CheckDeploymentTLS(t.TempDir())(context.Background()); err == nil {
 		t.Error("no manifests passed")

@@ -10,13 +10,16 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -28,6 +31,7 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/build"
 	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
+	"github.com/secure-movie-service/sms/pipeline/vuln"
 )
 
 // Password encrypts every key a test makes.
@@ -35,18 +39,28 @@ const Password = "testkit-password"
 
 // Registry is an in-process registry; Host is 127.0.0.1:PORT.
 type Registry struct {
-	Host  string
-	blobs *TamperBlobs
+	Host     string
+	blobs    *TamperBlobs
+	requests atomic.Int64
 }
 
 // MustRegistry starts a registry for the test.
 func MustRegistry(tb testing.TB) *Registry {
 	tb.Helper()
 	blobs := &TamperBlobs{m: map[string][]byte{}, bad: map[string]bool{}}
-	srv := httptest.NewServer(registry.New(registry.WithBlobHandler(blobs), registry.Logger(log.New(io.Discard, "", 0))))
+	r := &Registry{blobs: blobs}
+	h := registry.New(registry.WithBlobHandler(blobs), registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.requests.Add(1)
+		h.ServeHTTP(w, req)
+	}))
 	tb.Cleanup(srv.Close)
-	return &Registry{Host: strings.TrimPrefix(srv.URL, "http://"), blobs: blobs}
+	r.Host = strings.TrimPrefix(srv.URL, "http://")
+	return r
 }
+
+// Requests counts the HTTP requests the registry has served.
+func (r *Registry) Requests() int64 { return r.requests.Load() }
 
 // Tamper makes the registry serve different bytes (same length) for the blob h.
 func (r *Registry) Tamper(h v1.Hash) { r.blobs.tamper(h) }
@@ -203,6 +217,7 @@ func Provenance(repository, revision string) []byte {
 				Source:  predicate.Source{Repository: repository, Revision: revision},
 				Package: "service/cmd/movies", Command: []string{"go", "build"}, Platform: "linux/amd64",
 			},
+			InternalParameters: map[string]any{"source_date_epoch": 1700000000},
 		},
 		RunDetails: predicate.RunDetails{Builder: predicate.Builder{ID: "https://example.invalid/testkit"}},
 	}
@@ -210,19 +225,69 @@ func Provenance(repository, revision string) []byte {
 	return b
 }
 
+// ControlIDs are the controls every fixture control-results predicate covers (and
+// TrustOverlay requires).
+var ControlIDs = []string{"C-SUPPLY-01", "C-SUPPLY-02"}
+
 // Controls is a control-results predicate for revision; failed names controls that failed.
 func Controls(revision string, failed ...string) []byte {
+	clean := false
 	c := predicate.Controls{
-		Revision: revision, ModelDigest: "sha256:" + strings.Repeat("ab", 32), Passed: len(failed) == 0,
+		Revision: revision, ModelDigest: "sha256:" + strings.Repeat("ab", 32), Dirty: &clean, Passed: len(failed) == 0,
 		Controls: map[string]predicate.ControlResult{},
 	}
-	for _, id := range []string{"C-SUPPLY-01", "C-SUPPLY-02"} {
+	for _, id := range ControlIDs {
 		c.Controls[id] = predicate.ControlResult{Status: "pass", Evidence: []predicate.Evidence{{ID: "go:example.TestX", Status: "pass"}}}
 	}
 	for _, id := range failed {
 		c.Controls[id] = predicate.ControlResult{Status: "fail", Reason: "test failed", Evidence: []predicate.Evidence{{ID: "go:example.TestY", Status: "fail"}}}
 	}
 	b, _ := json.Marshal(c)
+	return b
+}
+
+// ManualControlIDs are the fixture's manual controls: ControlsMissing leaves them unattested.
+var ManualControlIDs = []string{"C-REVIEW-01", "C-REVIEW-02"}
+
+// ControlsMissing is a control-results predicate for revision in which every tested control
+// passed and the manual controls lack their reviewer attestations (FixtureData requires them).
+func ControlsMissing(revision string) []byte {
+	var c predicate.Controls
+	if err := json.Unmarshal(Controls(revision), &c); err != nil {
+		panic(err)
+	}
+	c.Passed, c.AttestationsMissing = false, ManualControlIDs
+	for _, id := range ManualControlIDs {
+		c.Controls[id] = predicate.ControlResult{Status: predicate.StatusMissing, Kind: predicate.ControlKindManual,
+			Reason: "no signed attestation", Evidence: []predicate.Evidence{{ID: "attestation:none", Status: predicate.StatusMissing}}}
+	}
+	b, _ := json.Marshal(c)
+	return b
+}
+
+// VulnDBDate is the database date of Vuln predicates: admission at VulnNow finds it fresh.
+var (
+	VulnDBDate = time.Date(2026, 11, 5, 23, 49, 57, 0, time.UTC)
+	VulnNow    = VulnDBDate.Add(7 * 24 * time.Hour)
+)
+
+// Vuln is a cosign vulnerability predicate over a database of dbDate; called names the
+// vulnerabilities the binary calls.
+func Vuln(dbDate time.Time, called ...string) []byte {
+	fs := []predicate.VulnFinding{}
+	for _, id := range called {
+		fs = append(fs, predicate.VulnFinding{ID: id, Module: "stdlib", Version: "v1.26.0", Level: predicate.LevelCalled, Symbols: []string{"fmt.Println"}})
+	}
+	started := dbDate.Add(time.Hour)
+	b, err := predicate.MarshalVuln(&predicate.Vuln{
+		Scanner: predicate.VulnScanner{URI: "pkg:golang/golang.org/x/vuln@v1.9.0", Version: "v1.9.0",
+			DB:     predicate.VulnDB{URI: "file:///testkit/vulndb", Version: dbDate.Format(time.RFC3339)},
+			Result: predicate.VulnResult{Mode: "binary", Targets: []string{"/movies"}, Findings: fs, Informational: []predicate.VulnFinding{}, Waived: []predicate.VulnFinding{}}},
+		Metadata: predicate.VulnMetadata{ScanStartedOn: started, ScanFinishedOn: started.Add(time.Second)},
+	})
+	if err != nil {
+		panic(err)
+	}
 	return b
 }
 
@@ -234,6 +299,8 @@ func TrustOverlay(prefixes []string, ks ...*Key) []byte {
 	}
 	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{
 		"trusted_keys": tk, "registries": prefixes, "source_repository": SourceRepository,
+		"controls": map[string]any{"required": ControlIDs},
+		"rollback": map[string]any{"min_source_date": FixtureOldest},
 	}})
 	return b
 }
@@ -286,4 +353,83 @@ func Must(tb testing.TB, err error) {
 	if err != nil {
 		tb.Fatal(fmt.Errorf("unexpected: %w", err))
 	}
+}
+
+// StdlibVuln is the id of the entry MustVulnDB makes when asked to mark fmt.Println, which
+// every MustRepo binary calls, vulnerable.
+const StdlibVuln = "GO-2099-0042"
+
+// MustVulnDB builds a vulnerability database dated a day ago: one entry for a module no
+// fixture uses, and, when callsPrintln, one marking the standard library's fmt.Println
+// vulnerable in every Go release.
+func MustVulnDB(tb testing.TB, callsPrintln bool) *vuln.DB {
+	tb.Helper()
+	dir := tb.TempDir()
+	modified := time.Now().UTC().Add(-24 * time.Hour).Format(time.RFC3339)
+	entry := func(id, module, pkg, symbol string) {
+		e := map[string]any{
+			"schema_version": "1.3.1", "id": id, "modified": modified, "published": modified,
+			"summary": symbol + " is vulnerable (a test entry)",
+			"affected": []any{map[string]any{
+				"package":            map[string]any{"name": module, "ecosystem": "Go"},
+				"ranges":             []any{map[string]any{"type": "SEMVER", "events": []any{map[string]any{"introduced": "0"}, map[string]any{"fixed": "99.0.0"}}}},
+				"ecosystem_specific": map[string]any{"imports": []any{map[string]any{"path": pkg, "symbols": []string{symbol}}}},
+			}},
+		}
+		b, err := json.Marshal(e)
+		Must(tb, err)
+		Must(tb, os.MkdirAll(filepath.Join(dir, "osv"), 0o750))
+		Must(tb, os.WriteFile(filepath.Join(dir, "osv", id+".json"), b, 0o600))
+	}
+	entry("GO-2099-0001", "example.com/unused", "example.com/unused", "Boom")
+	if callsPrintln {
+		entry(StdlibVuln, "stdlib", "fmt", "Println")
+	}
+	db, err := vuln.BuildDB(vuln.Snapshot{Version: "v0.0.0-20990101000000-000000000000", OSVDir: filepath.Join(dir, "osv")}, filepath.Join(dir, "cache"))
+	Must(tb, err)
+	return db
+}
+
+// FixtureOldest is the oldest release FixtureData admits: MustRepo commits at 1700000000.
+const FixtureOldest = "2023-11-01T00:00:00Z"
+
+// FixtureData is policy data for fixture releases: it requires exactly the fixture's
+// ControlIDs and admits releases from FixtureOldest on.
+func FixtureData() []byte {
+	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{
+		"controls": map[string]any{"required": ControlIDs},
+		"rollback": map[string]any{"min_source_date": FixtureOldest},
+	}})
+	return b
+}
+
+// Reviewer is one entry of a test's reviewers document.
+type Reviewer struct {
+	Key   *Key
+	Name  string
+	Roles []string
+}
+
+// MustReviewers returns a reviewers document (the shape of policy/data/reviewers.json) that
+// lists each reviewer's public key under its key id.
+func MustReviewers(tb testing.TB, rs ...Reviewer) []byte {
+	tb.Helper()
+	type entry struct {
+		Name      string   `json:"name"`
+		PublicKey string   `json:"public_key"`
+		Roles     []string `json:"roles"`
+	}
+	doc := map[string]map[string]entry{"reviewers": {}}
+	for _, r := range rs {
+		pem, err := os.ReadFile(filepath.Join(r.Key.Dir, keys.PublicKeyFile))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		doc["reviewers"][r.Key.Signer.ID] = entry{Name: r.Name, PublicKey: string(pem), Roles: r.Roles}
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

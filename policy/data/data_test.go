@@ -1,0 +1,45 @@
+package data
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/secure-movie-service/sms/threatmodel"
+)
+
+// The control results a release carries must cover exactly the threat model's controls:
+// admission reads the required ids from this data, so a control added to the model and not
+// here would never be required, and an id here that the model lost could never be met.
+func TestRequiredControlsAreTheModels(t *testing.T) {
+	m, _, err := threatmodel.Load("../../threatmodel/threatmodel.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, c := range m.Controls {
+		want = append(want, c.ID)
+	}
+	slices.Sort(want)
+	var d struct {
+		SupplyChain struct {
+			Controls struct {
+				Required []string `json:"required"`
+			} `json:"controls"`
+			Enforcement map[string]string `json:"enforcement"`
+		} `json:"supply_chain"`
+	}
+	if err := json.Unmarshal(SupplyChain, &d); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("C-CONTROLS-ATTESTED required ids are the model's", func(t *testing.T) {
+		if got := d.SupplyChain.Controls.Required; !slices.Equal(got, want) {
+			t.Errorf("policy/data/supply_chain.json controls.required\n got %v\nwant %v (sorted control ids of threatmodel.yaml)", got, want)
+		}
+	})
+	t.Run("C-ADMISSION-LEVELS production data lowers no rule", func(t *testing.T) {
+		if len(d.SupplyChain.Enforcement) != 0 {
+			t.Errorf("production enforcement levels %v: production denies on every rule", d.SupplyChain.Enforcement)
+		}
+	})
+}
