@@ -106,9 +106,10 @@ func writeError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err er
 	for k, v := range he.header {
 		w.Header().Set(k, v)
 	}
-	if r.ContentLength != 0 {
+	if r.ProtoMajor == 1 && r.ContentLength != 0 {
 		// The body may be unread; closing spares the server reading (and the
-		// client sending) it before the answer goes out.
+		// client sending) it before the answer goes out. (Not on HTTP/2, where
+		// it would shut down every stream of the connection.)
 		w.Header().Set("Connection", "close")
 	}
 	writeProblem(w, r, he)
