@@ -28,14 +28,19 @@ const VEXDir = "vex"
 // CheckSource is the vulnerability-scan check: source mode over every module of the
 // repository at root (its go.work), against the pinned database prepared in cacheDir, with
 // root/vex as the only exceptions. The error names the database's date and each finding.
-func CheckSource(root, cacheDir string) func(context.Context) error {
+// With reuse, findings cached for unchanged inputs are reused (ResultCache); without, every
+// module is scanned now, as control results that get signed must be.
+func CheckSource(root, cacheDir string, reuse bool) func(context.Context) error {
 	return func(ctx context.Context) error {
 		db, err := pinnedDB(ctx, root, cacheDir)
 		if err != nil {
 			return err
 		}
-		r, err := Scan(ctx, Options{DB: db, Mode: ModeSource, Dir: root, VEX: filepath.Join(root, VEXDir),
-			ResultCache: ResultCacheDir(cacheDir)})
+		o := Options{DB: db, Mode: ModeSource, Dir: root, VEX: filepath.Join(root, VEXDir)}
+		if reuse {
+			o.ResultCache = ResultCacheDir(cacheDir)
+		}
+		r, err := Scan(ctx, o)
 		if err != nil {
 			return err
 		}

@@ -520,7 +520,7 @@ finding contains reason("REVIEW_ATTESTATION_MISSING", ref, "", msg) if {
 	pinned(ref)
 	some c in passing_controls(ref)
 	some id in c.summary.controls.attestations_missing
-	msg := sprintf("control %v has no valid reviewer attestation", [id])
+	msg := sprintf("control %v has no current signed attestation (nor, for a platform control, a verified setting)", [id])
 }
 
 # METADATA

@@ -28,13 +28,13 @@ func runControls(ctx context.Context, a *app, args []string) error {
 	model := fs.String("model", "threatmodel/threatmodel.yaml", "threat model `FILE`, relative to -root")
 	out := fs.String("out", "out/controls", "`DIR` for report.txt, report.md, report.json, controls.sarif, junit.xml and predicate.json (empty: none)")
 	verbose := fs.Bool("v", false, "list every evidence id in the terminal, not only failing ones")
-	cached := fs.Bool("cached", false, "let go test reuse cached results (default -count=1: every named test runs now)")
+	cached := fs.Bool("cached", false, "let go test and the vulnerability scan reuse cached results (default: every named test and scan runs now)")
 	allowDirty := fs.Bool("allow-dirty", false, "write predicate.json even when the work tree has uncommitted changes")
 	require := fs.Bool("require-attestations", false, "fail (exit 1) when an attestation is missing: a manual control without a current signed attestation, a platform control not verifiable here (what a release uses)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	o := controls.Options{Root: *root, Model: *model, Checks: pipelineChecks(*root), RequireAttestations: *require,
+	o := controls.Options{Root: *root, Model: *model, Checks: pipelineChecks(*root, *cached), RequireAttestations: *require,
 		Platform: platformChecks(a.getenv)}
 	if !*cached {
 		o.GoFlags = []string{"-count=1"}
@@ -136,7 +136,7 @@ func runControlsFresh(ctx context.Context, a *app, args []string) error {
 // pipeline scan (each scan group runs at most once, and only when the model names one of its
 // checks) and the controls' own checks of the deployment manifests and the repository. A name
 // the model uses that is not here is reported as missing evidence.
-func pipelineChecks(root string) map[string]controls.Check {
+func pipelineChecks(root string, cached bool) map[string]controls.Check {
 	type groupRun struct {
 		once sync.Once
 		r    *scan.Report
@@ -178,7 +178,7 @@ func pipelineChecks(root string) map[string]controls.Check {
 		checks.NetworkPolicy:       checks.CheckNetworkPolicy(root),
 		checks.DeploymentTLS:       checks.CheckDeploymentTLS(root),
 		checks.SecretScan:          checks.CheckSecrets(root),
-		vuln.CheckSourceName:       vuln.CheckSource(root, ""),
+		vuln.CheckSourceName:       vuln.CheckSource(root, "", cached),
 		vuln.CheckImageName:        vuln.CheckImage(root, ""),
 	}
 }
