@@ -155,6 +155,7 @@ func (w *scWorld) trust(t *testing.T) string {
 		"trusted_keys": map[string]any{id: map[string]string{"name": "e2e"}},
 		"registries":   []string{w.reg + "/"},
 		"controls":     map[string]any{"required": []string{"C-SUPPLY-01"}},
+		"builder_ids":  []string{"https://github.com/secure-movie-service/sms/pipeline@local"},
 	}})
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)

@@ -189,6 +189,7 @@ func Assemble(ctx context.Context, o Options) (*Result, error) {
 		Digest: dg.String(), Revision: src.Revision, Epoch: src.Epoch, Dirty: src.Dirty,
 		SourceRepo: o.SourceRepo, Command: comp.Command, Env: comp.Env, GoVersion: comp.GoVersion,
 		Package:      strings.TrimSuffix(o.ModuleDir, "/") + "/" + strings.TrimPrefix(o.Package, "./"),
+		Platform:     o.GOOS + "/" + o.GOARCH,
 		BinarySHA256: binarySHA, Deps: comp.Deps, GoSum: gosum, Base: spec.BaseName, Cached: entry != nil, Image: img,
 	}, nil
 }

@@ -77,6 +77,9 @@ type ProvenanceSummary struct {
 	// SourceDateEpoch is the source commit's time (internalParameters.source_date_epoch, Unix
 	// seconds; 0 when absent): admission refuses releases older than policy data's minimum.
 	SourceDateEpoch int64 `json:"source_date_epoch"`
+	// Platform is externalParameters.platform (os/arch), which admission compares with the
+	// image's config.
+	Platform string `json:"platform"`
 }
 
 // sourceDateEpoch reads internalParameters.source_date_epoch: a whole, positive number of
@@ -118,6 +121,7 @@ func summarizeProvenance(raw []byte) (*ProvenanceSummary, error) {
 		Dirty:            bd.ExternalParameters.Source.Dirty,
 		Dependencies:     len(bd.ResolvedDependencies),
 		SourceDateEpoch:  sourceDateEpoch(bd.InternalParameters),
+		Platform:         bd.ExternalParameters.Platform,
 	}, nil
 }
 

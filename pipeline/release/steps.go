@@ -230,13 +230,14 @@ func (r *releaser) scan(ctx context.Context) error {
 }
 
 // compilePolicy prepares policy/admission over policy/data, the given overlays and, unless
-// told not to, this release's own key for this release's own repository.
+// told not to, this release's own key and builder for this release's own repository.
 func (r *releaser) compilePolicy() error {
 	data := r.o.Data
 	if !r.o.NoSelfTrust {
 		overlay, err := json.MarshalIndent(map[string]any{"supply_chain": map[string]any{
 			"trusted_keys": map[string]any{r.signer.ID: map[string]string{"name": "this release's signing key"}},
 			"repositories": []string{r.repo.Name()},
+			"builder_ids":  []string{cmp.Or(r.o.BuilderID, provenance.DefaultBuilderID)},
 		}}, "", "  ")
 		if err != nil {
 			return err

@@ -386,6 +386,56 @@ finding contains reason("PROVENANCE_REVISIONS", ref, "", msg) if {
 }
 
 # METADATA
+# title: PROVENANCE_BUILDER — the provenance names a builder policy data trusts
+# description: Builder ids match exactly, or by a prefix that ends in / (a workflow at a tag).
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("PROVENANCE_BUILDER", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	some p in valid(attestations(ref, {provenance_type}))
+	not trusted_builder(object.get(p.summary.provenance, "builder_id", ""))
+	msg := sprintf("the provenance's builder %v is not one policy data trusts", [object.get(p.summary.provenance, "builder_id", "")])
+}
+
+trusted_builder(id) if id in object.get(data.supply_chain, "builder_ids", [])
+
+trusted_builder(id) if {
+	some prefix in object.get(data.supply_chain, "builder_ids", [])
+	endswith(prefix, "/")
+	startswith(id, prefix)
+}
+
+# METADATA
+# title: PROVENANCE_MISMATCH — the provenance agrees with the image it describes
+# description: >-
+#   The platform it names is the image's os/arch, and the image's revision annotation, where
+#   it has one, is the revision the provenance names.
+# custom:
+#   controls: [C-PROVENANCE]
+finding contains reason("PROVENANCE_MISMATCH", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	some p in valid(attestations(ref, {provenance_type}))
+	platform := image_platform(facts(ref))
+	object.get(p.summary.provenance, "platform", "") != platform
+	msg := sprintf("the provenance names platform %q, the image is %v", [object.get(p.summary.provenance, "platform", ""), platform])
+}
+
+finding contains reason("PROVENANCE_MISMATCH", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	some p in valid(attestations(ref, {provenance_type}))
+	annotated := facts(ref).annotations["org.opencontainers.image.revision"]
+	annotated != object.get(p.summary.provenance, "source_revision", "")
+	msg := sprintf("the image's revision annotation %v differs from the provenance's %v", [
+		annotated, object.get(p.summary.provenance, "source_revision", ""),
+	])
+}
+
+image_platform(f) := sprintf("%v/%v", [object.get(f, ["config", "os"], ""), object.get(f, ["config", "architecture"], "")])
+
+# METADATA
 # title: RELEASE_TOO_OLD — releases older than the supported minimum are not admitted (rollback)
 # description: >-
 #   Every provenance for the digest must name a source commit no older than policy data's

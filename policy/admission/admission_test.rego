@@ -21,6 +21,7 @@ cfg := {
 	"trusted_keys": {key: {"name": "release"}},
 	"registries": ["ghcr.io/secure-movie-service/"],
 	"source_repository": "https://github.com/secure-movie-service/sms",
+	"builder_ids": ["https://github.com/secure-movie-service/sms/.github/workflows/release.yml@refs/tags/"],
 	"controls": {"required": ["C-AUTHZ-01", "C-PENTEST"]},
 	"vulnerability": {"max_db_age_days": 30},
 	"rollback": {"min_source_date": "2026-11-01T00:00:00Z", "denied_digests": [evil]},
@@ -38,7 +39,8 @@ sbom_att := att("https://spdx.dev/Document", {"sbom": {"format": "spdx-2.3", "pa
 
 prov_att := att("https://slsa.dev/provenance/v1", {"provenance": {
 	"source_repository": "https://github.com/secure-movie-service/sms",
-	"source_revision": rev, "dirty": false, "source_date_epoch": 1795000000,
+	"source_revision": rev, "dirty": false, "source_date_epoch": 1795000000, "platform": "linux/amd64",
+	"builder_id": "https://github.com/secure-movie-service/sms/.github/workflows/release.yml@refs/tags/v1.2.3",
 }})
 
 ctl_att := att("https://github.com/secure-movie-service/sms/attestation/controls/v1", {"controls": {
@@ -54,7 +56,8 @@ vuln_att := att("https://cosign.sigstore.dev/attestation/vuln/v1", {"vuln": {
 good_facts := {
 	"digest": dg,
 	"content_verified": true,
-	"config": {"user": "65532:65532"},
+	"config": {"user": "65532:65532", "os": "linux", "architecture": "amd64"},
+	"annotations": {"org.opencontainers.image.revision": rev},
 	"signatures": [{"key_id": key, "digest": dg}],
 	"attestations": [sbom_att, prov_att, ctl_att, vuln_att],
 }
@@ -273,6 +276,33 @@ test_provenance_two_revisions_denied if {
 	f := object.union(good_facts, {"attestations": array.concat(good_facts.attestations, [other_rev])})
 	"PROVENANCE_REVISIONS" in codes(image_input(f))
 	not "PROVENANCE_REVISIONS" in codes(image_input(good_facts))
+}
+
+# --- what the provenance claims ----------------------------------------------------
+
+with_prov(patch) := replace(prov_type, json.patch(prov_att, patch))
+
+test_provenance_untrusted_builder_denied if {
+	"PROVENANCE_BUILDER" in codes(image_input(with_prov([{"op": "replace", "path": "/summary/provenance/builder_id", "value": "https://evil.example/builder"}])))
+	"PROVENANCE_BUILDER" in codes(image_input(with_prov([{"op": "remove", "path": "/summary/provenance/builder_id"}])))
+	not "PROVENANCE_BUILDER" in codes(image_input(good_facts))
+}
+
+test_provenance_builder_prefix_needs_a_slash if {
+	c := object.union(cfg, {"builder_ids": ["https://github.com/secure-movie-service/sms/.github/workflows/release.yml@refs/tags"]})
+	ds := {d.code | some d in admission.deny with input as image_input(good_facts) with data.supply_chain as c}
+	"PROVENANCE_BUILDER" in ds
+}
+
+test_provenance_other_platform_denied if {
+	"PROVENANCE_MISMATCH" in codes(image_input(with_prov([{"op": "replace", "path": "/summary/provenance/platform", "value": "linux/arm64"}])))
+	"PROVENANCE_MISMATCH" in codes(image_input(with_prov([{"op": "remove", "path": "/summary/provenance/platform"}])))
+}
+
+test_provenance_other_revision_than_the_image_denied if {
+	f := object.union(good_facts, {"annotations": {"org.opencontainers.image.revision": concat("", ["d" | some _ in numbers.range(1, 40)])}})
+	"PROVENANCE_MISMATCH" in codes(image_input(f))
+	not "PROVENANCE_MISMATCH" in codes(image_input(json.remove(good_facts, ["annotations"])))
 }
 
 # --- rollback -----------------------------------------------------------------

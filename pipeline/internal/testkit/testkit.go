@@ -193,6 +193,9 @@ func MustPush(tb testing.TB, repo string, img v1.Image) name.Digest {
 // Revision is the commit every fixture predicate names.
 const Revision = "0123456789abcdef0123456789abcdef01234567"
 
+// BuilderID is the builder fixture provenance names (and TrustOverlay trusts).
+const BuilderID = "https://example.invalid/testkit"
+
 // SourceRepository is the repository fixture provenance names.
 const SourceRepository = "https://github.com/secure-movie-service/sms"
 
@@ -219,7 +222,7 @@ func Provenance(repository, revision string) []byte {
 			},
 			InternalParameters: map[string]any{"source_date_epoch": 1700000000},
 		},
-		RunDetails: predicate.RunDetails{Builder: predicate.Builder{ID: "https://example.invalid/testkit"}},
+		RunDetails: predicate.RunDetails{Builder: predicate.Builder{ID: BuilderID}},
 	}
 	b, _ := json.Marshal(p)
 	return b
@@ -299,8 +302,9 @@ func TrustOverlay(prefixes []string, ks ...*Key) []byte {
 	}
 	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{
 		"trusted_keys": tk, "registries": prefixes, "source_repository": SourceRepository,
-		"controls": map[string]any{"required": ControlIDs},
-		"rollback": map[string]any{"min_source_date": FixtureOldest},
+		"builder_ids": []string{BuilderID},
+		"controls":    map[string]any{"required": ControlIDs},
+		"rollback":    map[string]any{"min_source_date": FixtureOldest},
 	}})
 	return b
 }
