@@ -39,7 +39,7 @@ now() { date +%s.%N; }
 t_pipe=0; t_cli=0
 for i in $(seq "$rounds"); do
   s=$(now)
-  "$work/pipeline" release --registry "$reg/p$i" --rev "$rev" --key "$work/keys/cosign.key" --controls "$work/controls.json" --data "$work/data.json" --out "$work/out$i" >/dev/null 2>"$work/release$i.log"
+  "$work/pipeline" release --registry "$reg/p$i" --rev "$rev" --key "$work/keys/cosign.key" --controls "$work/controls.json" --data "$work/data.json" --out "$work/out$i" >/dev/null 2>"$work/release$i.log" || { cat "$work/release$i.log" >&2; exit 1; }
   e=$(now); t_pipe=$(echo "$t_pipe + $e - $s" | bc)
 
   s=$(now)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 )
@@ -24,9 +25,23 @@ func Env(goos, goarch string) []string {
 		"GOARCH=" + goarch,
 		"GOWORK=off", // the runtime module builds alone: only service/go.mod decides its inputs
 		"GOFLAGS=-mod=readonly -buildvcs=false",
-		"GOTOOLCHAIN=local",
+		"GOTOOLCHAIN=" + Toolchain(),
 	}
 }
+
+// Toolchain is the Go toolchain every build uses: the one this program was built with (the
+// toolchain go.mod names, when built through make), so that the binary a release signs is
+// never built by whatever older go happens to be first on PATH. The go command fetches it
+// from the module proxy once. A development build of Go gives "local".
+func Toolchain() string {
+	v := runtime.Version()
+	if !toolchainVersion.MatchString(v) {
+		return "local"
+	}
+	return v
+}
+
+var toolchainVersion = regexp.MustCompile(`^go1\.[0-9]+(\.[0-9]+)?$`)
 
 // passEnv lists the variables of the caller's environment a build may see.
 var passEnv = []string{"PATH", "HOME", "GOCACHE", "GOMODCACHE", "GOPATH", "GOPROXY", "GONOSUMDB", "GOPRIVATE", "GONOPROXY", "GOSUMDB", "GOROOT", "TMPDIR"}
