@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/types"
 	"github.com/sigstore/sigstore/pkg/signature/dsse"
 	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/ociutil"
@@ -151,7 +153,9 @@ func (c *ContentCheck) Wait() error {
 
 // Check gathers the facts for ref, which must be pinned by digest. The returned error wraps
 // ErrFailed when the facts are incomplete (facts are returned as well); other errors mean
-// the facts could not be gathered.
+// the facts could not be gathered. The layers are downloaded and hashed only once a
+// signature by one of the keys binds the digest, beside the attestation checks: an image
+// nobody trusted signed costs no layer download.
 func Check(ctx context.Context, ref string, o Options) (*Facts, error) {
 	d, err := ociutil.ParseDigest(ref)
 	if err != nil {
@@ -163,41 +167,10 @@ func Check(ctx context.Context, ref string, o Options) (*Facts, error) {
 	if o.Content != nil && o.Content.ref != ref {
 		return nil, fmt.Errorf("verify: the content check given is of %s, not %s", o.Content.ref, ref)
 	}
-	f := &Facts{
-		Image: d.String(), Digest: d.DigestStr(), Registry: d.RegistryStr(), Repository: d.Repository.Name(),
-		Annotations: map[string]string{}, Signers: []string{}, Signatures: []Signature{},
-		Attestations: []Attestation{}, PredicateTypes: []string{}, Problems: []string{},
-	}
-	ropts := o.Client.Remote(ctx)
-	desc, err := remote.Get(d, ropts...)
+	f, img, err := manifestFacts(ctx, d, o)
 	if err != nil {
-		return nil, fmt.Errorf("verify: get %s: %w", d, err)
+		return nil, err
 	}
-	f.MediaType = string(desc.MediaType)
-	if !desc.MediaType.IsImage() {
-		return nil, fmt.Errorf("verify: %s is a %s, not an image manifest", d, desc.MediaType)
-	}
-	img, err := desc.Image()
-	if err != nil {
-		return nil, fmt.Errorf("verify: %s: %w", d, err)
-	}
-	if err := readConfig(img, f); err != nil {
-		return nil, fmt.Errorf("verify: %s: %w", d, err)
-	}
-	// Downloading and hashing every layer runs beside the signature and attestation checks.
-	var contentErr error
-	contentDone := make(chan struct{})
-	go func() {
-		defer close(contentDone)
-		switch {
-		case o.SkipContent:
-		case o.Content != nil:
-			contentErr = o.Content.Wait()
-		default:
-			contentErr = validate.Image(img)
-		}
-	}()
-	defer func() { <-contentDone }() // never leave the download running
 	se, err := ociremote.SignedImage(d, o.Client.Cosign(ctx)...)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %s: %w", d, err)
@@ -205,24 +178,63 @@ func Check(ctx context.Context, ref string, o Options) (*Facts, error) {
 	if err := checkSignatures(ctx, se, o.Keys, f); err != nil {
 		return nil, fmt.Errorf("verify: %s: %w", d, err)
 	}
-	if err := checkAttestations(ctx, se, o.Keys, f); err != nil {
+	bound := slices.ContainsFunc(f.Signatures, func(s Signature) bool { return s.Digest == f.Digest })
+	var contentErr error
+	g, gctx := errgroup.WithContext(ctx)
+	if bound && !o.SkipContent {
+		g.Go(func() error { contentErr = checkContent(img, o); return nil })
+	}
+	g.Go(func() error { return checkAttestations(gctx, se, o.Keys, f) })
+	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("verify: %s: %w", d, err)
 	}
-	<-contentDone
-	if !o.SkipContent {
+	if bound && !o.SkipContent {
 		if contentErr != nil {
 			f.Problems = append(f.Problems, "image content does not match its digests: "+contentErr.Error())
 		} else {
 			f.ContentVerified = true
 		}
 	}
-	finish(f)
-	bound := false
-	for _, s := range f.Signatures {
-		if s.Digest == f.Digest {
-			bound = true
-		}
+	return conclude(f, bound)
+}
+
+// manifestFacts reads the manifest and the config: the facts that need no signature.
+func manifestFacts(ctx context.Context, d name.Digest, o Options) (*Facts, v1.Image, error) {
+	f := &Facts{
+		Image: d.String(), Digest: d.DigestStr(), Registry: d.RegistryStr(), Repository: d.Repository.Name(),
+		Annotations: map[string]string{}, Signers: []string{}, Signatures: []Signature{},
+		Attestations: []Attestation{}, PredicateTypes: []string{}, Problems: []string{},
 	}
+	desc, err := remote.Get(d, o.Client.Remote(ctx)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("verify: get %s: %w", d, err)
+	}
+	f.MediaType = string(desc.MediaType)
+	if !desc.MediaType.IsImage() {
+		return nil, nil, fmt.Errorf("verify: %s is a %s, not an image manifest", d, desc.MediaType)
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, nil, fmt.Errorf("verify: %s: %w", d, err)
+	}
+	if err := readConfig(img, f); err != nil {
+		return nil, nil, fmt.Errorf("verify: %s: %w", d, err)
+	}
+	return f, img, nil
+}
+
+// checkContent downloads every layer and checks it against its digest (or waits for the
+// download the caller started). The download stops with the context Check was given.
+func checkContent(img v1.Image, o Options) error {
+	if o.Content != nil {
+		return o.Content.Wait()
+	}
+	return validate.Image(img)
+}
+
+// conclude sorts the facts and turns what is missing into the ErrFailed verdict.
+func conclude(f *Facts, bound bool) (*Facts, error) {
+	finish(f)
 	for _, a := range f.Attestations {
 		if !a.Valid {
 			f.Problems = append(f.Problems, fmt.Sprintf("attestation %s: %s", a.PredicateType, a.Error))

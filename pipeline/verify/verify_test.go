@@ -356,3 +356,31 @@ func TestCheckWithAnEarlierContentCheck(t *testing.T) {
 		t.Fatal("tampered content verified")
 	}
 }
+
+// An image that no given key signed costs no layer download (issue: admit fetched before it
+// judged): the registry serves a tampered layer, and a check that downloaded it would report
+// the mismatch; the layers are only fetched once a signature binds the digest.
+func TestCheckDownloadsNoLayerOfAnUnsignedImage(t *testing.T) {
+	reg := testkit.MustRegistry(t)
+	k, other := testkit.MustKey(t), testkit.MustKey(t)
+	img := testkit.MustImage(t, "65532")
+	ref := testkit.MustPush(t, reg.Host+"/acme/unsigned", img)
+	testkit.Must(t, sign.Sign(context.Background(), ref, other.Signer)) // a key the check is not given
+	layers, err := img.Layers()
+	testkit.Must(t, err)
+	h, err := layers[0].Digest()
+	testkit.Must(t, err)
+	reg.Tamper(h)
+	f, err := verify.Check(context.Background(), ref.String(), verify.Options{Keys: []*keys.Verifier{k.Verifier}})
+	if !errors.Is(err, verify.ErrFailed) || f == nil {
+		t.Fatalf("got %v, %v; want ErrFailed with facts", f, err)
+	}
+	for _, p := range f.Problems {
+		if strings.Contains(p, "content") {
+			t.Fatalf("the layers of an image no given key signed were downloaded: %s", p)
+		}
+	}
+	if f.ContentVerified {
+		t.Fatal("content verified without a download")
+	}
+}
