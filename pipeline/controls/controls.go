@@ -13,8 +13,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/secure-movie-service/sms/pipeline/signoff"
 	"github.com/secure-movie-service/sms/threatmodel"
@@ -153,16 +154,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	parsed, goPkgs, regoPkgs := collectEvidence(m)
 
-	// Run Go tests, Rego tests and checks at the same time.
+	// Run Go tests, Rego tests and checks at the same time; the first error stops the rest.
 	var (
-		wg             sync.WaitGroup
-		goRes          *goResults
-		goErr, regoErr error
-		regoRes        *regoResults
-		checkRes       map[string]error
-		policyData     []string
-		goDir          = o.Root
-		platformRes    = map[string]platformResult{}
+		goRes       *goResults
+		regoRes     *regoResults
+		checkRes    map[string]error
+		policyData  []string
+		goDir       = o.Root
+		platformRes = map[string]platformResult{}
 	)
 	if o.GoDir != "" {
 		goDir = o.path(o.GoDir)
@@ -170,25 +169,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for _, d := range o.PolicyData {
 		policyData = append(policyData, o.path(d))
 	}
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		goRes, goErr = runGoTests(ctx, o.GoCommand, goDir, o.GoEnv, o.GoFlags, goPkgs)
-	}()
-	go func() {
-		defer wg.Done()
-		regoRes, regoErr = runRegoTests(ctx, o.path(o.PolicyRoot), policyData, regoPkgs)
-		checkRes = runChecks(ctx, o.Checks, checkNamesOf(parsed))
-		for _, name := range platformNamesOf(m) {
-			platformRes[name] = runPlatform(ctx, o.Platform[name])
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		goRes, err = runGoTests(gctx, o.GoCommand, goDir, o.GoEnv, o.GoFlags, goPkgs)
+		return err
+	})
+	g.Go(func() (err error) {
+		if regoRes, err = runRegoTests(gctx, o.path(o.PolicyRoot), policyData, regoPkgs); err != nil {
+			return err
 		}
-	}()
-	wg.Wait()
-	if goErr != nil {
-		return nil, goErr
-	}
-	if regoErr != nil {
-		return nil, regoErr
+		checkRes = runChecks(gctx, o.Checks, checkNamesOf(parsed))
+		for _, name := range platformNamesOf(m) {
+			platformRes[name] = runPlatform(gctx, o.Platform[name])
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	r.GoPackages, r.GoSeconds = goPkgs, goRes.elapsed.Seconds()
 	r.RegoPackages, r.RegoSeconds = regoPkgs, regoRes.elapsed.Seconds()
