@@ -178,6 +178,27 @@ func (o *output) emit(a *app, v any, text func(io.Writer)) error {
 	return nil
 }
 
+// writeReport writes a report in its machine format to stdout, or to outFile with the text
+// summary on stderr.
+func writeReport(a *app, outFile string, write func(io.Writer) error, text func(io.Writer)) error {
+	if outFile == "" {
+		return write(a.stdout)
+	}
+	f, err := os.Create(outFile) // #nosec G304 -- the operator names the report file
+	if err != nil {
+		return err
+	}
+	werr := write(f)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return fmt.Errorf("write %s: %w", outFile, werr)
+	}
+	text(a.stderr)
+	return nil
+}
+
 // list is a repeatable string flag.
 type list []string
 

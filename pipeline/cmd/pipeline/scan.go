@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"slices"
 	"strings"
 
@@ -41,23 +41,8 @@ func runScan(ctx context.Context, a *app, args []string) error {
 		}
 		return err
 	}
-	if outFile == "" {
-		if err := r.Write(a.stdout, format); err != nil {
-			return err
-		}
-	} else {
-		f, err := os.Create(outFile) // #nosec G304 -- the operator names the report file
-		if err != nil {
-			return err
-		}
-		werr := r.Write(f, format)
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return fmt.Errorf("write %s: %w", outFile, werr)
-		}
-		r.WriteText(a.stderr)
+	if err := writeReport(a, outFile, func(w io.Writer) error { return r.Write(w, format) }, r.WriteText); err != nil {
+		return err
 	}
 	if !r.Passed {
 		return fmt.Errorf("%w: %d finding(s)", errDeny, len(r.Findings))

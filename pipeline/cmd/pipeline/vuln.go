@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,7 +59,7 @@ func runVuln(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeVulnReport(a, r, format, outFile); err != nil {
+	if err := writeReport(a, outFile, func(w io.Writer) error { return r.Write(w, format) }, r.WriteText); err != nil {
 		return err
 	}
 	if predicateFile != "" {
@@ -97,23 +98,4 @@ func vulnDB(ctx context.Context, root, url, cacheDir string) (*vuln.DB, error) {
 		return nil, err
 	}
 	return vuln.BuildDB(s, cacheDir)
-}
-
-func writeVulnReport(a *app, r *vuln.Report, format, outFile string) error {
-	if outFile == "" {
-		return r.Write(a.stdout, format)
-	}
-	f, err := os.Create(outFile) // #nosec G304 -- the operator names the report file
-	if err != nil {
-		return err
-	}
-	werr := r.Write(f, format)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return fmt.Errorf("write %s: %w", outFile, werr)
-	}
-	r.WriteText(a.stderr)
-	return nil
 }
