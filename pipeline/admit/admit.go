@@ -176,6 +176,9 @@ var PreflightCodes = []string{"IMAGE_NOT_DIGEST", "REGISTRY_NOT_ALLOWED"}
 func preflight(ctx context.Context, ev *Evaluator, inputs []*input, o Options) (map[string]string, error) {
 	refused := map[string]string{}
 	for _, in := range inputs {
+		if !slices.ContainsFunc(in.images, func(ref string) bool { _, done := o.Verified[ref]; return !done }) {
+			continue // the caller verified every image: nothing to decide before a fetch
+		}
 		doc := maps.Clone(in.doc)
 		doc["facts"], doc["now"] = map[string]any{}, o.Now().UTC().Format(time.RFC3339)
 		d, err := ev.Eval(ctx, doc)
