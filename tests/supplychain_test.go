@@ -241,6 +241,24 @@ func TestSupplyChainReleaseEndToEnd(t *testing.T) {
 		}
 	}
 
+	t.Run("the OPA sidecar of the manifest is released like the service", func(t *testing.T) {
+		sc, _ := s["sidecars"].([]any)
+		if len(sc) != 1 {
+			t.Fatalf("sidecars %v", s["sidecars"])
+		}
+		opa, _ := sc[0].(map[string]any)["image"].(string)
+		if !strings.HasPrefix(opa, w.reg+"/movies-opa@sha256:") {
+			t.Fatalf("OPA image %q", opa)
+		}
+		v, code := w.admit(t, "--image", opa)
+		if code != 0 || v["allow"] != true {
+			t.Fatalf("admit the OPA image: exit %d verdict %v", code, v)
+		}
+		if _, stderr, code := scRun(t, w.root, toolBinary(t, "cosign"), "verify-attestation", "--key", w.pub, "--insecure-ignore-tlog=true", "--type", "vuln", opa); code != 0 {
+			t.Fatalf("cosign verify-attestation --type vuln exit %d: %s", code, stderr)
+		}
+	})
+
 	t.Run("verify prints the verified facts", func(t *testing.T) {
 		out, stderr, code := scRun(t, w.root, w.pipeline, "verify", "--key", w.pub, img)
 		if code != 0 {

@@ -15,6 +15,7 @@
 package release
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -41,7 +42,8 @@ type Options struct {
 	Password    []byte        // COSIGN_PASSWORD
 	OutDir      string        // where SBOMs, provenance, facts and the verdict are written
 	Controls    string        // control-results predicate to attest (make verify-controls)
-	Manifest    string        // a deployment manifest to admit; ${IMAGE} is replaced by the image
+	Manifest    string        // a deployment manifest to admit; ${IMAGE} and each sidecar's placeholder are replaced
+	Sidecars    []Sidecar     // images released with the service's (OPA)
 	Data        [][]byte      // JSON overlays over policy/data for the admission step
 	NoSelfTrust bool          // admit with policy/data alone, not trusting this release's key and registry
 	// RequireAttestations denies on a missing reviewer attestation whatever the data's
@@ -61,6 +63,7 @@ type Options struct {
 // it took, both from the start of the release.
 type Step struct {
 	Name    string  `json:"name"`
+	Image   string  `json:"image,omitempty"` // the sidecar's name; empty for the service's image and the release's own steps
 	Start   float64 `json:"start"`
 	Seconds float64 `json:"seconds"`
 	Detail  string  `json:"detail"`
@@ -74,6 +77,7 @@ type Summary struct {
 	Image     string         `json:"image"`
 	Digest    string         `json:"digest"`
 	Revision  string         `json:"revision"`
+	Sidecars  []SidecarImage `json:"sidecars,omitempty"`
 	InProcess bool           `json:"in_process_registry"`
 	KeyID     string         `json:"key_id"`
 	Steps     []Step         `json:"steps"`
@@ -83,6 +87,13 @@ type Summary struct {
 	Seconds   float64        `json:"seconds"`
 
 	mu sync.Mutex
+}
+
+// SidecarImage is a released sidecar image.
+type SidecarImage struct {
+	Name   string `json:"name"`
+	Image  string `json:"image"`
+	Digest string `json:"digest"`
 }
 
 // Run performs the release. It returns the summary and an error wrapping admit.ErrDenied or
@@ -101,28 +112,30 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	defer closeRegistry()
 	defer r.stopContent(cancel) // before the registry closes
 
-	// The key, the SBOM scanner and the build at once; a wrong key stops the build.
+	// The key, the scanners and the builds at once; a wrong key stops the builds.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.loadKey() })
-	g.Go(func() error { return r.prepareSBOM(ctx) }) // the scanner outlives this group
-	g.Go(func() error { return r.build(gctx) })
+	g.Go(func() error { return r.prepareScanners(ctx) }) // the scanner outlives this group
+	g.Go(func() error { return r.each(gctx, (*artifact).build) })
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	// Push, sign and attest provenance and controls, while the SBOM, the scan and the policy
-	// are made; then the SBOMs and the scan are attested after the first attestations.
+	// Push, sign and attest provenance and controls, while the SBOMs, the scans and the
+	// policy are made; then the SBOMs and the scans are attested after the first attestations.
 	g, gctx = errgroup.WithContext(ctx)
-	g.Go(func() error { return r.sbom(gctx) })
-	g.Go(func() error { return r.scan(gctx) })
 	g.Go(func() error { return r.compilePolicy() })
-	g.Go(func() error { return r.publish(ctx, gctx) })
+	for _, a := range r.arts {
+		g.Go(func() error { return a.sbom(gctx) })
+		g.Go(func() error { return a.scan(gctx) })
+		g.Go(func() error { return a.publish(ctx, gctx) })
+	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if err := r.attestRest(ctx); err != nil {
+	if err := r.each(ctx, (*artifact).attestRest); err != nil {
 		return nil, err
 	}
-	if err := r.verify(ctx); err != nil {
+	if err := r.each(ctx, (*artifact).verify); err != nil {
 		return nil, err
 	}
 	if err := r.admit(ctx); err != nil {
@@ -142,8 +155,11 @@ func (s *Summary) write(dir, name string, b []byte) error {
 	return nil
 }
 
-// sortSteps orders the steps as stepOrder, whatever order they finished in.
+// sortSteps orders the steps by image (the service's and the release's own first) and then
+// as stepOrder, whatever order they finished in.
 func (s *Summary) sortSteps() {
-	slices.SortStableFunc(s.Steps, func(a, b Step) int { return slices.Index(stepOrder, a.Name) - slices.Index(stepOrder, b.Name) })
+	slices.SortStableFunc(s.Steps, func(a, b Step) int {
+		return cmp.Or(cmp.Compare(a.Image, b.Image), slices.Index(stepOrder, a.Name)-slices.Index(stepOrder, b.Name))
+	})
 	slices.Sort(s.Files)
 }

@@ -428,3 +428,51 @@ func TestReleaseMissingReviewerAttestations(t *testing.T) {
 		})
 	}
 }
+
+// A sidecar is released exactly like the service's image: its own repository, fresh build,
+// signature, the same five attestations, and the manifest that names both is admitted only
+// when both are.
+func TestSidecarIsReleasedLikeTheService(t *testing.T) {
+	f := mustFixture(t)
+	side := release.Sidecar{Name: "side", ModuleDir: "app", Package: "./cmd/x", BinaryPath: "/side"}
+	pod := []byte(`kind: Pod
+metadata: {name: movies}
+spec:
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - {name: movies, image: "${IMAGE}", securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}, resources: {limits: {cpu: 500m, memory: 128Mi}}}
+  - {name: side, image: "${SIDE_IMAGE}", securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}, resources: {limits: {cpu: 500m, memory: 128Mi}}}
+`)
+	o := f.options(t)
+	o.Repository = testkit.MustRegistry(t).Host + "/acme/movies"
+	o.Sidecars, o.Manifest = []release.Sidecar{side}, mustFile(t, "pod.yaml", pod)
+	s, err := release.Run(context.Background(), o)
+	if err != nil {
+		t.Fatalf("release: %v (deny %v)", err, s)
+	}
+	if len(s.Sidecars) != 1 || s.Sidecars[0].Digest == s.Digest || !strings.HasPrefix(s.Sidecars[0].Image, o.Repository+"-side@") {
+		t.Fatalf("sidecars %+v beside %s", s.Sidecars, s.Image)
+	}
+	if len(s.Verdict.Images) != 2 {
+		t.Fatalf("admission saw %d images: %+v", len(s.Verdict.Images), s.Verdict)
+	}
+	for _, name := range []string{"side-sbom.spdx.json", "side-sbom.cyclonedx.json", "side-provenance.json", "side-vuln.json", "side-facts.json"} {
+		if _, err := os.Stat(filepath.Join(o.OutDir, name)); err != nil {
+			t.Errorf("release wrote no %s", name)
+		}
+	}
+	sideSteps := 0
+	for _, st := range s.Steps {
+		if st.Image == "side" {
+			sideSteps++
+		}
+	}
+	if sideSteps != 6 { // build+push, sbom, vuln, sign, attest, verify
+		t.Errorf("%d steps of the sidecar in %+v", sideSteps, s.Steps)
+	}
+	facts, err := verify.Check(context.Background(), s.Sidecars[0].Image, verify.Options{Keys: []*keys.Verifier{f.key.Verifier}})
+	testkit.Must(t, err)
+	if !facts.ContentVerified || len(facts.Signatures) != 1 || len(facts.Attestations) != 5 {
+		t.Fatalf("the sidecar's facts: %+v", facts)
+	}
+}

@@ -10,48 +10,35 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/secure-movie-service/sms/pipeline/admit"
-	"github.com/secure-movie-service/sms/pipeline/build"
 	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/ociutil"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
 	"github.com/secure-movie-service/sms/pipeline/provenance"
 	"github.com/secure-movie-service/sms/pipeline/sbom"
-	"github.com/secure-movie-service/sms/pipeline/sign"
-	"github.com/secure-movie-service/sms/pipeline/verify"
 	"github.com/secure-movie-service/sms/pipeline/vuln"
 )
 
-// releaser is one release: its inputs, and what each step hands to the next. A step writes
-// only its own fields; Run's errgroups order the steps that read them.
+// releaser is one release: its inputs, what its shared steps prepare, and its images (the
+// service's first, then the sidecars'). A step writes only its own fields; Run's errgroups
+// order the steps that read them.
 type releaser struct {
 	o     Options
 	s     *Summary
 	start time.Time
 
 	controls, manifest []byte // read before anything is built
-	repo               name.Repository
+	arts               []*artifact
 	signer             *keys.Signer
 	pub                *keys.Verifier
 	scanner            context.Context // carries syft's license scanner
-	res                *build.Result
-	buildStart         time.Time
-	built              time.Time
-	ref                name.Digest
-	prov               []byte
-	docs               *sbom.Documents
-	vulns              []byte
+	vulnDB             *vuln.DB
 	policy             *admit.Evaluator
-	content            *verify.ContentCheck
-	contentMu          sync.Mutex
-	facts              *verify.Facts
-	verr               error
 }
 
 // newReleaser applies the defaults and reads the inputs, so that a bad one fails before
@@ -81,17 +68,22 @@ func newReleaser(o Options) (*releaser, error) {
 	return r, nil
 }
 
-// step records a finished step and prints its progress line.
-func (r *releaser) step(n string, began time.Time, format string, args ...any) {
+// step records a finished step of the artifact a (nil: a step of the whole release) and
+// prints its progress line.
+func (r *releaser) step(a *artifact, n string, began time.Time, format string, args ...any) {
 	st := Step{Name: n, Start: began.Sub(r.start).Seconds(), Seconds: time.Since(began).Seconds(), Detail: fmt.Sprintf(format, args...)}
+	label := n
+	if a != nil && a.name != "" {
+		st.Image, label = a.name, n+" ("+a.name+")"
+	}
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	r.s.Steps = append(r.s.Steps, st)
-	fmt.Fprintf(r.o.Progress, "release: %-18s %6.2fs  %5.2fs→%5.2fs  %s\n", n, st.Seconds, st.Start, st.Start+st.Seconds, st.Detail)
+	fmt.Fprintf(r.o.Progress, "release: %-18s %6.2fs  %5.2fs→%5.2fs  %s\n", label, st.Seconds, st.Start, st.Start+st.Seconds, st.Detail)
 }
 
-// registry starts the in-process registry unless a repository was given; the returned
-// function closes it.
+// registry starts the in-process registry unless a repository was given, and names the
+// repository of every image; the returned function closes the registry.
 func (r *releaser) registry() (func(), error) {
 	t, repo, closeIt := time.Now(), r.o.Repository, func() {}
 	if repo == "" {
@@ -101,16 +93,38 @@ func (r *releaser) registry() (func(), error) {
 		}
 		closeIt = func() { _ = reg.Close() }
 		repo, r.s.InProcess = reg.Host+"/"+r.o.Name, true
-		r.step("registry", t, "in-process registry at %s", reg.Host)
+		r.step(nil, "registry", t, "in-process registry at %s", reg.Host)
 	} else {
-		r.step("registry", t, "%s", repo)
+		r.step(nil, "registry", t, "%s", repo)
 	}
-	var err error
-	if r.repo, err = name.NewRepository(repo); err != nil {
+	if err := r.artifacts(repo); err != nil {
 		closeIt()
-		return nil, fmt.Errorf("release: repository %q: %w", repo, err)
+		return nil, err
 	}
 	return closeIt, nil
+}
+
+// artifacts names the service's image repo and each sidecar's repo-NAME, and the build of each.
+func (r *releaser) artifacts(repo string) error {
+	main := r.o.Build
+	main.Push, main.OCILayout, main.CacheDir, main.Progress = "", "", "", io.Discard
+	r.arts = []*artifact{{r: r, bo: main}}
+	for _, sc := range r.o.Sidecars {
+		bo := main
+		bo.ModuleDir, bo.Package, bo.BinaryPath, bo.Base = sc.ModuleDir, sc.Package, sc.BinaryPath, ""
+		r.arts = append(r.arts, &artifact{r: r, name: sc.Name, bo: bo})
+	}
+	for _, a := range r.arts {
+		n := repo
+		if a.name != "" {
+			n += "-" + a.name
+		}
+		var err error
+		if a.repo, err = name.NewRepository(n); err != nil {
+			return fmt.Errorf("release: repository %q: %w", n, err)
+		}
+	}
+	return nil
 }
 
 // loadKey decrypts the signing key (creating it first when asked to).
@@ -135,108 +149,40 @@ func (r *releaser) loadKey() error {
 		return err
 	}
 	r.signer, r.s.KeyID = k, k.ID
-	r.step("key", t, "%s", k.ID)
+	r.step(nil, "key", t, "%s", k.ID)
 	return nil
 }
 
-func (r *releaser) prepareSBOM(ctx context.Context) (err error) {
-	r.scanner, err = sbom.Prepare(ctx)
+// prepareScanners readies syft's license scanner and the vulnerability database (the snapshot
+// pinned in go.mod unless Options.VulnDB names one).
+func (r *releaser) prepareScanners(ctx context.Context) error {
+	var err error
+	if r.scanner, err = sbom.Prepare(ctx); err != nil {
+		return err
+	}
+	if r.vulnDB = r.o.VulnDB; r.vulnDB != nil {
+		return nil
+	}
+	dir, err := vuln.DefaultCacheDir()
+	if err != nil {
+		return err
+	}
+	r.vulnDB, err = vuln.PrepareDB(ctx, dir)
 	return err
-}
-
-// build assembles the image in memory from a fresh go build. A release that signs never
-// takes its binary from a cache: anything that ran earlier as this user could have planted
-// one there; the provenance says how the binary was obtained.
-func (r *releaser) build(ctx context.Context) error {
-	r.buildStart = time.Now()
-	bo := r.o.Build
-	bo.Push, bo.OCILayout, bo.CacheDir = r.repo.Tag(r.o.Tag).String(), "", ""
-	bo.Progress = io.Discard
-	res, err := build.Assemble(ctx, bo)
-	if err != nil {
-		return err
-	}
-	r.built = time.Now()
-	if r.ref, err = ociutil.ParseDigest(r.repo.Name() + "@" + res.Digest); err != nil {
-		return err
-	}
-	r.res = res
-	r.s.Image, r.s.Digest, r.s.Revision = r.ref.String(), res.Digest, res.Revision
-	r.prov, err = json.MarshalIndent(provenance.For(res, provenance.Run{
-		BuilderID: r.o.BuilderID, InvocationID: r.o.Invocation, Started: r.buildStart, Finished: r.built,
-	}), "", "  ")
-	return err
-}
-
-// sbom catalogues the image in memory and writes both documents.
-func (r *releaser) sbom(ctx context.Context) error {
-	t := time.Now()
-	docs, err := sbom.Generate(r.scanner, r.res.Image, r.ref.String())
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err // the release failed meanwhile: write nothing
-	}
-	if err := r.s.write(r.o.OutDir, "sbom.spdx.json", docs.SPDX); err != nil {
-		return err
-	}
-	if err := r.s.write(r.o.OutDir, "sbom.cyclonedx.json", docs.CycloneDX); err != nil {
-		return err
-	}
-	r.docs = docs
-	r.step("sbom", t, "%d packages → SPDX %s, CycloneDX %s", docs.Packages, sbom.SPDXVersion, sbom.CycloneDXVersion)
-	return nil
-}
-
-// scan scans the binary of the built image with govulncheck (binary mode) into cosign's
-// vulnerability predicate. Findings do not stop the release: they are attested, and
-// admission denies the image for them (VULN_FOUND).
-func (r *releaser) scan(ctx context.Context) error {
-	t := time.Now()
-	db := r.o.VulnDB
-	if db == nil {
-		dir, err := vuln.DefaultCacheDir()
-		if err != nil {
-			return err
-		}
-		if db, err = vuln.PrepareDB(ctx, dir); err != nil {
-			return err
-		}
-	}
-	tmp, err := os.MkdirTemp("", "release-vuln-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "binary")
-	if err := vuln.ExtractFile(r.res.Image, cmp.Or(r.o.Build.BinaryPath, build.DefaultBinaryPath), bin); err != nil {
-		return fmt.Errorf("release: vulnerability scan: %w", err)
-	}
-	vex := cmp.Or(r.o.VEX, filepath.Join(cmp.Or(r.o.Build.SourceDir, "."), vuln.VEXDir))
-	rep, err := vuln.Scan(ctx, vuln.Options{DB: db, Mode: vuln.ModeBinary, Binary: bin, VEX: vex})
-	if err != nil {
-		return fmt.Errorf("release: vulnerability scan: %w", err)
-	}
-	if r.vulns, err = rep.Predicate(); err != nil {
-		return err
-	}
-	if err := r.s.write(r.o.OutDir, "vuln.json", r.vulns); err != nil {
-		return err
-	}
-	r.step("vuln", t, "govulncheck %s, database of %s: %d called, %d waived, %d informational",
-		rep.Scanner.Version, db.Modified.Format(time.DateOnly), len(rep.Findings), len(rep.Waived), len(rep.Informational))
-	return nil
 }
 
 // compilePolicy prepares policy/admission over policy/data, the given overlays and, unless
-// told not to, this release's own key and builder for this release's own repository.
+// told not to, this release's own key and builder for this release's own repositories.
 func (r *releaser) compilePolicy() error {
 	data := r.o.Data
 	if !r.o.NoSelfTrust {
+		repos := make([]string, len(r.arts))
+		for i, a := range r.arts {
+			repos[i] = a.repo.Name()
+		}
 		overlay, err := json.MarshalIndent(map[string]any{"supply_chain": map[string]any{
 			"trusted_keys": map[string]any{r.signer.ID: map[string]string{"name": "this release's signing key"}},
-			"repositories": []string{r.repo.Name()},
+			"repositories": repos,
 			"builder_ids":  []string{cmp.Or(r.o.BuilderID, provenance.DefaultBuilderID)},
 		}}, "", "  ")
 		if err != nil {
@@ -255,91 +201,39 @@ func (r *releaser) compilePolicy() error {
 	return err
 }
 
-// publish pushes the image, starts downloading its layers for the verify step, and signs it
-// while its provenance and control results are attested (signatures and attestations live
-// under different tags).
-func (r *releaser) publish(releaseCtx, ctx context.Context) error {
-	if err := r.s.write(r.o.OutDir, "provenance.json", r.prov); err != nil {
-		return err
-	}
-	if err := build.Push(ctx, r.res, r.repo.Tag(r.o.Tag).String()); err != nil {
-		return err
-	}
-	r.step("build+push", r.buildStart, "%s (revision %.12s, SOURCE_DATE_EPOCH %d, fresh go build)", r.res.Ref, r.res.Revision, r.res.Epoch)
-	r.contentMu.Lock()
-	r.content = verify.StartContent(releaseCtx, r.ref.String())
-	r.contentMu.Unlock()
+// each runs step for every image at once.
+func (r *releaser) each(ctx context.Context, step func(*artifact, context.Context) error) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		t := time.Now()
-		if err := sign.Sign(gctx, r.ref, r.signer); err != nil {
-			return err
-		}
-		r.step("sign", t, "signature by %s", r.signer.ID)
-		return nil
-	})
-	g.Go(func() error {
-		preds := []sign.Predicate{{Type: predicate.TypeProvenance, Body: r.prov}}
-		if r.controls != nil {
-			preds = append(preds, sign.Predicate{Type: predicate.TypeControls, Body: r.controls})
-		}
-		return sign.AttestAll(gctx, r.ref, r.signer, preds)
-	})
+	for _, a := range r.arts {
+		g.Go(func() error { return step(a, gctx) })
+	}
 	return g.Wait()
 }
 
-// attestRest attests the SBOMs and the vulnerability scan, after provenance and controls, so
-// that the attestations are always written in one order.
-func (r *releaser) attestRest(ctx context.Context) error {
-	t := time.Now()
-	if err := sign.AttestAll(ctx, r.ref, r.signer, []sign.Predicate{
-		{Type: predicate.TypeSPDX, Body: r.docs.SPDX}, {Type: predicate.TypeCycloneDX, Body: r.docs.CycloneDX},
-		{Type: predicate.TypeVuln, Body: r.vulns},
-	}); err != nil {
-		return err
-	}
-	names := []string{"provenance (SLSA v1)"}
-	if r.controls != nil {
-		names = append(names, "controls")
-	}
-	names = append(names, "sbom (SPDX)", "sbom (CycloneDX)", "vulnerabilities (cosign vuln v1)")
-	r.step("attest", t, "%s", strings.Join(names, ", "))
-	return nil
-}
-
-// verify reads everything back from the registry and checks it with the release's key.
-func (r *releaser) verify(ctx context.Context) error {
-	t := time.Now()
-	facts, verr := verify.Check(ctx, r.ref.String(), verify.Options{Keys: []*keys.Verifier{r.pub}, Content: r.content})
-	if facts != nil {
-		b, _ := json.MarshalIndent(facts, "", "  ")
-		if err := r.s.write(r.o.OutDir, "facts.json", b); err != nil {
-			return err
-		}
-	}
-	if verr != nil && !errors.Is(verr, verify.ErrFailed) {
-		return verr
-	}
-	r.facts, r.verr = facts, verr
-	r.step("verify", t, "%d signature(s), %d attestation(s) verified", len(facts.Signatures), len(facts.Attestations))
-	return nil
-}
-
-// admit runs admission with the facts just verified (the same key, the content checked).
+// admit runs admission with the facts just verified (the same key, the content checked):
+// the manifest with every image's placeholder replaced, or else the images alone.
 func (r *releaser) admit(ctx context.Context) error {
-	t, image := time.Now(), r.ref.String()
-	ao := admit.Options{
-		Keys: []*keys.Verifier{r.pub}, Images: []string{image}, Evaluator: r.policy,
-		Verified: map[string]admit.Verification{image: {Facts: r.facts, Err: r.verr}},
+	t := time.Now()
+	ao := admit.Options{Keys: []*keys.Verifier{r.pub}, Evaluator: r.policy, Verified: map[string]admit.Verification{}}
+	var subst []string
+	for i, a := range r.arts {
+		image := a.ref.String()
+		ao.Images = append(ao.Images, image)
+		ao.Verified[image] = admit.Verification{Facts: a.facts, Err: a.verr}
+		ph := "${IMAGE}"
+		if i > 0 {
+			ph = r.o.Sidecars[i-1].Placeholder()
+		}
+		subst = append(subst, ph, image)
 	}
 	if r.manifest != nil {
-		ao.Images, ao.Manifest = nil, []byte(strings.ReplaceAll(string(r.manifest), "${IMAGE}", image))
+		ao.Images, ao.Manifest = nil, []byte(strings.NewReplacer(subst...).Replace(string(r.manifest)))
 	}
 	v, aerr := admit.Run(ctx, ao)
 	if aerr != nil && !errors.Is(aerr, admit.ErrDenied) {
 		return aerr
 	}
-	r.s.Verdict, r.s.Allowed = v, aerr == nil && r.verr == nil
+	r.s.Verdict, r.s.Allowed = v, aerr == nil && r.verifyErr() == nil
 	b, _ := json.MarshalIndent(v, "", "  ")
 	if err := r.s.write(r.o.OutDir, "verdict.json", b); err != nil {
 		return err
@@ -349,23 +243,38 @@ func (r *releaser) admit(ctx context.Context) error {
 		codes = append(codes, d.Code)
 	}
 	if v.Allow {
-		r.step("admit", t, "allow")
+		r.step(nil, "admit", t, "allow")
 	} else {
-		r.step("admit", t, "deny: %s", strings.Join(codes, ", "))
+		r.step(nil, "admit", t, "deny: %s", strings.Join(codes, ", "))
+	}
+	return nil
+}
+
+// verifyErr is the first image's failed verification (wrapping verify.ErrFailed), or nil.
+func (r *releaser) verifyErr() error {
+	for _, a := range r.arts {
+		if a.verr != nil {
+			return a.verr
+		}
 	}
 	return nil
 }
 
 // finish writes summary.json and returns the summary with the verdict's error.
 func (r *releaser) finish() (*Summary, error) {
+	main := r.arts[0]
+	r.s.Image, r.s.Digest, r.s.Revision = main.ref.String(), main.res.Digest, main.res.Revision
+	for _, a := range r.arts[1:] {
+		r.s.Sidecars = append(r.s.Sidecars, SidecarImage{Name: a.name, Image: a.ref.String(), Digest: a.res.Digest})
+	}
 	r.s.Seconds = time.Since(r.start).Seconds()
 	r.s.sortSteps()
 	sum, _ := json.MarshalIndent(r.s, "", "  ")
 	if err := os.WriteFile(filepath.Join(r.o.OutDir, "summary.json"), sum, 0o600); err != nil {
 		return nil, err
 	}
-	if r.verr != nil {
-		return r.s, r.verr
+	if err := r.verifyErr(); err != nil {
+		return r.s, err
 	}
 	if !r.s.Verdict.Allow {
 		return r.s, admit.ErrDenied
@@ -373,14 +282,11 @@ func (r *releaser) finish() (*Summary, error) {
 	return r.s, nil
 }
 
-// stopContent cancels the release's context and waits for the layer download, so that
+// stopContent cancels the release's context and waits for the layer downloads, so that
 // nothing runs after Run returned.
 func (r *releaser) stopContent(cancel context.CancelFunc) {
 	cancel()
-	r.contentMu.Lock()
-	c := r.content
-	r.contentMu.Unlock()
-	if c != nil {
-		_ = c.Wait()
+	for _, a := range r.arts {
+		a.stopContent()
 	}
 }

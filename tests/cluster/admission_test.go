@@ -63,7 +63,7 @@ func TestClusterAdmission(t *testing.T) {
 	webhook := startWebhook(t, pipeline, fx, authority, port)
 	good := fx.Images["good"]
 
-	objs := manifests(t, map[string]string{"IMAGE": good, "PIPELINE_IMAGE": good, "CA_BUNDLE": "Cg=="})
+	objs := manifests(t, map[string]string{"IMAGE": good, "OPA_IMAGE": good, "PIPELINE_IMAGE": good, "CA_BUNDLE": "Cg=="})
 	order(objs)
 	for _, o := range objs {
 		if kindOf(o) == "ValidatingWebhookConfiguration" {
