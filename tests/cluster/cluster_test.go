@@ -6,9 +6,11 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -178,23 +180,37 @@ func deploy(t *testing.T, a *api, objs []map[string]any, operator []map[string]a
 }
 
 // operatorObjects are the objects deploy/README.md has the operator create with kubectl
-// create secret tls / configmap --from-file / secret generic --type=kubernetes.io/dockerconfigjson.
+// create secret tls / configmap --from-file / secret generic: the webhook's, and the API's
+// (its serving certificate, JWKS, OPA token, and its OPA sidecar's policies and token hash).
 func operatorObjects(t *testing.T, authority *ca, fx *fixtures) []map[string]any {
 	t.Helper()
 	cert, key := authority.serving(t, t.TempDir(), "sms-admission.sms-admission.svc")
+	mcert, mkey := authority.serving(t, t.TempDir(), "movies.movies.svc")
 	read := func(p string) string {
 		b, err := os.ReadFile(p)
 		must(t, err)
 		return string(b)
 	}
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-	md := func(name string) map[string]any { return map[string]any{"name": name, "namespace": "sms-admission"} }
+	md := func(ns, name string) map[string]any { return map[string]any{"name": name, "namespace": ns} }
+	token := "test-only-opa-token"
+	sum := sha256.Sum256([]byte(token))
 	return []map[string]any{
-		{"apiVersion": "v1", "kind": "Secret", "metadata": md("sms-admission-tls"), "type": "kubernetes.io/tls",
+		{"apiVersion": "v1", "kind": "Secret", "metadata": md("sms-admission", "sms-admission-tls"), "type": "kubernetes.io/tls",
 			"data": map[string]any{"tls.crt": b64(read(cert)), "tls.key": b64(read(key))}},
-		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": md("sms-admission-trust"),
+		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": md("sms-admission", "sms-admission-trust"),
 			"data": map[string]any{"cosign.pub": read(fx.Key), "trust.json": read(fx.Trust)}},
-		{"apiVersion": "v1", "kind": "Secret", "metadata": md("sms-admission-registry"), "type": "kubernetes.io/dockerconfigjson",
+		{"apiVersion": "v1", "kind": "Secret", "metadata": md("sms-admission", "sms-admission-registry"), "type": "kubernetes.io/dockerconfigjson",
 			"data": map[string]any{".dockerconfigjson": b64(`{"auths":{}}`)}},
+		{"apiVersion": "v1", "kind": "Secret", "metadata": md("movies", "movies-tls"), "type": "kubernetes.io/tls",
+			"data": map[string]any{"tls.crt": b64(read(mcert)), "tls.key": b64(read(mkey))}},
+		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": md("movies", "movies-jwks"),
+			"data": map[string]any{"jwks.json": `{"keys":[]}`}},
+		{"apiVersion": "v1", "kind": "Secret", "metadata": md("movies", "movies-opa-token"),
+			"data": map[string]any{"token": b64(token)}},
+		{"apiVersion": "v1", "kind": "Secret", "metadata": md("movies", "movies-opa-authz"),
+			"data": map[string]any{"data.json": b64(`{"movies_opa":{"service_token_sha256":"` + hex.EncodeToString(sum[:]) + `"}}`)}},
+		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": md("movies", "movies-opa-policy"),
+			"data": map[string]any{"api.rego": read(filepath.Join(root(t), "policy/api/authz.rego")), "system.rego": read(filepath.Join(root(t), "policy/system/authz.rego"))}},
 	}
 }

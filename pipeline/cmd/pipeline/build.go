@@ -23,6 +23,7 @@ func buildFlags(fs interface {
 	fs.BoolVar(&o.Worktree, "worktree", false, "build the work tree as it is instead of a clean export of --rev")
 	fs.StringVar(&o.ModuleDir, "module", "service", "module of the main package, relative to the work tree root")
 	fs.StringVar(&o.Package, "package", "./cmd/movies", "main package, relative to --module")
+	fs.StringVar(&o.BinaryPath, "binary", build.DefaultBinaryPath, "`PATH` of the binary in the image (its entrypoint)")
 	fs.StringVar(&o.Base, "base", "", "base image, pinned by digest (default: none, the binary only)")
 	fs.StringVar(&o.SourceRepo, "source-repo", build.DefaultSourceRepository, "source repository URL for annotations and provenance")
 }
