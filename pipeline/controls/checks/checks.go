@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -55,7 +57,8 @@ type container struct {
 	Image string   `yaml:"image"`
 	Args  []string `yaml:"args"`
 	Env   []struct {
-		Name string `yaml:"name"`
+		Name  string `yaml:"name"`
+		Value string `yaml:"value"`
 	} `yaml:"env"`
 	Ports []struct {
 		Name          string `yaml:"name"`
@@ -240,7 +243,9 @@ func contains(list []string, s string) bool {
 // CheckDeploymentTLS passes when every container of every workload in deploy/kubernetes that
 // serves beyond its pod (declares a port) is given a certificate and key (-tls-cert/-tls-key,
 // or MOVIES_TLS_CERT/MOVIES_TLS_KEY): with both, the server serves HTTPS only. A sidecar that
-// declares no port (OPA on loopback) is reachable only from inside the pod.
+// declares no port (OPA on loopback) is reachable only from inside the pod; OPA may declare
+// the port of its --diagnostic-addr, which serves /health and /metrics only, when its API
+// (--addr) listens on loopback.
 func CheckDeploymentTLS(root string) func(context.Context) error {
 	return func(context.Context) error {
 		objs, err := manifests(filepath.Join(root, ManifestDir))
@@ -254,20 +259,7 @@ func CheckDeploymentTLS(root string) func(context.Context) error {
 		var problems []string
 		for i, pod := range pods {
 			for _, c := range pod.Spec.Containers {
-				if len(c.Ports) == 0 {
-					continue
-				}
-				has := map[string]bool{}
-				for _, a := range c.Args {
-					name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-					has[name] = true
-				}
-				for _, e := range c.Env {
-					has[e.Name] = true
-				}
-				cert := has["tls-cert"] || has["MOVIES_TLS_CERT"]
-				key := has["tls-key"] || has["MOVIES_TLS_KEY"]
-				if !cert || !key {
+				if len(c.Ports) > 0 && !servesTLS(c) && !diagnosticOnly(c) {
 					problems = append(problems, fmt.Sprintf("%s: container %s serves plaintext HTTP (no -tls-cert and -tls-key, nor MOVIES_TLS_CERT and MOVIES_TLS_KEY)", where[i], c.Name))
 				}
 			}
@@ -277,6 +269,49 @@ func CheckDeploymentTLS(root string) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+// flags are a container's --name=value arguments and environment variables, by name.
+func flags(c container) map[string]string {
+	has := map[string]string{}
+	for _, a := range c.Args {
+		name, v, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		has[name] = v
+	}
+	for _, e := range c.Env {
+		has[e.Name] = e.Value
+	}
+	return has
+}
+
+// servesTLS: the movies server is given both a certificate and a key.
+func servesTLS(c container) bool {
+	f := flags(c)
+	_, cert := f["tls-cert"]
+	_, key := f["tls-key"]
+	_, envCert := f["MOVIES_TLS_CERT"]
+	_, envKey := f["MOVIES_TLS_KEY"]
+	return (cert || envCert) && (key || envKey)
+}
+
+// diagnosticOnly: an OPA whose API listens on loopback and whose every declared port is its
+// diagnostic address's (health and metrics, no decisions or data).
+func diagnosticOnly(c container) bool {
+	f := flags(c)
+	host, _, err := net.SplitHostPort(f["addr"])
+	if err != nil || !slices.Contains(c.Args, "run") || net.ParseIP(host) == nil || !net.ParseIP(host).IsLoopback() {
+		return false
+	}
+	_, diag, err := net.SplitHostPort(f["diagnostic-addr"])
+	if err != nil {
+		return false
+	}
+	for _, p := range c.Ports {
+		if fmt.Sprint(p.ContainerPort) != diag {
+			return false
+		}
+	}
+	return true
 }
 
 var (

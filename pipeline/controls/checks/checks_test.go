@@ -105,6 +105,19 @@ func TestDeploymentTLS(t *testing.T) {
 	if err := CheckDeploymentTLS(mustManifests(t, sidecar))(context.Background()); err != nil {
 		t.Errorf("a loopback sidecar without ports: %v", err)
 	}
+	diag := strings.Replace(sidecar, `"--addr=127.0.0.1:8181"]`, `"--addr=127.0.0.1:8181", "--diagnostic-addr=:8282"]`, 1) + "          ports: [{containerPort: 8282}]\n"
+	if err := CheckDeploymentTLS(mustManifests(t, diag))(context.Background()); err != nil {
+		t.Errorf("a loopback OPA declaring its diagnostic port: %v", err)
+	}
+	for name, doc := range map[string]string{
+		"its API on every interface":    strings.Replace(diag, "--addr=127.0.0.1:8181", "--addr=0.0.0.0:8181", 1),
+		"its API port declared":         strings.Replace(diag, "containerPort: 8282}]", "containerPort: 8282}, {containerPort: 8181}]", 1),
+		"a port that is not the diag's": strings.Replace(diag, "containerPort: 8282", "containerPort: 9000", 1),
+	} {
+		if err := CheckDeploymentTLS(mustManifests(t, doc))(context.Background()); err == nil || !strings.Contains(err.Error(), "container opa serves plaintext") {
+			t.Errorf("OPA with %s: err = %v", name, err)
+		}
+	}
 	exposed := sidecar + "          ports: [{containerPort: 8181}]\n"
 	if err := CheckDeploymentTLS(mustManifests(t, exposed))(context.Background()); err == nil || !strings.Contains(err.Error(), "container opa serves plaintext") {
 		t.Errorf("a sidecar with a port and no TLS: err = %v", err)
