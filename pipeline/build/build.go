@@ -23,9 +23,6 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/ociutil"
 )
 
-// DefaultSourceRepository is the repository written into annotations and provenance.
-const DefaultSourceRepository = "https://github.com/secure-movie-service/sms"
-
 // Options configure one build.
 type Options struct {
 	SourceDir  string // any directory inside the git work tree; default "."
@@ -37,7 +34,7 @@ type Options struct {
 	GOOS       string // default linux
 	GOARCH     string // default amd64
 	Base       string // optional base image, pinned by digest
-	SourceRepo string // repository URL for annotations and provenance
+	SourceRepo string // repository URL for annotations and provenance; default: the git remote (sourceRepository)
 	Push       string // push to this reference (a tag or a repository)
 	OCILayout  string // or write into this OCI image layout directory
 	LayoutTag  string // ref name inside the layout; default "latest"
@@ -97,9 +94,6 @@ func (o *Options) defaults() {
 	if o.GOARCH == "" {
 		o.GOARCH = "amd64"
 	}
-	if o.SourceRepo == "" {
-		o.SourceRepo = DefaultSourceRepository
-	}
 	if o.LayoutTag == "" {
 		o.LayoutTag = "latest"
 	}
@@ -133,6 +127,11 @@ func Assemble(ctx context.Context, o Options) (*Result, error) {
 	src, err := resolveSource(ctx, o.SourceDir, o.Revision, env.SourceDateEpoch.Get(o.Getenv))
 	if err != nil {
 		return nil, fmt.Errorf("build: %w", err)
+	}
+	if o.SourceRepo == "" {
+		if o.SourceRepo, err = sourceRepository(ctx, src.Root); err != nil {
+			return nil, fmt.Errorf("build: %w", err)
+		}
 	}
 	var c *cache
 	if o.CacheDir != "" && !o.Worktree {

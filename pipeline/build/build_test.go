@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// mustRepo makes a git repository holding a tiny stdlib-only main module (the fixture stands
+// mustRepo makes a git repository, with no remote, holding a tiny stdlib-only main module (the fixture stands
 // in for service/, so this test does not depend on the runtime's code).
 func mustRepo(t *testing.T) string {
 	t.Helper()
@@ -93,7 +93,7 @@ func TestBuildIsReproducibleAndHardened(t *testing.T) {
 			t.Errorf("%d layers, want only the binary", len(layers))
 		}
 		m, _ := res.Image.Manifest()
-		if m.Annotations[AnnotationRevision] != res.Revision || m.Annotations[AnnotationSource] != DefaultSourceRepository ||
+		if m.Annotations[AnnotationRevision] != res.Revision || m.Annotations[AnnotationSource] != "file://"+repo ||
 			m.Annotations[AnnotationCreated] != "2023-11-14T22:13:20Z" {
 			t.Errorf("annotations %v", m.Annotations)
 		}
@@ -234,5 +234,26 @@ func TestLayerIsCompressedAsGoContainerregistryWould(t *testing.T) {
 	}
 	if err := checkGzip(append(raw, 0), gz); err == nil {
 		t.Fatal("a layer of other content passed the check")
+	}
+}
+
+func TestSourceRepositoryIsTheGitRemote(t *testing.T) {
+	for remote, want := range map[string]string{
+		"https://github.com/acme/sms.git":                   "https://github.com/acme/sms",
+		"https://x-access-token:ghs_secret@github.com/a/b/": "https://github.com/a/b",
+		"git@github.com:acme/sms.git":                       "https://github.com/acme/sms",
+		"ssh://git@gitlab.example.com:2222/group/sms.git":   "https://gitlab.example.com/group/sms",
+		"http://127.0.0.1:3000/acme/sms":                    "http://127.0.0.1:3000/acme/sms",
+		"/srv/git/sms.git":                                  "file:///srv/git/sms.git",
+		"file:///srv/git/sms":                               "file:///srv/git/sms",
+		"../sms":                                            "file:///work/sms",
+	} {
+		got, err := normalizeRemote(remote, "/work/clone")
+		if err != nil || got != want {
+			t.Errorf("%s: %q, %v; want %q", remote, got, err, want)
+		}
+	}
+	if _, err := normalizeRemote("ftp://example.com/sms", "/"); err == nil {
+		t.Error("an ftp remote was accepted")
 	}
 }

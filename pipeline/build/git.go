@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -148,4 +150,44 @@ func writeFile(root *os.Root, name string, r io.Reader, size int64, mode os.File
 		return err
 	}
 	return f.Close()
+}
+
+// sourceRepository is the repository the commit comes from, as provenance names it: the URL
+// of the remote "origin" without credentials, as https (scp-like and ssh:// addresses of a
+// host are rewritten to it) and without a trailing ".git"; a repository with no remote, or one
+// whose origin is a local path, is named by file:// and its absolute path. It never invents a
+// repository the work tree does not point to.
+func sourceRepository(ctx context.Context, root string) (string, error) {
+	url, err := git(ctx, root, "config", "--get", "remote.origin.url")
+	if err != nil || url == "" {
+		url = root // no origin: this very repository
+	}
+	return normalizeRemote(url, root)
+}
+
+var scpLike = regexp.MustCompile(`^(?:[^@/]+@)?([^:/]+):([^/].*)$`)
+
+// normalizeRemote turns a git remote URL into the repository's address (see sourceRepository);
+// relative local paths are resolved against root.
+func normalizeRemote(remote, root string) (string, error) {
+	if u, err := url.Parse(remote); err == nil && u.Scheme != "" && u.Host != "" {
+		switch u.Scheme {
+		case "https", "http", "ssh", "git", "git+ssh", "ssh+git":
+			path := strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), ".git")
+			if u.Scheme == "https" || u.Scheme == "http" {
+				return u.Scheme + "://" + u.Host + path, nil
+			}
+			return "https://" + u.Hostname() + path, nil // the host's web address, as go get names it
+		}
+		return "", fmt.Errorf("git remote %q: unsupported scheme %q", u.Redacted(), u.Scheme)
+	}
+	if strings.HasPrefix(remote, "file://") {
+		remote = strings.TrimPrefix(remote, "file://")
+	} else if m := scpLike.FindStringSubmatch(remote); m != nil && !filepath.IsAbs(remote) {
+		return "https://" + m[1] + "/" + strings.TrimSuffix(strings.TrimSuffix(m[2], "/"), ".git"), nil
+	}
+	if !filepath.IsAbs(remote) {
+		remote = filepath.Join(root, remote)
+	}
+	return "file://" + filepath.ToSlash(filepath.Clean(remote)), nil
 }

@@ -476,3 +476,35 @@ spec:
 		t.Fatalf("the sidecar's facts: %+v", facts)
 	}
 }
+
+// C-PROVENANCE the provenance names the repository the commit comes from (git's remote
+// origin), not a constant: a release built from a fork is denied by data that expects this
+// repository, and the same commit with this repository's remote is admitted.
+func TestProvenanceNamesTheGitRemote(t *testing.T) {
+	f := mustFixture(t)
+	reg := testkit.MustRegistry(t)
+	for _, tc := range []struct{ remote, source, deny string }{
+		{"git@github.com:attacker/sms.git", "https://github.com/attacker/sms", "PROVENANCE_SOURCE"},
+		{testkit.SourceRepository + ".git", testkit.SourceRepository, ""},
+	} {
+		out, err := exec.Command("git", "-C", f.repo, "remote", "set-url", "origin", tc.remote).CombinedOutput()
+		testkit.Must(t, err)
+		o := f.options(t)
+		o.Repository, o.NoSelfTrust, o.BuilderID = reg.Host+"/acme/movies", true, testkit.BuilderID
+		o.Data = [][]byte{testkit.FixtureData(), testkit.TrustOverlay([]string{reg.Host + "/"}, f.key)}
+		s, err := release.Run(context.Background(), o)
+		if s == nil {
+			t.Fatalf("%s: %v %s", tc.remote, err, out)
+		}
+		var p predicate.Provenance
+		b, rerr := os.ReadFile(filepath.Join(o.OutDir, "provenance.json"))
+		testkit.Must(t, rerr)
+		testkit.Must(t, json.Unmarshal(b, &p))
+		if got := p.BuildDefinition.ExternalParameters.Source.Repository; got != tc.source {
+			t.Errorf("%s: provenance names %s, want %s", tc.remote, got, tc.source)
+		}
+		if codes := denyCodes(s); (tc.deny == "") != (err == nil) || (tc.deny != "" && !slices.Contains(codes, tc.deny)) {
+			t.Errorf("%s: %v, deny %v; want %q", tc.remote, err, codes, tc.deny)
+		}
+	}
+}

@@ -172,7 +172,8 @@ func (r *releaser) prepareScanners(ctx context.Context) error {
 }
 
 // compilePolicy prepares policy/admission over policy/data, the given overlays and, unless
-// told not to, this release's own key and builder for this release's own repositories.
+// told not to, this release's own key, builder and source (its git remote) for this
+// release's own repositories.
 func (r *releaser) compilePolicy() error {
 	data := r.o.Data
 	if !r.o.NoSelfTrust {
@@ -181,9 +182,10 @@ func (r *releaser) compilePolicy() error {
 			repos[i] = a.repo.Name()
 		}
 		overlay, err := json.MarshalIndent(map[string]any{"supply_chain": map[string]any{
-			"trusted_keys": map[string]any{r.signer.ID: map[string]string{"name": "this release's signing key"}},
-			"repositories": repos,
-			"builder_ids":  []string{cmp.Or(r.o.BuilderID, provenance.DefaultBuilderID)},
+			"trusted_keys":      map[string]any{r.signer.ID: map[string]string{"name": "this release's signing key"}},
+			"repositories":      repos,
+			"builder_ids":       []string{cmp.Or(r.o.BuilderID, provenance.DefaultBuilderID)},
+			"source_repository": r.arts[0].res.SourceRepo,
 		}}, "", "  ")
 		if err != nil {
 			return err

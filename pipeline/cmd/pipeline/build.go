@@ -25,7 +25,7 @@ func buildFlags(fs interface {
 	fs.StringVar(&o.Package, "package", "./cmd/movies", "main package, relative to --module")
 	fs.StringVar(&o.BinaryPath, "binary", build.DefaultBinaryPath, "`PATH` of the binary in the image (its entrypoint)")
 	fs.StringVar(&o.Base, "base", "", "base image, pinned by digest (default: none, the binary only)")
-	fs.StringVar(&o.SourceRepo, "source-repo", build.DefaultSourceRepository, "source repository URL for annotations and provenance")
+	fs.StringVar(&o.SourceRepo, "source-repo", "", "source repository URL for annotations and provenance (default: git's remote origin, without credentials; file://ROOT without one)")
 }
 
 func runBuild(ctx context.Context, a *app, args []string) error {

@@ -310,7 +310,7 @@ func TrustOverlay(prefixes []string, ks ...*Key) []byte {
 }
 
 // MustRepo makes a git repository holding a tiny stdlib-only main module (app/cmd/x)
-// committed at Unix time 1700000000, standing in for service/ so that tests of build, sbom
+// committed at Unix time 1700000000, with SourceRepository as its remote origin, standing in for service/ so that tests of build, sbom
 // and release do not depend on the runtime's code. Build it with BuildOptions.
 func MustRepo(tb testing.TB) string {
 	tb.Helper()
@@ -325,7 +325,7 @@ func MustRepo(tb testing.TB) string {
 		Must(tb, os.WriteFile(p, []byte(c), 0o600))
 	}
 	for _, args := range [][]string{
-		{"init", "-q"}, {"add", "."},
+		{"init", "-q"}, {"remote", "add", "origin", SourceRepository + ".git"}, {"add", "."},
 		{"-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "fixture", "--date", "@1700000000"},
 	} {
 		cmd := exec.Command("git", args...) // #nosec G204 -- fixed git arguments in a test fixture
