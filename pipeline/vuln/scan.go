@@ -216,17 +216,28 @@ func scanBinary(ctx context.Context, o Options, r *Report) ([]Finding, error) {
 	return all, nil
 }
 
-// govulncheck runs the scanner in-process and parses its JSON stream.
+// govulncheck runs the scanner in-process and parses its JSON stream. The scanner never sees
+// ctx's cancellation: govulncheck v1.9.0 dereferences a nil result, and so crashes the whole
+// process, when its call graph is cancelled mid-scan (internal/vulncheck/source.go returns
+// nil, nil for a failed build). A cancelled scan is abandoned instead: this returns ctx's
+// error at once, and the scan finishes on its own and is discarded.
 func govulncheck(ctx context.Context, env, args []string, target string) (*stream, error) {
 	var stdout, stderr bytes.Buffer
-	cmd := scan.Command(ctx, args...)
+	cmd := scan.Command(context.WithoutCancel(ctx), args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, &stdout, &stderr
 	cmd.Stdin = bytes.NewReader(nil)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("govulncheck: %w", err)
 	}
-	if err := cmd.Wait(); err != nil {
-		return nil, fmt.Errorf("govulncheck: %w: %s", err, lastLines(stderr.String(), 20))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-ctx.Done():
+		return nil, fmt.Errorf("govulncheck: %w", ctx.Err())
+	case err := <-done:
+		if err != nil {
+			return nil, fmt.Errorf("govulncheck: %w: %s", err, lastLines(stderr.String(), 20))
+		}
 	}
 	return parseStream(&stdout, target)
 }

@@ -1,12 +1,14 @@
 package vuln_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secure-movie-service/sms/pipeline/build"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
@@ -234,4 +236,25 @@ func TestScan(t *testing.T) {
 			t.Fatalf("summary %+v", s.Vuln)
 		}
 	})
+}
+
+// A scan cancelled at any point returns the context's error (or its result, when it had
+// finished): govulncheck crashes the process when its call graph is cancelled, so the
+// cancellation must never reach it.
+func TestScanCancelledAtAnyPoint(t *testing.T) {
+	fx := mustFixture(t)
+	start := time.Now()
+	if _, err := vuln.Scan(t.Context(), vuln.Options{DB: fx.DB, Mode: vuln.ModeSource, Dir: fx.Dir, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	whole := time.Since(start)
+	const steps = 6
+	for i := range steps {
+		ctx, cancel := context.WithTimeout(t.Context(), whole*time.Duration(i)/steps)
+		_, err := vuln.Scan(ctx, vuln.Options{DB: fx.DB, Mode: vuln.ModeSource, Dir: fx.Dir, Now: now})
+		cancel()
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("cancelled after %v of %v: %v", whole*time.Duration(i)/steps, whole, err)
+		}
+	}
 }
