@@ -90,6 +90,18 @@ func (r *Report) Mermaid() string {
 // traceability matrix (controls × threats), failures, manual controls and every evidence id.
 func (r *Report) Markdown() []byte {
 	var b bytes.Buffer
+	r.markdownSummary(&b)
+	r.markdownFlows(&b)
+	r.markdownThreats(&b)
+	r.markdownMatrix(&b)
+	r.markdownFindings(&b)
+	r.markdownAttested(&b)
+	r.markdownEvidence(&b)
+	return b.Bytes()
+}
+
+// markdownSummary writes the verdict and the run's figures.
+func (r *Report) markdownSummary(b *bytes.Buffer) {
 	s := r.Summary
 	verdict := "✅ every control holds"
 	if r.Passed && s.AttestationsMissing > 0 {
@@ -98,7 +110,7 @@ func (r *Report) Markdown() []byte {
 	if !r.Passed {
 		verdict = fmt.Sprintf("❌ %d findings", s.Findings)
 	}
-	fmt.Fprintf(&b, "# Threat model verification: %s\n\n", verdict)
+	fmt.Fprintf(b, "# Threat model verification: %s\n\n", verdict)
 	rev := r.Revision
 	if rev == "" {
 		rev = "unknown"
@@ -106,29 +118,36 @@ func (r *Report) Markdown() []byte {
 	if r.Dirty {
 		rev += " (with uncommitted changes)"
 	}
-	fmt.Fprintf(&b, "| | |\n|---|---|\n")
-	fmt.Fprintf(&b, "| model | `%s` `%s` |\n| revision | `%s` |\n| run | %s, %.1fs (go test %.1fs over %d packages, rego %.1fs over %d packages) |\n",
+	fmt.Fprintf(b, "| | |\n|---|---|\n")
+	fmt.Fprintf(b, "| model | `%s` `%s` |\n| revision | `%s` |\n| run | %s, %.1fs (go test %.1fs over %d packages, rego %.1fs over %d packages) |\n",
 		r.Model, r.ModelDigest, rev, r.Started.Format("2006-01-02 15:04:05Z"), r.Seconds, r.GoSeconds, len(r.GoPackages), r.RegoSeconds, len(r.RegoPackages))
-	fmt.Fprintf(&b, "| threats | %d/%d hold |\n| tested controls | %d/%d hold |\n| manual controls | %d/%d attested and current |\n| platform controls | %d/%d verified |\n| evidence | %d/%d pass |\n| attestations missing | %d%s |\n\n",
+	fmt.Fprintf(b, "| threats | %d/%d hold |\n| tested controls | %d/%d hold |\n| manual controls | %d/%d attested and current |\n| platform controls | %d/%d verified |\n| evidence | %d/%d pass |\n| attestations missing | %d%s |\n\n",
 		s.ThreatsPassing, s.Threats, s.TestedPassing, s.Tested, s.ManualPassing, s.Manual, s.PlatformPassing, s.Platform,
 		s.EvidencePassing, s.Evidence, s.AttestationsMissing, missingList(r.AttestationsMissing))
+}
 
-	if r.model != nil {
-		b.WriteString("## Data flows and trust boundaries\n\n")
-		b.WriteString("Dashed boxes are trust boundaries; a red edge has a control that does not hold.\n\n")
-		b.WriteString("```mermaid\n" + r.Mermaid() + "```\n\n")
-		b.WriteString("| flow | from → to | data | protocol | controls |\n|---|---|---|---|---|\n")
-		for _, f := range r.model.DataFlows {
-			var cs []string
-			for _, c := range f.Controls {
-				cr, _ := r.control(c)
-				cs = append(cs, fmt.Sprintf("%s %s", c, statusIcon(cr.Status)))
-			}
-			fmt.Fprintf(&b, "| %s | %s → %s | %s | %s | %s |\n", f.ID, f.From, f.To, mdEscape(f.Data), mdEscape(f.Protocol), strings.Join(cs, ", "))
-		}
-		b.WriteString("\n")
+// markdownFlows writes the data-flow diagram and table (with the model only).
+func (r *Report) markdownFlows(b *bytes.Buffer) {
+	if r.model == nil {
+		return
 	}
+	b.WriteString("## Data flows and trust boundaries\n\n")
+	b.WriteString("Dashed boxes are trust boundaries; a red edge has a control that does not hold.\n\n")
+	b.WriteString("```mermaid\n" + r.Mermaid() + "```\n\n")
+	b.WriteString("| flow | from → to | data | protocol | controls |\n|---|---|---|---|---|\n")
+	for _, f := range r.model.DataFlows {
+		var cs []string
+		for _, c := range f.Controls {
+			cr, _ := r.control(c)
+			cs = append(cs, fmt.Sprintf("%s %s", c, statusIcon(cr.Status)))
+		}
+		fmt.Fprintf(b, "| %s | %s → %s | %s | %s | %s |\n", f.ID, f.From, f.To, mdEscape(f.Data), mdEscape(f.Protocol), strings.Join(cs, ", "))
+	}
+	b.WriteString("\n")
+}
 
+// markdownThreats writes each threat with how many of its controls hold.
+func (r *Report) markdownThreats(b *bytes.Buffer) {
 	b.WriteString("## Threats\n\n| threat | STRIDE | CWE | likelihood | impact | controls | status |\n|---|---|---|---|---|---|---|\n")
 	for _, t := range r.Threats {
 		pass := 0
@@ -137,19 +156,22 @@ func (r *Report) Markdown() []byte {
 				pass++
 			}
 		}
-		fmt.Fprintf(&b, "| **%s** %s | %s | %s | %s | %s | %d/%d hold | %s |\n", t.ID, mdEscape(t.Title),
+		fmt.Fprintf(b, "| **%s** %s | %s | %s | %s | %s | %d/%d hold | %s |\n", t.ID, mdEscape(t.Title),
 			strings.Join(t.STRIDE, ", "), strings.Join(t.CWE, ", "), t.Likelihood, mdEscape(t.Impact), pass, len(t.Controls), mdStatus(t.Status))
 	}
+}
 
+// markdownMatrix writes the traceability matrix, controls × threats.
+func (r *Report) markdownMatrix(b *bytes.Buffer) {
 	b.WriteString("\n## Traceability matrix\n\n● = the threat names the control. Evidence counts passing/total; manual and platform controls are reported apart below.\n\n")
 	b.WriteString("| control | layer | kind |")
 	for _, t := range r.Threats {
-		fmt.Fprintf(&b, " %s |", t.ID)
+		fmt.Fprintf(b, " %s |", t.ID)
 	}
 	b.WriteString(" evidence | status |\n|---|---|---|")
 	b.WriteString(strings.Repeat("---|", len(r.Threats)+2) + "\n")
 	for _, c := range r.Controls {
-		fmt.Fprintf(&b, "| [%s](#%s) %s | %s | %s |", c.ID, strings.ToLower(c.ID), mdEscape(c.Title), c.Layer, c.Kind)
+		fmt.Fprintf(b, "| [%s](#%s) %s | %s | %s |", c.ID, strings.ToLower(c.ID), mdEscape(c.Title), c.Layer, c.Kind)
 		for _, t := range r.Threats {
 			if slices.Contains(t.Controls, c.ID) {
 				b.WriteString(" ● |")
@@ -157,17 +179,22 @@ func (r *Report) Markdown() []byte {
 				b.WriteString(" |")
 			}
 		}
-		fmt.Fprintf(&b, " %s | %s |\n", r.evidenceCount(c), mdStatus(c.Status))
+		fmt.Fprintf(b, " %s | %s |\n", r.evidenceCount(c), mdStatus(c.Status))
 	}
+}
 
+// markdownFindings lists the findings, when there are any.
+func (r *Report) markdownFindings(b *bytes.Buffer) {
 	if len(r.Findings) > 0 {
 		b.WriteString("\n## Findings\n\n")
 		for _, f := range r.Findings {
-			fmt.Fprintf(&b, "- `%s` %s\n", f.Rule, mdEscape(f.String()))
+			fmt.Fprintf(b, "- `%s` %s\n", f.Rule, mdEscape(f.String()))
 		}
 	}
+}
 
-	r.markdownAttested(&b)
+// markdownEvidence writes every tested and platform control's evidence, open when it fails.
+func (r *Report) markdownEvidence(b *bytes.Buffer) {
 	b.WriteString("\n## Evidence by control\n\n")
 	for _, c := range r.Controls {
 		if c.Kind == threatmodel.ControlManual {
@@ -177,27 +204,26 @@ func (r *Report) Markdown() []byte {
 		if c.Status != StatusPass {
 			open = " open"
 		}
-		fmt.Fprintf(&b, "<details%s><summary><a id=\"%s\"></a><b>%s</b> %s: %s (%s)</summary>\n\n",
+		fmt.Fprintf(b, "<details%s><summary><a id=\"%s\"></a><b>%s</b> %s: %s (%s)</summary>\n\n",
 			open, strings.ToLower(c.ID), c.ID, mdEscape(c.Title), mdStatus(c.Status), r.evidenceCount(c))
-		fmt.Fprintf(&b, "Answers %s. `threatmodel.yaml` line %d.\n\n", strings.Join(c.Threats, ", "), c.Line)
+		fmt.Fprintf(b, "Answers %s. `threatmodel.yaml` line %d.\n\n", strings.Join(c.Threats, ", "), c.Line)
 		for _, e := range c.Evidence {
-			fmt.Fprintf(&b, "- %s `%s`", statusIcon(e.Status), e.ID)
+			fmt.Fprintf(b, "- %s `%s`", statusIcon(e.Status), e.ID)
 			if e.Detail != "" {
-				fmt.Fprintf(&b, ": %s", mdEscape(e.Detail))
+				fmt.Fprintf(b, ": %s", mdEscape(e.Detail))
 			}
 			b.WriteString("\n")
 		}
 		for _, reason := range c.Reasons {
 			if !strings.HasPrefix(reason, "evidence ") {
-				fmt.Fprintf(&b, "- ❌ %s\n", mdEscape(reason))
+				fmt.Fprintf(b, "- ❌ %s\n", mdEscape(reason))
 			}
 		}
 		if c.Pending != "" && c.Status != StatusPass {
-			fmt.Fprintf(&b, "\n*Pending:* %s\n", mdEscape(c.Pending))
+			fmt.Fprintf(b, "\n*Pending:* %s\n", mdEscape(c.Pending))
 		}
 		b.WriteString("\n</details>\n")
 	}
-	return b.Bytes()
 }
 
 // markdownAttested writes the manual and platform controls: who attested and until when, or

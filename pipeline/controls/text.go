@@ -55,6 +55,16 @@ func (r *Report) control(id string) (ControlResult, bool) {
 // WriteText writes the terminal matrix: threat → controls → evidence → status. With
 // verbose, every evidence id of every control is listed; otherwise only failing ones.
 func (r *Report) WriteText(w io.Writer, verbose bool) {
+	r.writeHeader(w)
+	r.writeThreats(w)
+	r.writeTested(w, verbose)
+	r.writeAttested(w)
+	r.writeModelProblems(w)
+	r.writeVerdict(w)
+}
+
+// writeHeader names the model, the revision and the run.
+func (r *Report) writeHeader(w io.Writer) {
 	rev := r.Revision
 	if len(rev) > 12 {
 		rev = rev[:12]
@@ -68,7 +78,10 @@ func (r *Report) WriteText(w io.Writer, verbose bool) {
 	fmt.Fprintf(w, "threat model %s (%s) at %s\n", r.Model, short(r.ModelDigest, 19), rev)
 	fmt.Fprintf(w, "go test: %d packages in %.1fs; rego: %d packages in %.1fs\n\n",
 		len(r.GoPackages), r.GoSeconds, len(r.RegoPackages), r.RegoSeconds)
+}
 
+// writeThreats writes each threat with its controls and their evidence counts.
+func (r *Report) writeThreats(w io.Writer) {
 	for _, t := range r.Threats {
 		fmt.Fprintf(w, "%s %s  %s  [likelihood %s; %s; %s]\n", mark(t.Status), t.ID, t.Title, t.Likelihood,
 			strings.Join(t.STRIDE, ", "), strings.Join(t.CWE, ", "))
@@ -89,7 +102,10 @@ func (r *Report) WriteText(w io.Writer, verbose bool) {
 			}
 		}
 	}
+}
 
+// writeTested writes the tested controls (only failing ones unless verbose) and their evidence.
+func (r *Report) writeTested(w io.Writer, verbose bool) {
 	fmt.Fprintf(w, "\ntested controls\n")
 	for _, c := range r.Controls {
 		if c.Kind != threatmodel.ControlTested || (!verbose && c.Status == StatusPass) {
@@ -117,9 +133,10 @@ func (r *Report) WriteText(w io.Writer, verbose bool) {
 	if !verbose && r.Summary.TestedPassing == r.Summary.Tested {
 		fmt.Fprintf(w, "  all %d hold\n", r.Summary.Tested)
 	}
+}
 
-	r.writeAttested(w)
-
+// writeModelProblems lists the findings about the model itself.
+func (r *Report) writeModelProblems(w io.Writer) {
 	var other []Finding
 	for _, f := range r.Findings {
 		if f.Control == "" && f.Threat == "" {
@@ -132,7 +149,10 @@ func (r *Report) WriteText(w io.Writer, verbose bool) {
 			fmt.Fprintf(w, "  %s\n", f.Message)
 		}
 	}
+}
 
+// writeVerdict writes the one-line summary.
+func (r *Report) writeVerdict(w io.Writer) {
 	s := r.Summary
 	verdict := "PASS"
 	if r.Passed && s.AttestationsMissing > 0 {

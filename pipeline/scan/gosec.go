@@ -79,7 +79,6 @@ func score(s string) (issue.Score, error) {
 // their files.
 func runGosec(ctx context.Context, o Options, r *Report) error {
 	start := time.Now()
-	before := len(r.Findings)
 	pkgs, err := listPackages(ctx, o)
 	if err != nil {
 		return fmt.Errorf("gosec: %w", err)
@@ -87,14 +86,37 @@ func runGosec(ctx context.Context, o Options, r *Report) error {
 	if len(pkgs) == 0 {
 		return fmt.Errorf("gosec: no Go packages match %s in %s", strings.Join(o.Patterns, " "), o.Root)
 	}
-	// The #nosec check reads the same files, independently of gosec's own parsing.
+	invalid, err := checkNosec(o, r, pkgs)
+	if err != nil {
+		return err
+	}
+	before := len(r.Findings)
+	issues, metrics, gerrs, err := analyze(o, pkgs)
+	if err != nil {
+		return fmt.Errorf("gosec: %w", err)
+	}
+	r.addIssues(o, issues)
+	r.addErrors(o, gerrs, invalid)
+	r.Packages += len(pkgs)
+	if metrics != nil {
+		r.GoFiles, r.GoLines = metrics.NumFiles, metrics.NumLines
+	}
+	r.addCheck(CheckGosec, before, time.Since(start).Seconds(),
+		fmt.Sprintf("%d packages, %d files, %d lines; %d findings below %s", len(pkgs), r.GoFiles, r.GoLines, r.BelowThreshold, r.Severity))
+	return nil
+}
+
+// checkNosec reads every #nosec directive of the packages' files (independently of gosec's
+// own parsing), reports those without rules or a justification, and returns where they are.
+func checkNosec(o Options, r *Report, pkgs []goPackage) (map[string]bool, error) {
+	before := len(r.Findings)
 	var files []string
 	for _, p := range pkgs {
 		files = append(files, p.Files...)
 	}
 	dirs, err := findDirectives(o.Root, files)
 	if err != nil {
-		return fmt.Errorf("nosec: %w", err)
+		return nil, fmt.Errorf("nosec: %w", err)
 	}
 	r.Directives = append(r.Directives, dirs...)
 	invalid := map[string]bool{}
@@ -108,25 +130,33 @@ func runGosec(ctx context.Context, o Options, r *Report) error {
 		}
 	}
 	r.addCheck(CheckNosec, before, 0, fmt.Sprintf("%d directives", len(dirs)))
+	return invalid, nil
+}
 
-	before = len(r.Findings)
+// analyze runs gosec's rules and analyzers over the packages' directories.
+func analyze(o Options, pkgs []goPackage) ([]*issue.Issue, *gosec.Metrics, map[string][]gosec.Error, error) {
 	conf := gosec.NewConfig()
 	// A directive without rules or justification suppresses nothing (and gosec reports it).
 	conf.SetGlobal(gosec.NoSecRequireRules, "true")
 	conf.SetGlobal(gosec.NoSecRequireJustification, "true")
 	logger := log.New(io.Discard, "", 0)
 	analyzer := gosec.NewAnalyzer(conf, o.Tests, false, true, max(1, runtime.GOMAXPROCS(0)), logger)
-	ruleList := rules.Generate(true)
-	analyzer.LoadRules(ruleList.RulesInfo())
+	analyzer.LoadRules(rules.Generate(true).RulesInfo())
 	analyzer.LoadAnalyzers(analyzers.Generate(true).AnalyzersInfo())
 	var paths []string
 	for _, p := range pkgs {
 		paths = append(paths, p.Dir)
 	}
 	if err := analyzer.Process(nil, paths...); err != nil {
-		return fmt.Errorf("gosec: %w", err)
+		return nil, nil, nil, err
 	}
 	issues, metrics, gerrs := analyzer.Report()
+	return issues, metrics, gerrs, nil
+}
+
+// addIssues files gosec's issues: each once, suppressed (with its justification), below
+// the thresholds, or a finding.
+func (r *Report) addIssues(o Options, issues []*issue.Issue) {
 	minSev, _ := score(o.Severity)
 	minConf, _ := score(o.Confidence)
 	seen := map[string]bool{}
@@ -143,18 +173,22 @@ func runGosec(ctx context.Context, o Options, r *Report) error {
 			continue // the same issue reported by a rule and an analyzer, or twice by one
 		}
 		seen[key] = true
-		if len(is.Suppressions) > 0 {
+		switch {
+		case len(is.Suppressions) > 0:
 			just := is.Suppressions[0].Justification
 			r.Suppressed = append(r.Suppressed, Suppressed{Finding: f, Justification: just})
 			attach(r.Directives, f, just)
-			continue
-		}
-		if is.Severity < minSev || is.Confidence < minConf {
+		case is.Severity < minSev || is.Confidence < minConf:
 			r.BelowThreshold++
-			continue
+		default:
+			r.Findings = append(r.Findings, f)
 		}
-		r.Findings = append(r.Findings, f)
 	}
+}
+
+// addErrors reports the files gosec could not analyse as findings, but for the invalid
+// #nosec directives checkNosec already reported.
+func (r *Report) addErrors(o Options, gerrs map[string][]gosec.Error, invalid map[string]bool) {
 	errFiles := make([]string, 0, len(gerrs))
 	for file := range gerrs {
 		errFiles = append(errFiles, file)
@@ -176,13 +210,6 @@ func runGosec(ctx context.Context, o Options, r *Report) error {
 			r.Findings = append(r.Findings, f)
 		}
 	}
-	r.Packages += len(pkgs)
-	if metrics != nil {
-		r.GoFiles, r.GoLines = metrics.NumFiles, metrics.NumLines
-	}
-	r.addCheck(CheckGosec, before, time.Since(start).Seconds(),
-		fmt.Sprintf("%d packages, %d files, %d lines; %d findings below %s", len(pkgs), r.GoFiles, r.GoLines, r.BelowThreshold, r.Severity))
-	return nil
 }
 
 func missing(d Directive) string {

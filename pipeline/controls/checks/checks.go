@@ -133,80 +133,11 @@ func CheckNetworkPolicy(root string) func(context.Context) error {
 		if err != nil {
 			return err
 		}
-		type netpol struct {
-			PodSelector struct {
-				MatchLabels map[string]string `yaml:"matchLabels"`
-			} `yaml:"podSelector"`
-			PolicyTypes []string `yaml:"policyTypes"`
-			Ingress     []struct {
-				From  []map[string]any `yaml:"from"`
-				Ports []struct {
-					Port any `yaml:"port"`
-				} `yaml:"ports"`
-			} `yaml:"ingress"`
-			Egress []struct {
-				Ports []struct {
-					Port any `yaml:"port"`
-				} `yaml:"ports"`
-			} `yaml:"egress"`
-		}
 		var problems []string
 		for i, pod := range pods {
-			ports := map[string]bool{}
-			for _, c := range pod.Spec.Containers {
-				for _, p := range c.Ports {
-					ports[fmt.Sprint(p.ContainerPort)] = true
-					if p.Name != "" {
-						ports[p.Name] = true
-					}
-				}
-			}
-			var reasons []string
-			selected := false
-			for _, o := range objs {
-				if o.Kind != "NetworkPolicy" {
-					continue
-				}
-				var np netpol
-				if err := o.Spec.Decode(&np); err != nil {
-					return fmt.Errorf("NetworkPolicy %s: %w", o.Metadata.Name, err)
-				}
-				if !selects(np.PodSelector.MatchLabels, pod.Metadata.Labels) {
-					continue
-				}
-				selected = true
-				var bad []string
-				if !contains(np.PolicyTypes, "Ingress") || !contains(np.PolicyTypes, "Egress") {
-					bad = append(bad, "policyTypes must list Ingress and Egress")
-				}
-				for _, r := range np.Ingress {
-					if len(r.Ports) == 0 {
-						bad = append(bad, "an ingress rule admits every port")
-					}
-					if len(r.From) == 0 {
-						bad = append(bad, "an ingress rule admits every source (no from)")
-					}
-					for _, p := range r.Ports {
-						if !ports[fmt.Sprint(p.Port)] {
-							bad = append(bad, fmt.Sprintf("ingress admits port %v, which no container serves", p.Port))
-						}
-					}
-				}
-				for _, r := range np.Egress {
-					if len(r.Ports) == 0 {
-						bad = append(bad, "an egress rule allows every port")
-					}
-					for _, p := range r.Ports {
-						if fmt.Sprint(p.Port) != "53" {
-							bad = append(bad, fmt.Sprintf("egress allows port %v (only DNS, 53)", p.Port))
-						}
-					}
-				}
-				if len(bad) == 0 {
-					reasons = nil
-					break
-				}
-				reasons = append(reasons, fmt.Sprintf("NetworkPolicy %s (%s): %s", o.Metadata.Name, o.file, strings.Join(bad, "; ")))
+			selected, reasons, err := podNetworkPolicies(objs, pod)
+			if err != nil {
+				return err
 			}
 			switch {
 			case !selected:
@@ -220,6 +151,90 @@ func CheckNetworkPolicy(root string) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+// networkPolicy is what CheckNetworkPolicy reads of a NetworkPolicy's spec.
+type networkPolicy struct {
+	PodSelector struct {
+		MatchLabels map[string]string `yaml:"matchLabels"`
+	} `yaml:"podSelector"`
+	PolicyTypes []string `yaml:"policyTypes"`
+	Ingress     []struct {
+		From  []map[string]any `yaml:"from"`
+		Ports []struct {
+			Port any `yaml:"port"`
+		} `yaml:"ports"`
+	} `yaml:"ingress"`
+	Egress []struct {
+		Ports []struct {
+			Port any `yaml:"port"`
+		} `yaml:"ports"`
+	} `yaml:"egress"`
+}
+
+// podNetworkPolicies reports whether any NetworkPolicy selects the pod and, unless one of
+// them is tight enough, what is wrong with each.
+func podNetworkPolicies(objs []object, pod podTemplate) (selected bool, reasons []string, err error) {
+	ports := map[string]bool{}
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			ports[fmt.Sprint(p.ContainerPort)] = true
+			if p.Name != "" {
+				ports[p.Name] = true
+			}
+		}
+	}
+	for _, o := range objs {
+		if o.Kind != "NetworkPolicy" {
+			continue
+		}
+		var np networkPolicy
+		if err := o.Spec.Decode(&np); err != nil {
+			return false, nil, fmt.Errorf("NetworkPolicy %s: %w", o.Metadata.Name, err)
+		}
+		if !selects(np.PodSelector.MatchLabels, pod.Metadata.Labels) {
+			continue
+		}
+		selected = true
+		bad := np.problems(ports)
+		if len(bad) == 0 {
+			return true, nil, nil
+		}
+		reasons = append(reasons, fmt.Sprintf("NetworkPolicy %s (%s): %s", o.Metadata.Name, o.file, strings.Join(bad, "; ")))
+	}
+	return selected, reasons, nil
+}
+
+// problems lists what lets more through than the pod's ports in, and DNS out.
+func (np networkPolicy) problems(ports map[string]bool) []string {
+	var bad []string
+	if !contains(np.PolicyTypes, "Ingress") || !contains(np.PolicyTypes, "Egress") {
+		bad = append(bad, "policyTypes must list Ingress and Egress")
+	}
+	for _, r := range np.Ingress {
+		if len(r.Ports) == 0 {
+			bad = append(bad, "an ingress rule admits every port")
+		}
+		if len(r.From) == 0 {
+			bad = append(bad, "an ingress rule admits every source (no from)")
+		}
+		for _, p := range r.Ports {
+			if !ports[fmt.Sprint(p.Port)] {
+				bad = append(bad, fmt.Sprintf("ingress admits port %v, which no container serves", p.Port))
+			}
+		}
+	}
+	for _, r := range np.Egress {
+		if len(r.Ports) == 0 {
+			bad = append(bad, "an egress rule allows every port")
+		}
+		for _, p := range r.Ports {
+			if fmt.Sprint(p.Port) != "53" {
+				bad = append(bad, fmt.Sprintf("egress allows port %v (only DNS, 53)", p.Port))
+			}
+		}
+	}
+	return bad
 }
 
 func selects(selector, labels map[string]string) bool {
