@@ -114,6 +114,7 @@ type scWorld struct {
 	root, reg, pipeline, dir string
 	key, pub                 string
 	rev                      string
+	source                   string // the repository the checkout's provenance names
 }
 
 func newSCWorld(t *testing.T) *scWorld {
@@ -128,7 +129,27 @@ func newSCWorld(t *testing.T) *scWorld {
 		t.Fatal(err)
 	}
 	w.rev = strings.TrimSpace(string(out))
+	w.source = checkoutSource(t, w.root)
 	return w
+}
+
+// checkoutSource is the repository a release of this checkout names in its provenance: git's
+// remote origin (an https URL on CI, a path in a clone of a local repository), or the
+// checkout itself without one. pipeline/build tests every other form of remote.
+func checkoutSource(t *testing.T, root string) string {
+	t.Helper()
+	out, _ := exec.Command("git", "-C", root, "config", "--get", "remote.origin.url").Output()
+	remote := strings.TrimSpace(string(out))
+	switch {
+	case remote == "":
+		return "file://" + root
+	case strings.HasPrefix(remote, "/"):
+		return "file://" + filepath.Clean(remote)
+	case strings.HasPrefix(remote, "https://"):
+		return strings.TrimSuffix(strings.TrimSuffix(remote, "/"), ".git")
+	}
+	t.Skipf("a checkout whose origin is %q: the e2e test expects a path or an https URL", remote)
+	return ""
 }
 
 // controls writes a passing control-results predicate for the revision.
@@ -152,10 +173,11 @@ func (w *scWorld) trust(t *testing.T) string {
 	id := w.keyID(t, w.pub)
 	p := filepath.Join(w.dir, "trust.json")
 	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{
-		"trusted_keys": map[string]any{id: map[string]string{"name": "e2e"}},
-		"registries":   []string{w.reg + "/"},
-		"controls":     map[string]any{"required": []string{"C-SUPPLY-01"}},
-		"builder_ids":  []string{"https://github.com/secure-movie-service/sms/pipeline@local"},
+		"trusted_keys":      map[string]any{id: map[string]string{"name": "e2e"}},
+		"registries":        []string{w.reg + "/"},
+		"source_repository": w.source,
+		"controls":          map[string]any{"required": []string{"C-SUPPLY-01"}},
+		"builder_ids":       []string{"https://github.com/secure-movie-service/sms/pipeline@local"},
 	}})
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
