@@ -106,7 +106,7 @@ func runGosec(ctx context.Context, o Options, r *Report) error {
 	return nil
 }
 
-// checkNosec reads every #nosec directive of the packages' files (independently of gosec's
+// checkNosec reads every suppression directive of the packages' files (independently of gosec's
 // own parsing), reports those without rules or a justification, and returns where they are.
 func checkNosec(o Options, r *Report, pkgs []goPackage) (map[string]bool, error) {
 	before := len(r.Findings)
@@ -187,7 +187,7 @@ func (r *Report) addIssues(o Options, issues []*issue.Issue) {
 }
 
 // addErrors reports the files gosec could not analyse as findings, but for the invalid
-// #nosec directives checkNosec already reported.
+// suppression directives that checkNosec already reported.
 func (r *Report) addErrors(o Options, gerrs map[string][]gosec.Error, invalid map[string]bool) {
 	errFiles := make([]string, 0, len(gerrs))
 	for file := range gerrs {
