@@ -17,7 +17,7 @@ func runRelease(ctx context.Context, a *app, args []string) error {
 		key  signingKey
 		data policyData
 	)
-	fs.StringVar(&o.Repository, "registry", "", "push to `HOST[:PORT]/REPO` (default: an in-process registry on loopback)")
+	fs.StringVar(&o.Repository, "registry", "", "push to `HOST[:PORT]/REPO`, and the OPA sidecar to REPO-opa (default: an in-process registry on loopback)")
 	fs.StringVar(&o.Tag, "tag", "latest", "tag pushed with the image")
 	key.register(fs)
 	fs.BoolVar(&o.CreateKey, "create-key", false, "create the key pair at --key when it does not exist")
