@@ -119,7 +119,9 @@ workload_mode if workload
 # The pod, or the pod template of a workload: its metadata (annotations) and its spec.
 pod_template := workload if workload.kind == "Pod"
 
-pod_template := workload.spec.template if workload.kind in {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job"}
+template_kinds := {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job"}
+
+pod_template := workload.spec.template if workload.kind in template_kinds
 
 pod_template := workload.spec.jobTemplate.spec.template if workload.kind == "CronJob"
 
@@ -694,8 +696,9 @@ pod_sc := as_object(object.get(pod_spec, "securityContext", {}))
 # where names it in messages; image and container are "" for the pod.
 security_contexts contains {"where": "the pod", "image": "", "container": "", "sc": pod_sc}
 
-security_contexts contains {"where": sprintf("container %v", [cname(x)]), "image": cimage(x), "container": cname(x), "sc": sc(x)} if {
+security_contexts contains s if {
 	some x in containers
+	s := {"where": sprintf("container %v", [cname(x)]), "image": cimage(x), "container": cname(x), "sc": sc(x)}
 }
 
 sc_reason(code, s, msg) := reason(code, s.image, s.container, sprintf("%v %v", [s.where, msg]))
@@ -868,13 +871,18 @@ finding contains sc_reason("HOST_PROCESS", s, "sets windowsOptions.hostProcess: 
 	s.sc.windowsOptions.hostProcess == true
 }
 
+probe_handlers := [
+	["livenessProbe"], ["readinessProbe"], ["startupProbe"],
+	["lifecycle", "postStart"], ["lifecycle", "preStop"],
+]
+
 # METADATA
 # title: PROBE_HOST — probes and lifecycle handlers reach the pod itself, never another host
 # custom:
 #   controls: [C-ADMISSION-WORKLOAD]
 finding contains reason("PROBE_HOST", cimage(x), cname(x), msg) if {
 	some x in containers
-	some handler in [["livenessProbe"], ["readinessProbe"], ["startupProbe"], ["lifecycle", "postStart"], ["lifecycle", "preStop"]]
+	some handler in probe_handlers
 	some action in ["httpGet", "tcpSocket"]
 	host := object.get(x.c, array.concat(handler, [action, "host"]), "")
 	not host in {"", null}
@@ -942,10 +950,11 @@ finding contains sc_reason("SELINUX_USER_ROLE", s, sprintf("sets seLinuxOptions 
 # title: PROC_MOUNT — procMount is Default (the masked /proc)
 # custom:
 #   controls: [C-ADMISSION-WORKLOAD]
-finding contains reason("PROC_MOUNT", cimage(x), cname(x), sprintf("container %v sets procMount %v", [cname(x), pm])) if {
+finding contains reason("PROC_MOUNT", cimage(x), cname(x), msg) if {
 	some x in containers
 	pm := object.get(sc(x), "procMount", null)
 	not pm in {null, "Default"}
+	msg := sprintf("container %v sets procMount %v", [cname(x), pm])
 }
 
 seccomp_types := {"RuntimeDefault", "Localhost"}
@@ -954,11 +963,12 @@ seccomp_types := {"RuntimeDefault", "Localhost"}
 # title: SECCOMP_UNCONFINED — a seccomp profile, where set, is RuntimeDefault or Localhost
 # custom:
 #   controls: [C-ADMISSION-WORKLOAD]
-finding contains sc_reason("SECCOMP_UNCONFINED", s, sprintf("sets seccompProfile type %v (want RuntimeDefault or Localhost)", [t])) if {
+finding contains sc_reason("SECCOMP_UNCONFINED", s, msg) if {
 	some s in security_contexts
 	s.sc.seccompProfile != null
 	t := object.get(s.sc, ["seccompProfile", "type"], "")
 	not t in seccomp_types
+	msg := sprintf("sets seccompProfile type %v (want RuntimeDefault or Localhost)", [t])
 }
 
 # METADATA
@@ -987,10 +997,11 @@ safe_sysctls := {
 # title: SYSCTL_UNSAFE — the pod sets only safe sysctls
 # custom:
 #   controls: [C-ADMISSION-WORKLOAD]
-finding contains reason("SYSCTL_UNSAFE", "", "", sprintf("the pod sets sysctl %v, which is not in the safe set", [name])) if {
+finding contains reason("SYSCTL_UNSAFE", "", "", msg) if {
 	some s in object.get(pod_sc, "sysctls", [])
 	name := object.get(as_object(s), "name", "")
 	not name in safe_sysctls
+	msg := sprintf("the pod sets sysctl %v, which is not in the safe set", [name])
 }
 
 # ---------------------------------------------------------------------------

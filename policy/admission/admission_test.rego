@@ -659,10 +659,9 @@ test_pss_capabilities_not_dropped_denied if {
 
 test_pss_host_port_denied if {
 	port := {"ports": [{"containerPort": 8443, "hostPort": 8443}]}
-	denied_in_every_list("HOST_PORT", object.union(container, port), object.union(container, {"ports": [{"containerPort": 8443}]}))
+	no_host_port := {"ports": [{"containerPort": 8443}]}
+	denied_in_every_list("HOST_PORT", object.union(container, port), object.union(container, no_host_port))
 }
-
-probe_handlers := [["livenessProbe"], ["readinessProbe"], ["startupProbe"], ["lifecycle", "postStart"], ["lifecycle", "preStop"]]
 
 # A container whose handler (a probe, or lifecycle.postStart/preStop) does action on host.
 with_handler(handler, action, host) := object.union(container, json.patch({}, [{
@@ -670,14 +669,16 @@ with_handler(handler, action, host) := object.union(container, json.patch({}, [{
 	"value": {action: {"port": 8443, "host": host}},
 }])) if count(handler) == 1
 
-with_handler(handler, action, host) := object.union(container, {"lifecycle": {handler[1]: {action: {"port": 8443, "host": host}}}}) if {
-	count(handler) == 2
-}
+with_handler(handler, action, host) := object.union(container, {"lifecycle": {handler[1]: {action: {
+	"port": 8443,
+	"host": host,
+}}}}) if count(handler) == 2
 
 test_pss_probe_host_denied if {
-	every handler in probe_handlers {
+	every handler in admission.probe_handlers {
 		every action in ["httpGet", "tcpSocket"] {
-			denied_in_every_list("PROBE_HOST", with_handler(handler, action, "169.254.169.254"), with_handler(handler, action, ""))
+			bad := with_handler(handler, action, "169.254.169.254")
+			denied_in_every_list("PROBE_HOST", bad, with_handler(handler, action, ""))
 		}
 	}
 }
@@ -695,7 +696,7 @@ test_pss_apparmor_unconfined_denied if {
 }
 
 # The hardened pod with annotations on its metadata.
-annotated(annotations) := object.union(pod({"containers": [container]}), {"object": {"metadata": {"annotations": annotations}}})
+annotated(annotations) := object.union(pod(good_spec), {"object": {"metadata": {"annotations": annotations}}})
 
 test_pss_apparmor_annotation_denied if {
 	key := "container.apparmor.security.beta.kubernetes.io/movies"
@@ -752,13 +753,15 @@ test_pss_seccomp_missing_denied if {
 	denied_in_every_list("SECCOMP_MISSING", hardened_with({"seccompProfile": null}), container)
 
 	# The pod's profile covers the containers that set none; an invalid one covers nothing.
-	allowed(pod({"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}, "containers": [bare], "initContainers": [bare]}))
+	runtime_default := {"seccompProfile": {"type": "RuntimeDefault"}}
+	allowed(pod({"securityContext": runtime_default, "containers": [bare], "initContainers": [bare]}))
 	"SECCOMP_MISSING" in codes(pod({"securityContext": {"seccompProfile": {"type": "Unconfined"}}, "containers": [bare]}))
 }
 
 test_pss_privilege_escalation_denied if {
 	denied_in_every_list("PRIVILEGE_ESCALATION", hardened_with({"allowPrivilegeEscalation": true}), container)
-	denied_in_every_list("PRIVILEGE_ESCALATION", json.remove(container, ["securityContext/allowPrivilegeEscalation"]), container)
+	unset := json.remove(container, ["securityContext/allowPrivilegeEscalation"])
+	denied_in_every_list("PRIVILEGE_ESCALATION", unset, container)
 }
 
 test_pss_run_as_non_root_denied if {
@@ -808,28 +811,27 @@ test_pss_host_path_is_not_also_a_volume_type if {
 
 test_pss_null_security_context_is_no_security_context if {
 	"SECCOMP_MISSING" in codes(pod({"containers": [object.union(container, {"securityContext": null})]}))
-	"SECCOMP_MISSING" in codes(pod({"securityContext": null, "containers": [json.remove(container, ["securityContext/seccompProfile"])]}))
+	bare := json.remove(container, ["securityContext/seccompProfile"])
+	"SECCOMP_MISSING" in codes(pod({"securityContext": null, "containers": [bare]}))
 }
 
 # Every pod-bearing kind: the template's spec and its annotations are read.
-templates(spec, annotations) := [
-	{"kind": "Pod", "metadata": {"name": "m", "annotations": annotations}, "spec": spec},
-	{"kind": "Deployment", "metadata": {"name": "m"}, "spec": {"template": {"metadata": {"annotations": annotations}, "spec": spec}}},
-	{"kind": "ReplicaSet", "metadata": {"name": "m"}, "spec": {"template": {"metadata": {"annotations": annotations}, "spec": spec}}},
-	{"kind": "StatefulSet", "metadata": {"name": "m"}, "spec": {"template": {"metadata": {"annotations": annotations}, "spec": spec}}},
-	{"kind": "DaemonSet", "metadata": {"name": "m"}, "spec": {"template": {"metadata": {"annotations": annotations}, "spec": spec}}},
-	{"kind": "Job", "metadata": {"name": "m"}, "spec": {"template": {"metadata": {"annotations": annotations}, "spec": spec}}},
-	{"kind": "CronJob", "metadata": {"name": "m"}, "spec": {"jobTemplate": {"spec": {"template": {
-		"metadata": {"annotations": annotations},
-		"spec": spec,
-	}}}}},
-]
+templates(spec, annotations) := array.concat(
+	[
+		{"kind": "Pod", "metadata": {"name": "m", "annotations": annotations}, "spec": spec},
+		{"kind": "CronJob", "metadata": {"name": "m"}, "spec": {"jobTemplate": {"spec": {"template": tmpl}}}},
+	],
+	[{"kind": k, "metadata": {"name": "m"}, "spec": {"template": tmpl}} | some k in admission.template_kinds],
+) if {
+	tmpl := {"metadata": {"annotations": annotations}, "spec": spec}
+}
 
 test_pss_every_pod_bearing_kind if {
 	bad := {"securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}, "containers": [
 		hardened_with({"procMount": "Unmasked"}),
 	]}
 	unconfined := {"container.apparmor.security.beta.kubernetes.io/movies": "unconfined"}
+	count(templates(bad, unconfined)) == count(admission.supported_kinds)
 	every obj in templates(bad, unconfined) {
 		cs := codes({"object": obj, "facts": {ref: good_facts}, "now": now})
 		{"PROC_MOUNT", "SYSCTL_UNSAFE", "APPARMOR_UNCONFINED"} == cs
