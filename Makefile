@@ -86,7 +86,9 @@ vuln: ## govulncheck: both modules (source) and the service binary, pinned datab
 # The cluster test is a module of its own (tests/cluster: k8s.io/kubernetes pinned there, never
 # in the toolkit's go.mod) and outside go.work, hence GOWORK=off. It builds kube-apiserver once
 # into $(go env GOCACHE)/../sms-k8s/ (about 12 minutes cold on 2 busy cores; cached afterwards).
-test-cluster: etcd ## Admission webhook against a real kube-apiserver and etcd on loopback (builds kube-apiserver once)
+# TestPodSecurityReference, in the same module, needs no API server: it compares policy/admission
+# with k8s.io/pod-security-admission over a table of pods (seconds).
+test-cluster: etcd ## Admission webhook against a real kube-apiserver and etcd on loopback (builds kube-apiserver once); policy/admission vs k8s.io/pod-security-admission
 	cd tests/cluster && GOWORK=off $(GO) test -count=1 -timeout 45m -v ./...
 
 etcd: ## Install Debian's etcd-server for the cluster test, when missing

@@ -361,7 +361,7 @@ const goodPod = `apiVersion: v1
 kind: Pod
 metadata: {name: movies}
 spec:
-  securityContext: {runAsNonRoot: true}
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
   containers:
   - name: movies
     image: IMAGE

@@ -270,7 +270,7 @@ func TestReleaseRefuses(t *testing.T) {
 			o.Manifest = mustFile(t, "pod.yaml", []byte(`kind: Pod
 metadata: {name: movies}
 spec:
-  securityContext: {runAsNonRoot: true}
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
   containers:
   - name: movies
     image: ${IMAGE}

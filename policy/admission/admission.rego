@@ -116,11 +116,16 @@ else := input.object if input.object
 
 workload_mode if workload
 
-pod_spec := workload.spec if workload.kind == "Pod"
+# The pod, or the pod template of a workload: its metadata (annotations) and its spec.
+pod_template := workload if workload.kind == "Pod"
 
-pod_spec := workload.spec.template.spec if workload.kind in {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job"}
+template_kinds := {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job"}
 
-pod_spec := workload.spec.jobTemplate.spec.template.spec if workload.kind == "CronJob"
+pod_template := workload.spec.template if workload.kind in template_kinds
+
+pod_template := workload.spec.jobTemplate.spec.template if workload.kind == "CronJob"
+
+pod_spec := pod_template.spec
 
 container_kinds := ["containers", "initContainers", "ephemeralContainers"]
 
@@ -673,23 +678,42 @@ numeric_nonroot(user) if {
 # ---------------------------------------------------------------------------
 # Workload rules (only with a workload)
 
-sc(x) := object.get(x.c, "securityContext", {})
+# An object, or {} for anything else: a securityContext of null is no securityContext.
+as_object(v) := v if is_object(v)
+
+else := {}
+
+sc(x) := as_object(object.get(x.c, "securityContext", {}))
 
 # A container's image and name, "" when absent, so that a missing field never silences a rule.
 cimage(x) := object.get(x.c, "image", "")
 
 cname(x) := object.get(x.c, "name", "")
 
-pod_sc := object.get(pod_spec, "securityContext", {})
+pod_sc := as_object(object.get(pod_spec, "securityContext", {}))
+
+# Every security context Pod Security reads: the pod's and each container's (all three lists).
+# where names it in messages; image and container are "" for the pod.
+security_contexts contains {"where": "the pod", "image": "", "container": "", "sc": pod_sc}
+
+security_contexts contains s if {
+	some x in containers
+	s := {"where": sprintf("container %v", [cname(x)]), "image": cimage(x), "container": cname(x), "sc": sc(x)}
+}
+
+sc_reason(code, s, msg) := reason(code, s.image, s.container, sprintf("%v %v", [s.where, msg]))
 
 # METADATA
 # title: RUN_AS_NON_ROOT — runAsNonRoot is true for every container (container or pod level)
+# description: The pod must not set it to false either, even when every container sets true.
 # custom:
-#   controls: [C-CONTAINER-NONROOT]
+#   controls: [C-CONTAINER-NONROOT, C-ADMISSION-WORKLOAD]
 finding contains reason("RUN_AS_NON_ROOT", cimage(x), cname(x), sprintf("container %v does not set runAsNonRoot: true", [cname(x)])) if {
 	some x in containers
 	not run_as_non_root(x)
 }
+
+finding contains reason("RUN_AS_NON_ROOT", "", "", "the pod sets runAsNonRoot: false") if pod_sc.runAsNonRoot == false
 
 run_as_non_root(x) if sc(x).runAsNonRoot == true
 
@@ -699,17 +723,16 @@ run_as_non_root(x) if {
 }
 
 # METADATA
-# title: RUN_AS_ROOT_USER — runAsUser 0 is denied at container or pod level
+# title: RUN_AS_ROOT_USER — runAsUser 0 is denied wherever it is set, pod or container
+# description: >-
+#   A pod-level 0 is denied even when every container sets another uid: it is what a
+#   container added later (an ephemeral one) inherits.
 # custom:
-#   controls: [C-CONTAINER-NONROOT]
-finding contains reason("RUN_AS_ROOT_USER", cimage(x), cname(x), sprintf("container %v runs as uid 0", [cname(x)])) if {
-	some x in containers
-	effective_uid(x) == 0
+#   controls: [C-CONTAINER-NONROOT, C-ADMISSION-WORKLOAD]
+finding contains sc_reason("RUN_AS_ROOT_USER", s, "sets runAsUser: 0") if {
+	some s in security_contexts
+	s.sc.runAsUser == 0
 }
-
-effective_uid(x) := sc(x).runAsUser
-
-effective_uid(x) := pod_sc.runAsUser if not "runAsUser" in object.keys(sc(x))
 
 # METADATA
 # title: PRIVILEGE_ESCALATION — allowPrivilegeEscalation is false
@@ -740,6 +763,9 @@ finding contains reason("CAPABILITIES_NOT_DROPPED", cimage(x), cname(x), sprintf
 
 # METADATA
 # title: CAPABILITIES_ADDED — no capability is added back
+# description: >-
+#   Stricter than Pod Security restricted, which lets NET_BIND_SERVICE be added: nothing here
+#   binds a port below 1024.
 # custom:
 #   controls: [C-ADMISSION-WORKLOAD]
 finding contains reason("CAPABILITIES_ADDED", cimage(x), cname(x), sprintf("container %v adds capabilities %v", [cname(x), added])) if {
@@ -771,6 +797,13 @@ finding contains reason("LIMITS_MISSING", cimage(x), cname(x), sprintf("containe
 	not x.c.resources.limits[res]
 }
 
+# ---------------------------------------------------------------------------
+# Pod Security Standards, baseline and restricted, as k8s.io/pod-security-admission v0.37.2
+# checks them at its latest version (tests/cluster compares the two). Where this policy is
+# stricter it says so: CAPABILITIES_ADDED above, and no exemption for Windows pods or pods
+# with hostUsers: false. Rules read the pod's securityContext and every container's, in
+# containers, initContainers and ephemeralContainers.
+
 # METADATA
 # title: HOST_PATH — no hostPath volume
 # custom:
@@ -778,6 +811,35 @@ finding contains reason("LIMITS_MISSING", cimage(x), cname(x), sprintf("containe
 finding contains reason("HOST_PATH", "", "", sprintf("volume %v mounts a host path", [object.get(v, "name", "")])) if {
 	some v in pod_spec.volumes
 	v.hostPath
+}
+
+# Volume sources Pod Security restricted allows (hostPath has its own rule).
+restricted_volume_sources := {
+	"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image",
+	"persistentVolumeClaim", "projected", "secret",
+}
+
+volume_sources(v) := {k | some k, src in v; k != "name"; src != null}
+
+# METADATA
+# title: VOLUME_TYPE — every volume is of a type Pod Security restricted allows
+# description: A volume without any source, or with one outside the list (nfs, iscsi, …), is denied.
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("VOLUME_TYPE", "", "", msg) if {
+	some v in pod_spec.volumes
+	not v.hostPath
+	not restricted_volume(v)
+	msg := sprintf("volume %v is of type %v; allowed: %v", [
+		object.get(as_object(v), "name", ""),
+		concat(", ", sort(volume_sources(v))),
+		concat(", ", sort(restricted_volume_sources)),
+	])
+}
+
+restricted_volume(v) if {
+	count(volume_sources(v)) > 0
+	count(volume_sources(v) - restricted_volume_sources) == 0
 }
 
 # METADATA
@@ -792,26 +854,154 @@ finding contains reason("HOST_PORT", cimage(x), cname(x), msg) if {
 }
 
 # METADATA
-# title: SECCOMP_UNCONFINED — no seccomp profile of Unconfined, at pod or container level
-# custom:
-#   controls: [C-ADMISSION-WORKLOAD]
-finding contains reason("SECCOMP_UNCONFINED", "", "", "the pod sets seccompProfile type Unconfined") if {
-	object.get(pod_sc, ["seccompProfile", "type"], "") == "Unconfined"
-}
-
-finding contains reason("SECCOMP_UNCONFINED", cimage(x), cname(x), msg) if {
-	some x in containers
-	object.get(sc(x), ["seccompProfile", "type"], "") == "Unconfined"
-	msg := sprintf("container %v sets seccompProfile type Unconfined", [cname(x)])
-}
-
-# METADATA
 # title: HOST_NAMESPACE — no hostNetwork, hostPID or hostIPC
 # custom:
 #   controls: [C-ADMISSION-WORKLOAD]
 finding contains reason(code, "", "", sprintf("the pod sets %v: true", [field])) if {
 	some field, code in {"hostNetwork": "HOST_NETWORK", "hostPID": "HOST_PID", "hostIPC": "HOST_IPC"}
 	pod_spec[field] == true
+}
+
+# METADATA
+# title: HOST_PROCESS — no Windows HostProcess pod or container
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains sc_reason("HOST_PROCESS", s, "sets windowsOptions.hostProcess: true") if {
+	some s in security_contexts
+	s.sc.windowsOptions.hostProcess == true
+}
+
+probe_handlers := [
+	["livenessProbe"], ["readinessProbe"], ["startupProbe"],
+	["lifecycle", "postStart"], ["lifecycle", "preStop"],
+]
+
+# METADATA
+# title: PROBE_HOST — probes and lifecycle handlers reach the pod itself, never another host
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("PROBE_HOST", cimage(x), cname(x), msg) if {
+	some x in containers
+	some handler in probe_handlers
+	some action in ["httpGet", "tcpSocket"]
+	host := object.get(x.c, array.concat(handler, [action, "host"]), "")
+	not host in {"", null}
+	msg := sprintf("container %v: %v.%v.host is %v", [cname(x), concat(".", handler), action, host])
+}
+
+# Pod Security baseline's AppArmor profiles: the field's types, and the deprecated annotations.
+apparmor_types := {"RuntimeDefault", "Localhost"}
+
+apparmor_annotation := "container.apparmor.security.beta.kubernetes.io/"
+
+apparmor_annotation_ok("")
+
+apparmor_annotation_ok("runtime/default")
+
+apparmor_annotation_ok(v) if {
+	is_string(v)
+	startswith(v, "localhost/")
+}
+
+# METADATA
+# title: APPARMOR_UNCONFINED — AppArmor profiles are RuntimeDefault or Localhost (field or annotation)
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains sc_reason("APPARMOR_UNCONFINED", s, msg) if {
+	some s in security_contexts
+	s.sc.appArmorProfile != null
+	t := object.get(s.sc, ["appArmorProfile", "type"], "")
+	not t in apparmor_types
+	msg := sprintf("sets appArmorProfile type %v (want RuntimeDefault or Localhost)", [t])
+}
+
+finding contains reason("APPARMOR_UNCONFINED", "", substring(k, count(apparmor_annotation), -1), msg) if {
+	some k, v in object.get(pod_template, ["metadata", "annotations"], {})
+	startswith(k, apparmor_annotation)
+	not apparmor_annotation_ok(v)
+	msg := sprintf("annotation %v is %v (want runtime/default or localhost/…)", [k, v])
+}
+
+# Pod Security baseline's SELinux types (user and role must stay unset).
+selinux_types := {"", null, "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+
+# METADATA
+# title: SELINUX_TYPE — seLinuxOptions.type is one of the container types (pod or container)
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains sc_reason("SELINUX_TYPE", s, sprintf("sets seLinuxOptions type %v", [t])) if {
+	some s in security_contexts
+	t := object.get(s.sc, ["seLinuxOptions", "type"], "")
+	not t in selinux_types
+}
+
+# METADATA
+# title: SELINUX_USER_ROLE — seLinuxOptions.user and .role are not set (pod or container)
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains sc_reason("SELINUX_USER_ROLE", s, sprintf("sets seLinuxOptions %v %v", [field, v])) if {
+	some s in security_contexts
+	some field in ["user", "role"]
+	v := object.get(s.sc, ["seLinuxOptions", field], "")
+	not v in {"", null}
+}
+
+# METADATA
+# title: PROC_MOUNT — procMount is Default (the masked /proc)
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("PROC_MOUNT", cimage(x), cname(x), msg) if {
+	some x in containers
+	pm := object.get(sc(x), "procMount", null)
+	not pm in {null, "Default"}
+	msg := sprintf("container %v sets procMount %v", [cname(x), pm])
+}
+
+seccomp_types := {"RuntimeDefault", "Localhost"}
+
+# METADATA
+# title: SECCOMP_UNCONFINED — a seccomp profile, where set, is RuntimeDefault or Localhost
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains sc_reason("SECCOMP_UNCONFINED", s, msg) if {
+	some s in security_contexts
+	s.sc.seccompProfile != null
+	t := object.get(s.sc, ["seccompProfile", "type"], "")
+	not t in seccomp_types
+	msg := sprintf("sets seccompProfile type %v (want RuntimeDefault or Localhost)", [t])
+}
+
+# METADATA
+# title: SECCOMP_MISSING — every container runs under RuntimeDefault or Localhost, its own or the pod's
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("SECCOMP_MISSING", cimage(x), cname(x), msg) if {
+	some x in containers
+	not seccomp_set(sc(x))
+	not object.get(pod_sc, ["seccompProfile", "type"], "") in seccomp_types
+	msg := sprintf("neither container %v nor the pod sets seccompProfile type RuntimeDefault or Localhost", [cname(x)])
+}
+
+seccomp_set(s) if s.seccompProfile != null
+
+# Pod Security baseline's safe sysctls (v1.37): namespaced, and isolated from other pods.
+safe_sysctls := {
+	"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
+	"net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports",
+	"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+	"net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem",
+	"net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat",
+}
+
+# METADATA
+# title: SYSCTL_UNSAFE — the pod sets only safe sysctls
+# custom:
+#   controls: [C-ADMISSION-WORKLOAD]
+finding contains reason("SYSCTL_UNSAFE", "", "", msg) if {
+	some s in object.get(pod_sc, "sysctls", [])
+	name := object.get(as_object(s), "name", "")
+	not name in safe_sysctls
+	msg := sprintf("the pod sets sysctl %v, which is not in the safe set", [name])
 }
 
 # ---------------------------------------------------------------------------

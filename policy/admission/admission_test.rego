@@ -74,6 +74,7 @@ container := {
 	"securityContext": {
 		"runAsNonRoot": true, "allowPrivilegeEscalation": false,
 		"readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]},
+		"seccompProfile": {"type": "RuntimeDefault"},
 	},
 	"resources": {"limits": {"cpu": "500m", "memory": "128Mi"}},
 }
@@ -387,7 +388,14 @@ test_container_overrides_pod_run_as_non_root if {
 test_run_as_root_user_denied if {
 	"RUN_AS_ROOT_USER" in codes(with_container({"securityContext": {"runAsUser": 0}}))
 	"RUN_AS_ROOT_USER" in codes(pod({"securityContext": {"runAsUser": 0}, "containers": [container]}))
-	not "RUN_AS_ROOT_USER" in codes(pod({"securityContext": {"runAsUser": 0}, "containers": [object.union(container, {"securityContext": {"runAsUser": 1000}})]}))
+}
+
+# Pod Security restricted refuses a pod-level 0 even when every container sets another uid: a
+# container added later (kubectl debug) would inherit it.
+test_pod_level_root_user_denied_whatever_the_containers_set if {
+	c := object.union(container, {"securityContext": {"runAsUser": 1000}})
+	"RUN_AS_ROOT_USER" in codes(pod({"securityContext": {"runAsUser": 0}, "containers": [c]}))
+	not "RUN_AS_ROOT_USER" in codes(pod({"securityContext": {"runAsUser": 1000}, "containers": [c]}))
 }
 
 test_privilege_escalation_denied if {
@@ -596,4 +604,239 @@ test_vuln_db_stale_may_warn if {
 	c := object.union(cfg, {"enforcement": {"VULN_DB_STALE": "warn"}})
 	old := with_vuln([{"op": "replace", "path": "/summary/vuln/db_modified", "value": "2026-10-01T00:00:00Z"}])
 	admission.allow with input as image_input(old) with data.supply_chain as c
+}
+
+# --- Pod Security Standards: one test per field, in every container list ----------------
+#
+# Each test puts a violating and a compliant variant of one field in containers,
+# initContainers and ephemeralContainers (and the pod's securityContext where the field is
+# there too); tests/cluster compares the same fields with k8s.io/pod-security-admission.
+
+container_lists := ["containers", "initContainers", "ephemeralContainers"]
+
+# A pod whose list k holds c (beside the hardened container, when k is not containers).
+pod_with("containers", c) := pod({"containers": [c]})
+
+pod_with(k, c) := pod({"containers": [container], k: [c]}) if k != "containers"
+
+# The hardened container with patch merged into its securityContext.
+hardened_with(patch) := object.union(container, {"securityContext": patch})
+
+# bad is denied with code in every container list; good is allowed in every list.
+denied_in_every_list(code, bad, good) if {
+	every k in container_lists {
+		code in codes(pod_with(k, bad))
+		allowed(pod_with(k, good))
+	}
+}
+
+# The hardened pod with patch merged into the pod's securityContext.
+pod_sc_with(patch) := pod({"securityContext": patch, "containers": [container]})
+
+test_pss_host_process_denied if {
+	denied_in_every_list(
+		"HOST_PROCESS",
+		hardened_with({"windowsOptions": {"hostProcess": true}}),
+		hardened_with({"windowsOptions": {"hostProcess": false}}),
+	)
+	"HOST_PROCESS" in codes(pod_sc_with({"windowsOptions": {"hostProcess": true}}))
+}
+
+test_pss_privileged_denied if {
+	denied_in_every_list("PRIVILEGED", hardened_with({"privileged": true}), hardened_with({"privileged": false}))
+}
+
+test_pss_capabilities_added_denied if {
+	every cap in ["NET_ADMIN", "SYS_ADMIN", "NET_BIND_SERVICE"] {
+		denied_in_every_list("CAPABILITIES_ADDED", hardened_with({"capabilities": {"add": [cap]}}), container)
+	}
+}
+
+test_pss_capabilities_not_dropped_denied if {
+	denied_in_every_list("CAPABILITIES_NOT_DROPPED", hardened_with({"capabilities": {"drop": ["NET_RAW"]}}), container)
+	denied_in_every_list("CAPABILITIES_NOT_DROPPED", json.remove(container, ["securityContext/capabilities"]), container)
+}
+
+test_pss_host_port_denied if {
+	port := {"ports": [{"containerPort": 8443, "hostPort": 8443}]}
+	no_host_port := {"ports": [{"containerPort": 8443}]}
+	denied_in_every_list("HOST_PORT", object.union(container, port), object.union(container, no_host_port))
+}
+
+# A container whose handler (a probe, or lifecycle.postStart/preStop) does action on host.
+with_handler(handler, action, host) := object.union(container, json.patch({}, [{
+	"op": "add", "path": concat("/", array.concat([""], handler)),
+	"value": {action: {"port": 8443, "host": host}},
+}])) if count(handler) == 1
+
+with_handler(handler, action, host) := object.union(container, {"lifecycle": {handler[1]: {action: {
+	"port": 8443,
+	"host": host,
+}}}}) if count(handler) == 2
+
+test_pss_probe_host_denied if {
+	every handler in admission.probe_handlers {
+		every action in ["httpGet", "tcpSocket"] {
+			bad := with_handler(handler, action, "169.254.169.254")
+			denied_in_every_list("PROBE_HOST", bad, with_handler(handler, action, ""))
+		}
+	}
+}
+
+test_pss_apparmor_unconfined_denied if {
+	every t in ["Unconfined", "", "Other"] {
+		denied_in_every_list(
+			"APPARMOR_UNCONFINED",
+			hardened_with({"appArmorProfile": {"type": t}}),
+			hardened_with({"appArmorProfile": {"type": "RuntimeDefault"}}),
+		)
+		"APPARMOR_UNCONFINED" in codes(pod_sc_with({"appArmorProfile": {"type": t}}))
+	}
+	allowed(pod_sc_with({"appArmorProfile": {"type": "Localhost", "localhostProfile": "k8s-movies"}}))
+}
+
+# The hardened pod with annotations on its metadata.
+annotated(annotations) := object.union(pod(good_spec), {"object": {"metadata": {"annotations": annotations}}})
+
+test_pss_apparmor_annotation_denied if {
+	key := "container.apparmor.security.beta.kubernetes.io/movies"
+	"APPARMOR_UNCONFINED" in codes(annotated({key: "unconfined"}))
+	"APPARMOR_UNCONFINED" in codes(annotated({key: 1}))
+	every ok in ["runtime/default", "localhost/k8s-movies", ""] {
+		allowed(annotated({key: ok}))
+	}
+	allowed(annotated({"example.com/unconfined": "unconfined"}))
+}
+
+test_pss_selinux_type_denied if {
+	every t in ["spc_t", "unconfined_t"] {
+		denied_in_every_list(
+			"SELINUX_TYPE",
+			hardened_with({"seLinuxOptions": {"type": t}}),
+			hardened_with({"seLinuxOptions": {"level": "s0:c123,c456"}}),
+		)
+		"SELINUX_TYPE" in codes(pod_sc_with({"seLinuxOptions": {"type": t}}))
+	}
+	every t in ["container_t", "container_init_t", "container_kvm_t", "container_engine_t"] {
+		allowed(pod_with("initContainers", hardened_with({"seLinuxOptions": {"type": t}})))
+		allowed(pod_sc_with({"seLinuxOptions": {"type": t}}))
+	}
+}
+
+test_pss_selinux_user_role_denied if {
+	every field in ["user", "role"] {
+		denied_in_every_list(
+			"SELINUX_USER_ROLE",
+			hardened_with({"seLinuxOptions": {field: "system_r"}}),
+			hardened_with({"seLinuxOptions": {field: ""}}),
+		)
+		"SELINUX_USER_ROLE" in codes(pod_sc_with({"seLinuxOptions": {field: "system_u"}}))
+	}
+}
+
+test_pss_proc_mount_denied if {
+	denied_in_every_list("PROC_MOUNT", hardened_with({"procMount": "Unmasked"}), hardened_with({"procMount": "Default"}))
+}
+
+test_pss_seccomp_unconfined_denied if {
+	every t in ["Unconfined", "", "Other"] {
+		denied_in_every_list("SECCOMP_UNCONFINED", hardened_with({"seccompProfile": {"type": t}}), container)
+		"SECCOMP_UNCONFINED" in codes(pod_sc_with({"seccompProfile": {"type": t}}))
+	}
+	localhost := {"seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/movies.json"}}
+	allowed(pod_with("ephemeralContainers", hardened_with(localhost)))
+}
+
+test_pss_seccomp_missing_denied if {
+	bare := json.remove(container, ["securityContext/seccompProfile"])
+	denied_in_every_list("SECCOMP_MISSING", bare, container)
+	denied_in_every_list("SECCOMP_MISSING", hardened_with({"seccompProfile": null}), container)
+
+	# The pod's profile covers the containers that set none; an invalid one covers nothing.
+	runtime_default := {"seccompProfile": {"type": "RuntimeDefault"}}
+	allowed(pod({"securityContext": runtime_default, "containers": [bare], "initContainers": [bare]}))
+	"SECCOMP_MISSING" in codes(pod({"securityContext": {"seccompProfile": {"type": "Unconfined"}}, "containers": [bare]}))
+}
+
+test_pss_privilege_escalation_denied if {
+	denied_in_every_list("PRIVILEGE_ESCALATION", hardened_with({"allowPrivilegeEscalation": true}), container)
+	unset := json.remove(container, ["securityContext/allowPrivilegeEscalation"])
+	denied_in_every_list("PRIVILEGE_ESCALATION", unset, container)
+}
+
+test_pss_run_as_non_root_denied if {
+	denied_in_every_list("RUN_AS_NON_ROOT", hardened_with({"runAsNonRoot": false}), container)
+	denied_in_every_list("RUN_AS_NON_ROOT", json.remove(container, ["securityContext/runAsNonRoot"]), container)
+	"RUN_AS_NON_ROOT" in codes(pod_sc_with({"runAsNonRoot": false}))
+}
+
+test_pss_run_as_root_user_denied if {
+	denied_in_every_list("RUN_AS_ROOT_USER", hardened_with({"runAsUser": 0}), hardened_with({"runAsUser": 65532}))
+	"RUN_AS_ROOT_USER" in codes(pod_sc_with({"runAsUser": 0}))
+}
+
+test_pss_sysctls_unsafe_denied if {
+	every name in ["kernel.msgmax", "net.core.somaxconn", "vm.swappiness", ""] {
+		"SYSCTL_UNSAFE" in codes(pod_sc_with({"sysctls": [{"name": name, "value": "1"}]}))
+	}
+	"SYSCTL_UNSAFE" in codes(pod_sc_with({"sysctls": [{"value": "1"}]}))
+	every name in admission.safe_sysctls {
+		allowed(pod_sc_with({"sysctls": [{"name": name, "value": "1"}]}))
+	}
+}
+
+with_volume(v) := pod(object.union(good_spec, {"volumes": [object.union({"name": "v"}, v)]}))
+
+test_pss_volume_type_denied if {
+	every src in [
+		"nfs", "iscsi", "gitRepo", "rbd", "cephfs", "glusterfs", "flexVolume", "cinder", "fc", "azureFile",
+		"azureDisk", "vsphereVolume", "quobyte", "portworxVolume", "photonPersistentDisk", "scaleIO",
+		"storageos", "gcePersistentDisk", "awsElasticBlockStore", "flocker", "somethingNew",
+	] {
+		"VOLUME_TYPE" in codes(with_volume({src: {}}))
+	}
+	"VOLUME_TYPE" in codes(with_volume({}))
+	"VOLUME_TYPE" in codes(with_volume({"emptyDir": {}, "nfs": {"server": "x", "path": "/"}}))
+	every src in admission.restricted_volume_sources {
+		allowed(with_volume({src: {}}))
+	}
+}
+
+# A hostPath volume has its own reason, not a second one.
+test_pss_host_path_is_not_also_a_volume_type if {
+	cs := codes(with_volume({"hostPath": {"path": "/"}}))
+	"HOST_PATH" in cs
+	not "VOLUME_TYPE" in cs
+}
+
+test_pss_null_security_context_is_no_security_context if {
+	"SECCOMP_MISSING" in codes(pod({"containers": [object.union(container, {"securityContext": null})]}))
+	bare := json.remove(container, ["securityContext/seccompProfile"])
+	"SECCOMP_MISSING" in codes(pod({"securityContext": null, "containers": [bare]}))
+}
+
+# Every pod-bearing kind: the template's spec and its annotations are read.
+templates(spec, annotations) := array.concat(
+	[
+		{"kind": "Pod", "metadata": {"name": "m", "annotations": annotations}, "spec": spec},
+		{"kind": "CronJob", "metadata": {"name": "m"}, "spec": {"jobTemplate": {"spec": {"template": tmpl}}}},
+	],
+	[{"kind": k, "metadata": {"name": "m"}, "spec": {"template": tmpl}} | some k in admission.template_kinds],
+) if {
+	tmpl := {"metadata": {"annotations": annotations}, "spec": spec}
+}
+
+test_pss_every_pod_bearing_kind if {
+	bad := {"securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}, "containers": [
+		hardened_with({"procMount": "Unmasked"}),
+	]}
+	unconfined := {"container.apparmor.security.beta.kubernetes.io/movies": "unconfined"}
+	count(templates(bad, unconfined)) == count(admission.supported_kinds)
+	every obj in templates(bad, unconfined) {
+		cs := codes({"object": obj, "facts": {ref: good_facts}, "now": now})
+		{"PROC_MOUNT", "SYSCTL_UNSAFE", "APPARMOR_UNCONFINED"} == cs
+	}
+	every obj in templates(good_spec, {}) {
+		allowed({"object": obj, "facts": {ref: good_facts}, "now": now})
+	}
 }

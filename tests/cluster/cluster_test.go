@@ -1,7 +1,9 @@
 // Package cluster tests admission against a real Kubernetes API server: etcd and
 // kube-apiserver (built from k8s.io/kubernetes at KubeVersion) on loopback ports, the
 // webhook being the real `pipeline admit serve` binary, and every manifest in deploy/
-// applied to it. Run it with `make test-cluster`.
+// applied to it. TestPodSecurityReference needs no API server: it compares policy/admission
+// with k8s.io/pod-security-admission, the library the API server enforces Pod Security with.
+// Run them with `make test-cluster`.
 package cluster
 
 import (
