@@ -12,12 +12,15 @@ import (
 	"github.com/secure-movie-service/sms/pipeline/provenance"
 )
 
-const revision = "0123456789abcdef0123456789abcdef01234567"
+const (
+	revision   = "0123456789abcdef0123456789abcdef01234567"
+	sourceRepo = "https://github.com/secure-movie-service/sms"
+)
 
 func result() *build.Result {
 	return &build.Result{
 		Digest: "sha256:" + strings.Repeat("ab", 32), Revision: revision, Epoch: 1700000000,
-		SourceRepo: build.DefaultSourceRepository, Command: build.Command("./cmd/movies", "<binary>"),
+		SourceRepo: sourceRepo, Command: build.Command("./cmd/movies", "<binary>"),
 		Env: build.Env("linux", "amd64"), Package: "service/cmd/movies", Platform: "linux/amd64", GoVersion: "go1.26.8",
 		BinarySHA256: strings.Repeat("cd", 32),
 		Deps:         []build.Dependency{{Path: "example.com/b", Version: "v1.0.0", Sum: "h1:b="}},
@@ -45,7 +48,7 @@ func TestProvenanceNamesSourceBuilderAndDependencies(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))
 	p := provenance.For(result(), provenance.Run{InvocationID: "run-1", Started: start, Finished: start.Add(time.Minute)})
 	s, _ := mustSummarize(t, p)
-	if s.SourceRepository != build.DefaultSourceRepository || s.SourceRevision != revision || s.Dirty ||
+	if s.SourceRepository != sourceRepo || s.SourceRevision != revision || s.Dirty ||
 		s.BuilderID != provenance.DefaultBuilderID || s.BuildType != predicate.BuildType {
 		t.Fatalf("summary %+v", s)
 	}
@@ -54,7 +57,7 @@ func TestProvenanceNamesSourceBuilderAndDependencies(t *testing.T) {
 		uris = append(uris, d.URI)
 	}
 	want := []string{
-		"git+" + build.DefaultSourceRepository + "@" + revision,
+		"git+" + sourceRepo + "@" + revision,
 		"pkg:golang/stdlib@1.26.8",
 		"pkg:golang/example.com/a@v0.1.0",
 		"pkg:golang/example.com/b@v1.0.0",
