@@ -21,7 +21,11 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"sigs.k8s.io/yaml"
+
+	"github.com/secure-movie-service/sms/pipeline/vuln"
 )
 
 // podSpec is what the wiring test reads from deploy/kubernetes/deployment.yaml.
@@ -230,4 +234,50 @@ func moduleVersion(t *testing.T, gomod, path string) string {
 		t.Fatalf("%s requires no %s", gomod, path)
 	}
 	return string(m[1])
+}
+
+// The webhook's image as deploy/README.md has the operator build it: daemonless, from this
+// tree, with the pipeline binary as its entrypoint, non-root; the binary it holds serves the
+// webhook's arguments (its --help lists every flag deploy/webhook/webhook.yaml passes).
+func TestWebhookImageBuildsAsDocumented(t *testing.T) {
+	w := newSCWorld(t)
+	lay := filepath.Join(t.TempDir(), "layout")
+	out, stderr, code := scRun(t, w.root, w.pipeline, "build", "--module", ".", "--package", "./pipeline/cmd/pipeline",
+		"--binary", "/pipeline", "--oci-layout", lay, "--cache-dir", "")
+	if code != 0 {
+		t.Fatalf("pipeline build exit %d: %s", code, stderr)
+	}
+	p, err := layout.FromPath(lay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := v1.NewHash(strings.TrimSpace(out[strings.LastIndex(out, "@")+1:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := p.Image(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil || cf.Config.User != "65532:65532" || len(cf.Config.Entrypoint) != 1 || cf.Config.Entrypoint[0] != "/pipeline" {
+		t.Fatalf("config %+v %v", cf, err)
+	}
+	bin := filepath.Join(t.TempDir(), "pipeline")
+	if err := vuln.ExtractFile(img, "/pipeline", bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(bin, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, help, _ := scRun(t, w.root, bin, "admit", "serve", "--help")
+	manifest, err := os.ReadFile(filepath.Join(w.root, "deploy", "webhook", "webhook.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^\s+- (--[a-z-]+)=`).FindAllStringSubmatch(string(manifest), -1) {
+		if !strings.Contains(help, "-"+strings.TrimLeft(m[1], "-")+" ") {
+			t.Errorf("the image's pipeline admit serve has no %s:\n%s", m[1], help)
+		}
+	}
 }
