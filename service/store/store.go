@@ -9,11 +9,11 @@ import (
 // Movie is one stored movie. ID, CreatedBy and the timestamps are set by the
 // server, never by the client; Version backs the ETag and changes on every write.
 type Movie struct {
-	ID        string    `json:"id"`
-	Title     string    `json:"title"`
-	Year      int       `json:"year"`
-	Genres    []string  `json:"genres"`
-	Director  string    `json:"director"`
+	ID       string   `json:"id"`
+	Title    string   `json:"title"`
+	Year     int      `json:"year"`
+	Genres   []string `json:"genres"`
+	Director string   `json:"director"`
 	// Source and SourceID name the upstream record an imported movie came
 	// from ("wikidata", "Q151599"); both are empty for a movie a client
 	// typed. They are set when the movie is created, never changed by an
