@@ -41,7 +41,7 @@ func hostileCatalogue(internal string) http.Handler {
 	gz.Close()
 	hostile := map[string]http.HandlerFunc{
 		"Q2": func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, "http://"+internal+"/latest/meta-data/", http.StatusFound)
+			http.Redirect(w, r, "https://"+internal+"/latest/meta-data/", http.StatusFound)
 		},
 		"Q3": js(strings.Repeat(" ", 10<<20)),
 		"Q4": js(bomb.String(), "Content-Encoding", "gzip"),
