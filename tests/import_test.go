@@ -37,13 +37,14 @@ func hostileCatalogue(internal string) http.Handler {
 	}
 	var bomb bytes.Buffer
 	gz := gzip.NewWriter(&bomb)
+	gz.Write([]byte(entity)) // a good record padded past the cap: only the cap refuses it
 	gz.Write(bytes.Repeat([]byte(" "), 20<<20))
 	gz.Close()
 	hostile := map[string]http.HandlerFunc{
 		"Q2": func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "https://"+internal+"/latest/meta-data/", http.StatusFound)
 		},
-		"Q3": js(strings.Repeat(" ", 10<<20)),
+		"Q3": js(entity + strings.Repeat(" ", 10<<20)),
 		"Q4": js(bomb.String(), "Content-Encoding", "gzip"),
 		"Q5": func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")

@@ -79,10 +79,10 @@ func TestPick(t *testing.T) {
 		ok                  bool
 	}{
 		{"members it does not name are skipped", `{"labels":{"en":{"value":"x","language":"en"}},"sitelinks":{"a":1},"year":1927}`, "", true},
-		{"C-UPSTREAM-JSON a field name in another case is refused", `{"YEAR":1927}`, "YEAR", false},
-		{"C-UPSTREAM-JSON names inside map values are exact", `{"labels":{"en":{"VALUE":"x"}}}`, "VALUE", false},
-		{"C-UPSTREAM-JSON the document is checked first", `{"year":1,"year":2}`, "", false},
-		{"C-UPSTREAM-JSON a skipped member is checked too", `{"year":1,"other":{"n":1e400}}`, "", false},
+		{"C-UPSTREAM-UNTRUSTED a field name in another case is refused", `{"YEAR":1927}`, "YEAR", false},
+		{"C-UPSTREAM-UNTRUSTED names inside map values are exact", `{"labels":{"en":{"VALUE":"x"}}}`, "VALUE", false},
+		{"C-UPSTREAM-UNTRUSTED the document is checked first", `{"year":1,"year":2}`, "", false},
+		{"C-UPSTREAM-UNTRUSTED a skipped member is checked too", `{"year":1,"other":{"n":1e400}}`, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var e entity
