@@ -59,7 +59,9 @@ func runGoTests(ctx context.Context, gocmd, dir string, env, flags, pkgs []strin
 	if len(pkgs) == 0 {
 		return res, nil
 	}
-	args := append([]string{"test", "-json"}, flags...)
+	// go test's own 10-minute timeout is too short for a loaded CI runner; the caller's
+	// flags may set another.
+	args := append([]string{"test", "-json", "-timeout=45m"}, flags...)
 	args = append(args, pkgs...)
 	cmd := exec.CommandContext(ctx, gocmd, args...) // #nosec G204 -- go test over the packages the reviewed model names; no shell
 	cmd.Dir = dir

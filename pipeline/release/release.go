@@ -1,17 +1,18 @@
 // Package release runs the whole release: build → push → SBOM → vulnerability scan → sign →
 // attest (provenance, control results, SBOMs, vulnerabilities) → verify → admit, with one
-// progress line per step and a summary at the end. Without a registry it runs
-// go-containerregistry's registry in-process on loopback, so a release needs nothing outside
-// this machine.
+// progress line per step and a summary at the end. Sidecar images (the API's OPA) are released
+// with the service's, from the same commit, through the same steps, and admitted with it.
+// Without a registry it runs go-containerregistry's registry in-process on loopback, so a
+// release needs nothing outside this machine.
 //
-// Each step is a method of releaser (steps.go); Run shows their order. Steps that do not
-// depend on each other run at the same time in errgroups, so the first error cancels the
-// rest and Run returns only once all of them stopped: the SBOM scanner is prepared and the
-// key decrypted while the image builds; the SBOM and the vulnerability scan are made from
-// the image in memory while it is pushed, signed and its provenance attested; admission uses
-// the facts the verify step established. The outputs do not depend on that timing: the image,
-// its signature and its attestations (written in a fixed order) are those of a sequential
-// release.
+// Each step is a method of releaser (steps.go) or, for one image, of artifact (artifact.go);
+// Run shows their order. Steps that do not depend on each other run at the same time in
+// errgroups, so the first error cancels the rest and Run returns only once all of them stopped:
+// the SBOM scanner is prepared and the key decrypted while the image builds; the SBOM and the
+// vulnerability scan are made from the image in memory while it is pushed, signed and its
+// provenance attested; admission uses the facts the verify step established. The outputs do not
+// depend on that timing: the image, its signature and its attestations (written in a fixed
+// order) are those of a sequential release.
 package release
 
 import (

@@ -81,21 +81,26 @@ func printVerdict(w io.Writer, v *admit.Verdict) {
 		fmt.Fprintln(w, "DENY")
 	}
 	for _, d := range v.Deny {
-		where := d.Image
-		if d.Container != "" {
-			where = "container " + d.Container
-		}
-		if d.Object != "" {
-			where = d.Object + " " + where
-		}
-		fmt.Fprintf(w, "  %-24s %s  (%s)\n", d.Code, d.Message, where)
+		fmt.Fprintf(w, "  %-24s %s  (%s)\n", d.Code, d.Message, where(d))
 	}
 	for _, group := range []struct {
 		label string
 		rs    []admit.Reason
 	}{{"WARN", v.Warn}, {"DRY-RUN", v.DryRun}} {
 		for _, d := range group.rs {
-			fmt.Fprintf(w, "%-8s %-26s %s\n", group.label, d.Code, d.Message)
+			fmt.Fprintf(w, "%-8s %-26s %s  (%s)\n", group.label, d.Code, d.Message, where(d))
 		}
 	}
+}
+
+// where names the object, container or image a reason is about.
+func where(d admit.Reason) string {
+	w := d.Image
+	if d.Container != "" {
+		w = "container " + d.Container
+	}
+	if d.Object != "" {
+		w = d.Object + " " + w
+	}
+	return w
 }
