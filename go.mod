@@ -540,10 +540,12 @@ require (
 
 tool (
 	github.com/anchore/syft/cmd/syft
+	github.com/google/go-containerregistry/cmd/crane
 	github.com/open-policy-agent/opa
 	github.com/rhysd/actionlint/cmd/actionlint
 	github.com/securego/gosec/v2/cmd/gosec
 	github.com/sigstore/cosign/v2/cmd/cosign
+	golang.org/x/vuln/cmd/govulncheck
 	golang.org/x/vulndb/cmd/forks
 )
 
