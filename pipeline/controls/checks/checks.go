@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,6 +167,12 @@ type networkPolicy struct {
 		} `yaml:"ports"`
 	} `yaml:"ingress"`
 	Egress []struct {
+		To []struct {
+			IPBlock *struct {
+				CIDR   string   `yaml:"cidr"`
+				Except []string `yaml:"except"`
+			} `yaml:"ipBlock"`
+		} `yaml:"to"`
 		Ports []struct {
 			Port any `yaml:"port"`
 		} `yaml:"ports"`
@@ -228,13 +235,48 @@ func (np networkPolicy) problems(ports map[string]bool) []string {
 		if len(r.Ports) == 0 {
 			bad = append(bad, "an egress rule allows every port")
 		}
+		public := len(r.To) > 0
+		for _, to := range r.To {
+			public = public && to.IPBlock != nil && excludesNonPublic(to.IPBlock.CIDR, to.IPBlock.Except)
+		}
 		for _, p := range r.Ports {
-			if fmt.Sprint(p.Port) != "53" {
-				bad = append(bad, fmt.Sprintf("egress allows port %v (only DNS, 53)", p.Port))
+			switch port := fmt.Sprint(p.Port); {
+			case port == "53":
+			case port == "443" && public:
+			default:
+				bad = append(bad, fmt.Sprintf("egress allows port %v (only DNS, 53, and HTTPS, 443, to public addresses)", p.Port))
 			}
 		}
 	}
 	return bad
+}
+
+// nonPublic are the ranges an egress rule to the internet must except: what the service's
+// egress guard refuses to dial (private, shared, link-local, loopback). IPv4-mapped IPv6
+// addresses are the IPv4 rule's to except (the API server refuses ::ffff:0:0/96 in an ipBlock).
+var nonPublic = map[string][]string{
+	"v4": {"10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"},
+	"v6": {"::1/128", "fc00::/7", "fe80::/10"},
+}
+
+// excludesNonPublic: the block excepts every non-public range of its address family that it
+// would otherwise contain.
+func excludesNonPublic(cidr string, except []string) bool {
+	block, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return false
+	}
+	family := "v6"
+	if block.Addr().Is4() {
+		family = "v4"
+	}
+	for _, r := range nonPublic[family] {
+		p := netip.MustParsePrefix(r)
+		if block.Overlaps(p) && !slices.Contains(except, r) {
+			return false
+		}
+	}
+	return true
 }
 
 func selects(selector, labels map[string]string) bool {

@@ -45,6 +45,13 @@ spec:
     - ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]
 `
 
+// httpsOut is the import's egress rule: HTTPS to public addresses only.
+const httpsOut = `    - to:
+        - ipBlock: {cidr: 0.0.0.0/0, except: [10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.168.0.0/16]}
+        - ipBlock: {cidr: "::/0", except: ["::1/128", "fc00::/7", "fe80::/10"]}
+      ports: [{port: 443}]
+`
+
 func mustManifests(tb testing.TB, docs ...string) string {
 	tb.Helper()
 	root := tb.TempDir()
@@ -70,6 +77,13 @@ func TestNetworkPolicy(t *testing.T) {
 		{"every source in", strings.Replace(netpol, "- from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]\n      ports", "- ports", 1), "admits every source"},
 		{"another port in", strings.Replace(netpol, "{port: https}", "{port: 22}", 1), "admits port 22"},
 		{"anything out", strings.Replace(netpol, "{port: 53, protocol: TCP}", "{port: 443}", 1), "egress allows port 443"},
+		{"HTTPS to public addresses out", netpol + httpsOut, ""},
+		{"HTTPS out to anywhere", netpol + strings.Replace(httpsOut, "except: [10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.168.0.0/16]", "except: []", 1), "egress allows port 443"},
+		{"HTTPS out to the pod network", netpol + strings.Replace(httpsOut, "10.0.0.0/8, ", "", 1), "egress allows port 443"},
+		{"HTTPS out to IPv6 link-local", netpol + strings.Replace(httpsOut, `, "fe80::/10"`, "", 1), "egress allows port 443"},
+		{"HTTPS out without a destination", netpol + "    - ports: [{port: 443}]\n", "egress allows port 443"},
+		{"HTTPS out to a namespace", netpol + "    - to: [{namespaceSelector: {}}]\n      ports: [{port: 443}]\n", "egress allows port 443"},
+		{"plain HTTP to public addresses out", netpol + strings.Replace(httpsOut, "{port: 443}", "{port: 80}", 1), "egress allows port 80"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CheckNetworkPolicy(mustManifests(t, deployment, tc.netpol))(context.Background())
