@@ -10,6 +10,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -27,6 +29,9 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/dsse"
 	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
+
+	"github.com/secure-movie-service/sms/pipeline/keyless"
+	"github.com/secure-movie-service/sms/pipeline/sign"
 )
 
 // Spec says how to make one piece of keyless material; the zero value (with an Identity)
@@ -178,3 +183,40 @@ func Attach(tb testing.TB, ref name.Digest, sigs, atts []Material) {
 }
 
 const cryptoHash = crypto.SHA256
+
+// Statement is the in-toto statement pipeline/sign makes for a predicate about ref.
+func Statement(tb testing.TB, ref name.Digest, p sign.Predicate) []byte {
+	tb.Helper()
+	st, err := sign.NewStatement(ref, p.Type, p.Body)
+	must(tb, err)
+	b, err := json.Marshal(st)
+	must(tb, err)
+	return b
+}
+
+// Publish attaches to ref a keyless signature and a keyless attestation of each predicate,
+// all made as spec says.
+func (s *Sigstore) Publish(tb testing.TB, ref name.Digest, spec Spec, preds ...sign.Predicate) {
+	tb.Helper()
+	var atts []Material
+	for _, p := range preds {
+		atts = append(atts, s.Attest(tb, Statement(tb, ref, p), p.Type, spec))
+	}
+	Attach(tb, ref, []Material{s.Sign(tb, ref, spec)}, atts)
+}
+
+// WriteRoot writes the trusted root into dir as trusted_root.json and returns its path.
+func (s *Sigstore) WriteRoot(tb testing.TB, dir string) string {
+	tb.Helper()
+	p := filepath.Join(dir, "trusted_root.json")
+	must(tb, os.WriteFile(p, s.TrustedRoot(tb), 0o600))
+	return p
+}
+
+// Verifier is a keyless verifier over the instance's trusted root.
+func (s *Sigstore) Verifier(tb testing.TB, ignoreTlog bool) *keyless.Verifier {
+	tb.Helper()
+	tr, err := keyless.LoadRoot(s.WriteRoot(tb, tb.TempDir()))
+	must(tb, err)
+	return keyless.New(tr, ignoreTlog)
+}
