@@ -40,7 +40,7 @@ func runAdmitServe(ctx context.Context, a *app, args []string) error {
 	if err := limit.check(); err != nil {
 		return err
 	}
-	ks, err := keys.load()
+	ks, err := keys.load(nil) // keyless trust in the webhook is not wired yet (issue 11)
 	if err != nil {
 		return err
 	}
