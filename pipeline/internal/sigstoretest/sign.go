@@ -59,7 +59,7 @@ type Material struct {
 }
 
 // Sign makes a keyless cosign signature over the simple-signing payload for ref.
-func (s *Sigstore) Sign(tb testing.TB, ref name.Digest, spec Spec) Material {
+func (s *Sigstore) Sign(tb TB, ref name.Digest, spec Spec) Material {
 	tb.Helper()
 	payload, err := sigpayload.Cosign{Image: ref}.MarshalJSON()
 	must(tb, err)
@@ -67,7 +67,7 @@ func (s *Sigstore) Sign(tb testing.TB, ref name.Digest, spec Spec) Material {
 }
 
 // SignPayload makes a keyless cosign signature over payload as it is.
-func (s *Sigstore) SignPayload(tb testing.TB, payload []byte, spec Spec) Material {
+func (s *Sigstore) SignPayload(tb TB, payload []byte, spec Spec) Material {
 	tb.Helper()
 	_, key, certPEM, chainPEM := s.issue(tb, spec)
 	sv, err := signature.LoadECDSASignerVerifier(key, cryptoHash)
@@ -86,7 +86,7 @@ func (s *Sigstore) SignPayload(tb testing.TB, payload []byte, spec Spec) Materia
 }
 
 // Attest makes a keyless DSSE attestation of the in-toto statement.
-func (s *Sigstore) Attest(tb testing.TB, statement []byte, predicateType string, spec Spec) Material {
+func (s *Sigstore) Attest(tb TB, statement []byte, predicateType string, spec Spec) Material {
 	tb.Helper()
 	_, key, certPEM, chainPEM := s.issue(tb, spec)
 	sv, err := signature.LoadECDSASignerVerifier(key, cryptoHash)
@@ -113,7 +113,7 @@ func (s *Sigstore) Attest(tb testing.TB, statement []byte, predicateType string,
 }
 
 // issue makes the certificate the spec asks for, and its PEM and chain PEM.
-func (s *Sigstore) issue(tb testing.TB, spec Spec) (*x509.Certificate, *ecdsa.PrivateKey, []byte, []byte) {
+func (s *Sigstore) issue(tb TB, spec Spec) (*x509.Certificate, *ecdsa.PrivateKey, []byte, []byte) {
 	tb.Helper()
 	issuer := s
 	if spec.CA != nil {
@@ -133,7 +133,7 @@ func (s *Sigstore) issue(tb testing.TB, spec Spec) (*x509.Certificate, *ecdsa.Pr
 
 // entry logs the signature in the instance's Rekor: the canonical entry body and the log's
 // signed entry timestamp over it, as cosign's bundle annotation carries them.
-func (s *Sigstore) entry(tb testing.TB, spec Spec, kind string, props types.ArtifactProperties, certPEM, sig []byte) *cbundle.RekorBundle {
+func (s *Sigstore) entry(tb TB, spec Spec, kind string, props types.ArtifactProperties, certPEM, sig []byte) *cbundle.RekorBundle {
 	tb.Helper()
 	if spec.Bundle != nil {
 		return spec.Bundle
@@ -162,7 +162,7 @@ func (s *Sigstore) nextIndex() int64 { s.serial++; return 1000 + s.serial }
 
 // Attach writes signatures and attestations onto the image ref in its registry, beside any
 // already there.
-func Attach(tb testing.TB, ref name.Digest, sigs, atts []Material) {
+func Attach(tb TB, ref name.Digest, sigs, atts []Material) {
 	tb.Helper()
 	var se oci.SignedEntity = ociremote.SignedUnknown(ref)
 	var err error
@@ -185,7 +185,7 @@ func Attach(tb testing.TB, ref name.Digest, sigs, atts []Material) {
 const cryptoHash = crypto.SHA256
 
 // Statement is the in-toto statement pipeline/sign makes for a predicate about ref.
-func Statement(tb testing.TB, ref name.Digest, p sign.Predicate) []byte {
+func Statement(tb TB, ref name.Digest, p sign.Predicate) []byte {
 	tb.Helper()
 	st, err := sign.NewStatement(ref, p.Type, p.Body)
 	must(tb, err)
@@ -196,7 +196,7 @@ func Statement(tb testing.TB, ref name.Digest, p sign.Predicate) []byte {
 
 // Publish attaches to ref a keyless signature and a keyless attestation of each predicate,
 // all made as spec says.
-func (s *Sigstore) Publish(tb testing.TB, ref name.Digest, spec Spec, preds ...sign.Predicate) {
+func (s *Sigstore) Publish(tb TB, ref name.Digest, spec Spec, preds ...sign.Predicate) {
 	tb.Helper()
 	var atts []Material
 	for _, p := range preds {
@@ -206,7 +206,7 @@ func (s *Sigstore) Publish(tb testing.TB, ref name.Digest, spec Spec, preds ...s
 }
 
 // WriteRoot writes the trusted root into dir as trusted_root.json and returns its path.
-func (s *Sigstore) WriteRoot(tb testing.TB, dir string) string {
+func (s *Sigstore) WriteRoot(tb TB, dir string) string {
 	tb.Helper()
 	p := filepath.Join(dir, "trusted_root.json")
 	must(tb, os.WriteFile(p, s.TrustedRoot(tb), 0o600))

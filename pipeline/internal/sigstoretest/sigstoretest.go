@@ -18,7 +18,6 @@ import (
 	"encoding/hex"
 	"math/big"
 	"net/url"
-	"testing"
 	"time"
 
 	ct "github.com/google/certificate-transparency-go"
@@ -30,6 +29,12 @@ import (
 
 	"github.com/secure-movie-service/sms/pipeline/keyless"
 )
+
+// TB is what the helpers need of a test: testing.TB, or a command's stand-in that exits.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+}
 
 // The release workflow's identity, the positive case of the tests.
 const (
@@ -56,7 +61,7 @@ type Sigstore struct {
 }
 
 // New makes a test instance.
-func New(tb testing.TB) *Sigstore {
+func New(tb TB) *Sigstore {
 	tb.Helper()
 	vs, err := ca.NewVirtualSigstore()
 	must(tb, err)
@@ -73,7 +78,7 @@ func New(tb testing.TB) *Sigstore {
 
 // Foreign is another Fulcio CA and CT log that log to this instance's Rekor: what an
 // attacker with a CA of their own, but the same public log, would make.
-func (s *Sigstore) Foreign(tb testing.TB) *Sigstore {
+func (s *Sigstore) Foreign(tb TB) *Sigstore {
 	tb.Helper()
 	f := New(tb)
 	f.vs = s.vs
@@ -81,7 +86,7 @@ func (s *Sigstore) Foreign(tb testing.TB) *Sigstore {
 }
 
 // TrustedRoot is the instance's trusted root, as trusted_root.json holds it.
-func (s *Sigstore) TrustedRoot(tb testing.TB) []byte {
+func (s *Sigstore) TrustedRoot(tb TB) []byte {
 	tb.Helper()
 	fulcio := &root.FulcioCertificateAuthority{
 		Root: s.root, Intermediates: []*x509.Certificate{s.inter}, URI: "https://fulcio.test",
@@ -119,6 +124,7 @@ func Release() Identity { return Identity{Issuer: Issuer, Subject: Subject, GitH
 
 // Extension OIDs Fulcio uses (DER UTF8String values).
 var (
+	oidIssuerV1    = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 1}
 	oidIssuerV2    = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}
 	oidSourceRepo  = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 12}
 	oidSourceSHA   = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 13}
@@ -131,12 +137,12 @@ var (
 
 // Leaf issues a Fulcio-style code-signing certificate for id, valid from notBefore for ten
 // minutes, with an SCT from the instance's CT log embedded.
-func (s *Sigstore) Leaf(tb testing.TB, id Identity, notBefore time.Time) (*x509.Certificate, *ecdsa.PrivateKey) {
+func (s *Sigstore) Leaf(tb TB, id Identity, notBefore time.Time) (*x509.Certificate, *ecdsa.PrivateKey) {
 	tb.Helper()
 	return s.leaf(tb, id, notBefore, true)
 }
 
-func (s *Sigstore) leaf(tb testing.TB, id Identity, notBefore time.Time, withSCT bool) (*x509.Certificate, *ecdsa.PrivateKey) {
+func (s *Sigstore) leaf(tb TB, id Identity, notBefore time.Time, withSCT bool) (*x509.Certificate, *ecdsa.PrivateKey) {
 	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	must(tb, err)
@@ -148,6 +154,9 @@ func (s *Sigstore) leaf(tb testing.TB, id Identity, notBefore time.Time, withSCT
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 		URIs: []*url.URL{u},
 	}
+	// Fulcio still writes the deprecated v1 issuer (raw bytes) beside the v2 one, and cosign v2
+	// reads only that one for --certificate-oidc-issuer.
+	tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ctPkixExt(oidIssuerV1, []byte(id.Issuer)))
 	for _, e := range []struct {
 		oid asn1.ObjectIdentifier
 		v   string
@@ -177,7 +186,7 @@ func (s *Sigstore) leaf(tb testing.TB, id Identity, notBefore time.Time, withSCT
 
 // sctList is the SCT list extension's value: one SCT of the instance's CT log over the
 // precertificate (the certificate without the extension), as RFC 6962 embeds it.
-func (s *Sigstore) sctList(tb testing.TB, pre *x509.Certificate, at time.Time) []byte {
+func (s *Sigstore) sctList(tb TB, pre *x509.Certificate, at time.Time) []byte {
 	tb.Helper()
 	var logID [32]byte
 	copy(logID[:], keyID(tb, s.ctKey.Public()))
@@ -200,7 +209,7 @@ func (s *Sigstore) sctList(tb testing.TB, pre *x509.Certificate, at time.Time) [
 	return val
 }
 
-func keyID(tb testing.TB, pub crypto.PublicKey) []byte {
+func keyID(tb TB, pub crypto.PublicKey) []byte {
 	tb.Helper()
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	must(tb, err)
@@ -208,7 +217,7 @@ func keyID(tb testing.TB, pub crypto.PublicKey) []byte {
 	return sum[:]
 }
 
-func must(tb testing.TB, err error) {
+func must(tb TB, err error) {
 	tb.Helper()
 	if err != nil {
 		tb.Fatal(err)
