@@ -152,3 +152,57 @@ func TestKeylessPolicyRefusesUnanchoredPatterns(t *testing.T) {
 		t.Fatalf("--insecure-ignore-tlog without a root: exit %d %s", code, stderr)
 	}
 }
+
+// TestKeylessFailuresDeniedWithTheirCodes: each way keyless material can fail to admit an image
+// is denied by the real pipeline admit command line with its own reason code.
+func TestKeylessFailuresDeniedWithTheirCodes(t *testing.T) {
+	w := mustKeylessWorld(t, releasePattern)
+	release := sigstoretest.Release()
+	withIssuer := release
+	withIssuer.Issuer = "https://accounts.google.com"
+	withClaims := release
+	withClaims.GitHub.Trigger = "pull_request_target"
+	other := testkit.MustPush(t, w.reg.Host+"/sms/other", testkit.MustImage(t, "65532:65532"))
+	cases := []struct {
+		name string
+		spec sigstoretest.Spec
+		code string
+	}{
+		{"wrong issuer", sigstoretest.Spec{Identity: withIssuer}, "IDENTITY_ISSUER"},
+		{"wrong GitHub claims", sigstoretest.Spec{Identity: withClaims}, "IDENTITY_CLAIMS"},
+		{"certificate expired when logged", sigstoretest.Spec{Identity: release, Expired: true}, "KEYLESS_CERT_EXPIRED"},
+		{"no Rekor bundle", sigstoretest.Spec{Identity: release, NoBundle: true}, "KEYLESS_TLOG_MISSING"},
+		{"forged Rekor entry timestamp", sigstoretest.Spec{Identity: release, ForgeSET: true}, "KEYLESS_TLOG_INVALID"},
+		{"no SCT", sigstoretest.Spec{Identity: release, NoSCT: true}, "KEYLESS_SCT_INVALID"},
+		{"CA not in the trusted root", sigstoretest.Spec{Identity: release, CA: w.ss.Foreign(t)}, "KEYLESS_CA_UNTRUSTED"},
+	}
+	for _, c := range cases {
+		t.Run("C-KEYLESS "+c.name, func(t *testing.T) {
+			mustDeny(t, w, w.release(t, c.spec), c.code)
+		})
+	}
+	t.Run("C-KEYLESS Rekor bundle of another signature", func(t *testing.T) {
+		stolen := w.ss.Sign(t, other, sigstoretest.Spec{Identity: release}).Bundle
+		mustDeny(t, w, w.release(t, sigstoretest.Spec{Identity: release, Bundle: stolen}), "KEYLESS_TLOG_MISMATCH")
+	})
+	t.Run("C-KEYLESS signature for another digest", func(t *testing.T) {
+		ref := testkit.MustPush(t, w.reg.Host+"/sms/movies", testkit.MustImage(t, "65532:65532"))
+		sigstoretest.Attach(t, ref, []sigstoretest.Material{w.ss.Sign(t, other, sigstoretest.Spec{Identity: release})}, nil)
+		mustDeny(t, w, ref, "SIGNATURE_DIGEST_MISMATCH")
+	})
+	t.Run("C-KEYLESS attestation whose subject is another digest", func(t *testing.T) {
+		ref := w.release(t, sigstoretest.Spec{Identity: release})
+		p := sign.Predicate{Type: predicate.TypeProvenance, Body: testkit.Provenance(testkit.SourceRepository, testkit.Revision)}
+		att := w.ss.Attest(t, sigstoretest.Statement(t, other, p), p.Type, sigstoretest.Spec{Identity: release})
+		sigstoretest.Attach(t, ref, nil, []sigstoretest.Material{att})
+		mustDeny(t, w, ref, "ATTESTATION_SUBJECT_MISMATCH")
+	})
+}
+
+func mustDeny(t *testing.T, w *keylessWorld, ref name.Digest, code string) {
+	t.Helper()
+	out, stderr, exit := runCLI(t, "admit", "--format", "json", "--trusted-root", w.root, "--data", w.data, "--image", ref.String())
+	if exit != 1 || !strings.Contains(out, `"code": "`+code+`"`) {
+		t.Fatalf("admit exit %d, want 1 with %s\n%s\n%s", exit, code, out, stderr)
+	}
+}
