@@ -148,3 +148,38 @@ func TestCheckPolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyBundle(t *testing.T) {
+	s := sigstoretest.New(t)
+	v := mustVerifier(t, s, false)
+	ref, _ := name.NewDigest("127.0.0.1:5000/movies@" + digest)
+	st := sigstoretest.SigningStatement(t, ref)
+	got, env, err := v.VerifyBundle(s.Bundle(t, st, sigstoretest.Spec{Identity: sigstoretest.Release()}))
+	if err != nil || got.Subject != sigstoretest.Subject || !got.Tlog || env == nil {
+		t.Fatalf("signer %+v err %v", got, err)
+	}
+	if body, err := env.DecodeB64Payload(); err != nil || string(body) != string(st) {
+		t.Fatalf("envelope payload %q %v", body, err)
+	}
+	for _, c := range []struct {
+		name   string
+		spec   sigstoretest.Spec
+		reason string
+	}{
+		{"C-KEYLESS bundle from a CA not in the trusted root", sigstoretest.Spec{CA: s.Foreign(t)}, keyless.ReasonCAUntrusted},
+		{"C-KEYLESS bundle with a forged signed entry timestamp", sigstoretest.Spec{ForgeSET: true}, keyless.ReasonTlogInvalid},
+		{"C-KEYLESS bundle whose certificate expired when logged", sigstoretest.Spec{Expired: true}, keyless.ReasonCertExpired},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.spec.Identity = sigstoretest.Release()
+			_, _, err := v.VerifyBundle(s.Bundle(t, st, c.spec))
+			var ke *keyless.Error
+			if !errors.As(err, &ke) || ke.Reason != c.reason {
+				t.Fatalf("error %v, want reason %s", err, c.reason)
+			}
+		})
+	}
+	if _, _, err := v.VerifyBundle([]byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}`)); err == nil {
+		t.Fatal("an empty bundle verified")
+	}
+}

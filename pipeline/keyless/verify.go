@@ -112,7 +112,7 @@ func (v *Verifier) verify(content verify.SignatureContent, m Material, artifact 
 	} else if !v.ignoreTlog {
 		return Signer{}, &Error{ReasonTlogMissing, errors.New("no Rekor bundle: nothing proves the signature was logged")}
 	}
-	sv, err := verify.NewVerifier(v.root, v.options(e)...)
+	sv, err := verify.NewVerifier(v.root, v.options(len(e.timestamps) > 0)...)
 	if err != nil {
 		return Signer{}, err
 	}
@@ -128,12 +128,12 @@ func (v *Verifier) verify(content verify.SignatureContent, m Material, artifact 
 
 // options: by default a Rekor entry of the root (its signed entry timestamp is the time the
 // certificate must be valid at) and an SCT; the development switch drops the entry.
-func (v *Verifier) options(e *entity) []verify.VerifierOption {
+func (v *Verifier) options(timestamped bool) []verify.VerifierOption {
 	opts := []verify.VerifierOption{verify.WithSignedCertificateTimestamps(1)}
 	switch {
 	case !v.ignoreTlog:
 		return append(opts, verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))
-	case len(e.timestamps) > 0:
+	case timestamped:
 		return append(opts, verify.WithSignedTimestamps(1))
 	default:
 		return append(opts, verify.WithCurrentTime())
@@ -247,4 +247,53 @@ func (e *entity) Version() (string, error)                           { return "v
 
 func (e *entity) VerificationContent() (verify.VerificationContent, error) {
 	return bundle.NewCertificate(e.cert), nil
+}
+
+// MaxBundle bounds a Sigstore bundle read from a registry.
+const MaxBundle = 16 << 20
+
+// VerifyBundle verifies a Sigstore bundle (v0.3, as cosign attaches them as OCI 1.1
+// referrers) whose content is a DSSE envelope, and returns who signed and the envelope. The
+// caller reads the statement from the envelope only after this returns without error.
+func (v *Verifier) VerifyBundle(raw []byte) (Signer, *ssldsse.Envelope, error) {
+	if len(raw) > MaxBundle {
+		return Signer{}, nil, &Error{ReasonMalformed, fmt.Errorf("bundle of %d bytes is larger than %d", len(raw), MaxBundle)}
+	}
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(raw); err != nil {
+		return Signer{}, nil, &Error{ReasonMalformed, fmt.Errorf("bundle: %w", err)}
+	}
+	if !b.MinVersion("v0.3") {
+		return Signer{}, nil, &Error{ReasonMalformed, errors.New("bundle: older than v0.3")}
+	}
+	env := b.GetDsseEnvelope()
+	if env == nil {
+		return Signer{}, nil, &Error{ReasonMalformed, errors.New("bundle: not a DSSE envelope (a message signature names no image)")}
+	}
+	if b.GetVerificationMaterial().GetCertificate() == nil && len(b.GetVerificationMaterial().GetX509CertificateChain().GetCertificates()) == 0 {
+		return Signer{}, nil, &Error{ReasonMalformed, errors.New("bundle: no certificate")}
+	}
+	if !v.ignoreTlog && len(b.GetVerificationMaterial().GetTlogEntries()) == 0 {
+		return Signer{}, nil, &Error{ReasonTlogMissing, errors.New("bundle has no Rekor entry")}
+	}
+	ts, err := b.Timestamps()
+	if err != nil {
+		return Signer{}, nil, &Error{ReasonMalformed, err}
+	}
+	sv, err := verify.NewVerifier(v.root, v.options(len(ts) > 0)...)
+	if err != nil {
+		return Signer{}, nil, err
+	}
+	res, err := sv.Verify(&b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
+	if err != nil {
+		return Signer{}, nil, classify(err)
+	}
+	if res.Signature == nil || res.Signature.Certificate == nil {
+		return Signer{}, nil, &Error{ReasonMalformed, errors.New("verified without a certificate")}
+	}
+	out := &ssldsse.Envelope{PayloadType: env.GetPayloadType(), Payload: base64.StdEncoding.EncodeToString(env.GetPayload())}
+	for _, s := range env.GetSignatures() {
+		out.Signatures = append(out.Signatures, ssldsse.Signature{KeyID: s.GetKeyid(), Sig: base64.StdEncoding.EncodeToString(s.GetSig())})
+	}
+	return signer(*res.Signature.Certificate, !v.ignoreTlog), out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	ctypes "github.com/sigstore/cosign/v2/pkg/types"
 
 	"github.com/secure-movie-service/sms/pipeline/internal/sigstoretest"
 	"github.com/secure-movie-service/sms/pipeline/internal/testkit"
@@ -70,6 +71,32 @@ func TestCheckKeyless(t *testing.T) {
 		f, err := verify.Check(context.Background(), ref.String(), verify.Options{Keys: []*keys.Verifier{w.key.Verifier}})
 		if err != nil || !slices.ContainsFunc(f.Unverified, func(u string) bool { return strings.Contains(u, "no trusted root") }) {
 			t.Fatalf("err %v unverified %v", err, f.Unverified)
+		}
+	})
+	t.Run("C-KEYLESS Sigstore bundles attached as OCI 1.1 referrers are verified like the tag-based layers", func(t *testing.T) {
+		ref := testkit.MustPush(t, w.repo, testkit.MustImage(t, "65532:65532"))
+		spec := sigstoretest.Spec{Identity: sigstoretest.Release()}
+		sigstoretest.AttachBundle(t, ref, s.Bundle(t, sigstoretest.SigningStatement(t, ref), spec), ctypes.CosignSignPredicateType)
+		for _, p := range keylessPredicates() {
+			sigstoretest.AttachBundle(t, ref, s.Bundle(t, sigstoretest.Statement(t, ref, p), spec), p.Type)
+		}
+		f, err := check(ref)
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		if len(f.Signatures) != 1 || f.Signatures[0].Identity == nil || f.Signatures[0].Identity.Subject != sigstoretest.Subject ||
+			f.Signatures[0].Digest != ref.DigestStr() || len(f.Attestations) != 2 || !f.Attestations[1].Valid {
+			t.Fatalf("signatures %+v attestations %+v", f.Signatures, f.Attestations)
+		}
+	})
+	t.Run("C-KEYLESS a referrer bundle from a CA outside the trusted root is rejected", func(t *testing.T) {
+		ref := testkit.MustPush(t, w.repo, testkit.MustImage(t, "65532:65532"))
+		spec := sigstoretest.Spec{Identity: sigstoretest.Release(), CA: s.Foreign(t)}
+		sigstoretest.AttachBundle(t, ref, s.Bundle(t, sigstoretest.SigningStatement(t, ref), spec), ctypes.CosignSignPredicateType)
+		f, err := check(ref)
+		mustFail(t, f, err, "no signature over "+ref.DigestStr())
+		if len(f.Signatures) != 0 || len(f.Rejected) != 1 || f.Rejected[0].Kind != "bundle" || f.Rejected[0].Reason != keyless.ReasonCAUntrusted {
+			t.Fatalf("signatures %+v rejected %+v", f.Signatures, f.Rejected)
 		}
 	})
 	t.Run("the development switch is in the facts", func(t *testing.T) {

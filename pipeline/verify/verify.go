@@ -209,6 +209,7 @@ func Check(ctx context.Context, ref string, o Options) (*Facts, error) {
 	if err := checkSignatures(se, o, f); err != nil {
 		return nil, fmt.Errorf("verify: %s: %w", d, err)
 	}
+	checkBundles(ctx, d, o, f)
 	bound := slices.ContainsFunc(f.Signatures, func(s Signature) bool { return s.Digest == f.Digest })
 	var contentErr error
 	g, gctx := errgroup.WithContext(ctx)

@@ -519,6 +519,7 @@ keyless_codes := {
 #   CA_UNTRUSTED (no Fulcio CA of the trusted root issued it), CERT_EXPIRED (not valid when
 #   logged), TLOG_MISSING / TLOG_INVALID / TLOG_MISMATCH (no, a forged, or another signature's
 #   Rekor entry), SCT_INVALID, SIGNATURE_INVALID, MALFORMED. An unknown reason is MALFORMED.
+#   Rejected Sigstore bundles (OCI 1.1 referrers) count as well: a bundle may be a signature.
 # custom:
 #   controls: [C-KEYLESS]
 finding contains reason(code, ref, "", msg) if {
@@ -526,7 +527,7 @@ finding contains reason(code, ref, "", msg) if {
 	pinned(ref)
 	not signed(ref)
 	some r in object.get(facts(ref), "rejected", [])
-	r.kind == "signature"
+	r.kind in {"signature", "bundle"}
 	code := object.get(keyless_codes, r.reason, "KEYLESS_MALFORMED")
 	msg := sprintf("keyless signature %v did not verify: %v", [r.index, r.detail])
 }

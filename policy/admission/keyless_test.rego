@@ -122,6 +122,22 @@ test_keyless_verification_failures_each_denied_with_their_code if {
 	}
 }
 
+test_keyless_rejected_referrer_bundle_denied_with_its_code if {
+	f := object.union(good_facts, {
+		"signatures": [],
+		"rejected": [{"kind": "bundle", "index": 0, "reason": "TLOG_INVALID", "detail": "test"}],
+	})
+	"KEYLESS_TLOG_INVALID" in kl_codes(f)
+}
+
+test_keyless_rejected_attestation_is_not_a_signature_code if {
+	f := object.union(good_facts, {
+		"signatures": [],
+		"rejected": [{"kind": "attestation", "index": 0, "reason": "TLOG_INVALID", "detail": "test"}],
+	})
+	not "KEYLESS_TLOG_INVALID" in kl_codes(f)
+}
+
 test_keyless_rejected_material_beside_a_trusted_signature_is_information if {
 	f := object.union(kl_facts, {"rejected": [{"kind": "signature", "index": 1, "reason": "CA_UNTRUSTED", "detail": "test"}]})
 	kl_codes(f) == set()

@@ -135,6 +135,22 @@ func TestKeylessVerifyAndAdmit(t *testing.T) {
 	})
 }
 
+// TestKeylessReferrerBundles: an image that carries only Sigstore bundles attached as OCI 1.1
+// referrers (cosign v3's default) is verified and admitted on the release identity.
+func TestKeylessReferrerBundles(t *testing.T) {
+	w := mustKeylessWorld(t, releasePattern)
+	ref := testkit.MustPush(t, w.reg.Host+"/sms/movies", testkit.MustImage(t, "65532:65532"))
+	w.ss.PublishBundles(t, ref, sigstoretest.Spec{Identity: sigstoretest.Release()},
+		sign.Predicate{Type: predicate.TypeSPDX, Body: testkit.SPDX()},
+		sign.Predicate{Type: predicate.TypeProvenance, Body: testkit.Provenance(testkit.SourceRepository, testkit.Revision)},
+		sign.Predicate{Type: predicate.TypeControls, Body: testkit.Controls(testkit.Revision)},
+		sign.Predicate{Type: predicate.TypeVuln, Body: testkit.Vuln(time.Now().Add(-24 * time.Hour))})
+	out, stderr, code := runCLI(t, "admit", "--trusted-root", w.root, "--data", w.data, "--image", ref.String())
+	if code != 0 || !strings.Contains(out, "admitted by identity "+sigstoretest.Subject) {
+		t.Fatalf("C-KEYLESS admit exit %d\n%s\n%s", code, out, stderr)
+	}
+}
+
 func TestKeylessPolicyRefusesUnanchoredPatterns(t *testing.T) {
 	w := mustKeylessWorld(t, "release.yml@refs/tags/v")
 	ref := w.release(t, sigstoretest.Spec{Identity: sigstoretest.Release()})
