@@ -57,6 +57,12 @@ func Anchored(re string) bool {
 	return strings.HasPrefix(re, "^") && strings.HasSuffix(re, "$") && !strings.HasSuffix(re, `\$`)
 }
 
+// Whole is the pattern as policy/admission matches an anchored one: ^(?:…)$, so that
+// ^a|b$ means exactly a or exactly b, not "starts with a, or ends with b".
+func Whole(anchored string) string {
+	return "^(?:" + anchored[1:len(anchored)-1] + ")$"
+}
+
 // CheckPolicy validates the trust entries of a policy data document ({"supply_chain":
 // {"trust": […]}}): every identity names an issuer and exactly one of subject and
 // subject_regexp, every pattern compiles and is anchored, every repository is non-empty.
@@ -94,7 +100,7 @@ func checkIdentity(id Identity) error {
 	case !Anchored(id.SubjectRegexp):
 		return fmt.Errorf("%q: %w", id.SubjectRegexp, ErrUnanchored)
 	}
-	if _, err := regexp.Compile(id.SubjectRegexp); err != nil {
+	if _, err := regexp.Compile(Whole(id.SubjectRegexp)); err != nil {
 		return fmt.Errorf("subject_regexp: %w", err)
 	}
 	return nil

@@ -246,11 +246,15 @@ subject_matches(p, subject) if {
 	p.subject == subject
 }
 
+# An anchored pattern matches the whole subject in every branch: ^a|b$ is read as ^(?:a|b)$,
+# never as "starts with a, or ends with b".
 subject_matches(p, subject) if {
 	re := object.get(p, "subject_regexp", "")
 	anchored(re)
-	regex.match(re, subject)
+	regex.match(whole(re), subject)
 }
+
+whole(re) := concat("", ["^(?:", substring(re, 1, count(re) - 2), ")$"])
 
 # Every GitHub claim the policy identity names is the certificate's.
 claims_match(p, id) if {

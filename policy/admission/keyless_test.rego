@@ -82,6 +82,17 @@ test_keyless_unanchored_pattern_only_match_denied if {
 	not "IDENTITY_SUBJECT" in c
 }
 
+test_keyless_anchors_hold_in_every_branch if {
+	branches := {"repository": "ghcr.io/secure-movie-service/", "identities": [{
+		"issuer": gh_issuer,
+		"subject_regexp": `^https://github\.com/secure-movie-service/sms/\.github/workflows/release\.yml@refs/tags/v1\.2\.3|release\.yml@refs/heads/main$`,
+	}]}
+	config := object.union(cfg, {"trusted_keys": {}, "trust": [branches]})
+	evil := "https://github.com/evil/fork/.github/workflows/release.yml@refs/heads/main"
+	"IDENTITY_SUBJECT" in kl_codes_with(kl_facts_by(object.union(release_identity, {"subject": evil})), config)
+	kl_codes_with(kl_facts, config) == set()
+}
+
 test_keyless_claims_differ_denied if {
 	c := kl_codes(kl_facts_by(object.union(release_identity, {"github": {"repository": "https://github.com/secure-movie-service/sms", "trigger": "pull_request_target"}})))
 	"IDENTITY_CLAIMS" in c
