@@ -69,6 +69,12 @@ func scRegistry(t *testing.T) string {
 // exit code.
 func scRun(t *testing.T, dir, bin string, args ...string) (string, string, int) {
 	t.Helper()
+	return scRunEnv(t, nil, dir, bin, args...)
+}
+
+// scRunEnv is scRun with extra environment variables.
+func scRunEnv(t *testing.T, env []string, dir, bin string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	home := filepath.Join(os.TempDir(), "sms-supplychain-home")
@@ -77,6 +83,7 @@ func scRun(t *testing.T, dir, bin string, args ...string) (string, string, int) 
 		"COSIGN_PASSWORD=" + scPassword, "GOCACHE=" + goEnv(t, "GOCACHE"), "GOMODCACHE=" + goEnv(t, "GOMODCACHE"),
 		"GOPROXY=" + goEnv(t, "GOPROXY"), "GOFLAGS=-buildvcs=false",
 	}
+	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	done := make(chan error, 1)

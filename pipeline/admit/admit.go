@@ -22,6 +22,7 @@ import (
 	yamlv2 "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
 
+	"github.com/secure-movie-service/sms/pipeline/keyless"
 	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/ociutil"
 	"github.com/secure-movie-service/sms/pipeline/verify"
@@ -40,7 +41,10 @@ const (
 
 // Options configure Run.
 type Options struct {
-	Keys        []*keys.Verifier
+	Keys []*keys.Verifier
+	// Keyless verifies keyless material against the trusted root (--trusted-root); nil:
+	// keyless material is unverified information.
+	Keyless     *keyless.Verifier
 	Images      []string // --image: image rules only
 	Manifest    []byte   // --manifest: YAML or JSON, one or more documents
 	Data        [][]byte // JSON documents merged over policy/data
@@ -79,7 +83,12 @@ type Reason struct {
 // Verdict is the outcome of one admission. Warn holds the findings of rules that policy data
 // set to warn, DryRun those set to dry-run: both are reported, neither blocks nor allows.
 type Verdict struct {
-	Allow  bool                     `json:"allow"`
+	Allow bool `json:"allow"`
+	// AdmittedBy names, per image, the trusted keys ({"key": id}) and identities
+	// ({"identity": {"issuer", "subject"}}) whose signatures over its digest admitted it.
+	AdmittedBy map[string][]map[string]any `json:"admitted_by"`
+	// Notes say what weakened this verification (the development-only tlog switch).
+	Notes  []string                 `json:"notes,omitempty"`
 	Deny   []Reason                 `json:"deny"`
 	Warn   []Reason                 `json:"warn"`
 	DryRun []Reason                 `json:"dry_run"`
@@ -134,6 +143,12 @@ func Run(ctx context.Context, o Options) (*Verdict, error) {
 		v.Warn = appendReasons(v.Warn, d.Warn, in.name)
 		v.DryRun = appendReasons(v.DryRun, d.DryRun, in.name)
 		v.Allow = v.Allow && d.Allow
+		for ref, signers := range d.AdmittedBy {
+			v.AdmittedBy[ref] = signers
+		}
+	}
+	if o.Keyless != nil && o.Keyless.IgnoresTlog() {
+		v.Notes = append(v.Notes, InsecureTlogNote)
 	}
 	for _, rs := range [][]Reason{v.Deny, v.Warn, v.DryRun} {
 		sort.SliceStable(rs, func(i, j int) bool { return less(rs[i], rs[j]) })
@@ -149,7 +164,7 @@ func Run(ctx context.Context, o Options) (*Verdict, error) {
 
 // newVerdict is the empty verdict over the distinct images of the inputs, sorted.
 func newVerdict(inputs []*input) (*Verdict, error) {
-	v := &Verdict{Allow: true, Deny: []Reason{}, Warn: []Reason{}, DryRun: []Reason{}, Images: []string{}, Facts: map[string]*verify.Facts{}, Errors: map[string]string{}}
+	v := &Verdict{Allow: true, AdmittedBy: map[string][]map[string]any{}, Deny: []Reason{}, Warn: []Reason{}, DryRun: []Reason{}, Images: []string{}, Facts: map[string]*verify.Facts{}, Errors: map[string]string{}}
 	seen := map[string]bool{}
 	for _, in := range inputs {
 		for _, ref := range in.images {
@@ -165,6 +180,10 @@ func newVerdict(inputs []*input) (*Verdict, error) {
 	sort.Strings(v.Images)
 	return v, nil
 }
+
+// InsecureTlogNote is what every verdict and report says under --insecure-ignore-tlog.
+const InsecureTlogNote = "INSECURE: keyless material was verified without a transparency-log (Rekor) proof " +
+	"(--insecure-ignore-tlog, development only)"
 
 // PreflightCodes are the findings that need no facts: digest pinning and the registry
 // allowlist. An image the policy refuses for one of them is never fetched.
@@ -209,7 +228,7 @@ func (v *Verdict) verify(ctx context.Context, o Options, ref, refusedFor string)
 	f, err := pre.Facts, pre.Err
 	if !ok {
 		fmt.Fprintf(o.Progress, "admit: verify %s\n", ref)
-		f, err = verify.Check(ctx, ref, verify.Options{Keys: o.Keys, SkipContent: o.SkipContent, Client: o.Client})
+		f, err = verify.Check(ctx, ref, verify.Options{Keys: o.Keys, Keyless: o.Keyless, SkipContent: o.SkipContent, Client: o.Client})
 	}
 	if f != nil {
 		v.Facts[ref] = f
@@ -433,6 +452,13 @@ func NewEvaluator(overlays ...[]byte) (*Evaluator, error) {
 		}
 		data = merge(data, m)
 	}
+	merged, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("admit: policy data: %w", err)
+	}
+	if err := keyless.CheckPolicy(merged); err != nil {
+		return nil, fmt.Errorf("admit: policy data: %w", err)
+	}
 	q, err := rego.New(
 		rego.Query(admission.Query),
 		rego.Module(admission.File, admission.Rego),
@@ -447,10 +473,11 @@ func NewEvaluator(overlays ...[]byte) (*Evaluator, error) {
 
 // Decision is the policy's answer for one input.
 type Decision struct {
-	Allow  bool     `json:"allow"`
-	Deny   []Reason `json:"deny"`
-	Warn   []Reason `json:"warn"`
-	DryRun []Reason `json:"dry_run"`
+	Allow      bool                        `json:"allow"`
+	AdmittedBy map[string][]map[string]any `json:"admitted_by"`
+	Deny       []Reason                    `json:"deny"`
+	Warn       []Reason                    `json:"warn"`
+	DryRun     []Reason                    `json:"dry_run"`
 }
 
 // Eval evaluates one input document. Any result that is not a well-formed decision denies.

@@ -6,7 +6,15 @@
 // It reports facts, not verdicts: a signature whose payload names another digest is still
 // listed with the digest it names, so that policy/admission decides, and tests can show
 // that removing a policy rule lets the attack through. Only verified material becomes a
-// fact; what failed verification is counted in Problems.
+// fact. Material that none of the given keys verifies, or keyless material without a
+// certificate the trusted root verifies, is information (Unverified, and Rejected with the
+// reason for keyless material), never a fact; Problems are what makes the facts incomplete:
+// malformed or oversized material, invalid predicates, content that does not match.
+//
+// Keyless material (cosign's certificate, chain and Rekor bundle annotations) is verified by
+// pipeline/keyless against the trusted root; the facts then say who signed (issuer, subject,
+// GitHub claims) in place of a key id, and policy/admission decides whether that identity is
+// trusted for the image's repository.
 package verify
 
 import (
@@ -32,6 +40,7 @@ import (
 	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/secure-movie-service/sms/pipeline/keyless"
 	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/ociutil"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
@@ -70,6 +79,23 @@ type Facts struct {
 	Attestations    []Attestation     `json:"attestations"`
 	PredicateTypes  []string          `json:"predicate_types"`
 	Problems        []string          `json:"problems"`
+	// Unverified lists attached material that no given key and no certificate of the trusted
+	// root verifies: information, not a failure.
+	Unverified []string `json:"unverified"`
+	// Rejected is the keyless material that did not verify, with the reason.
+	Rejected []Rejection `json:"rejected"`
+	// TlogIgnored is true when keyless material was verified without requiring a Rekor entry
+	// (the development-only --insecure-ignore-tlog).
+	TlogIgnored bool `json:"tlog_ignored"`
+}
+
+// Rejection is keyless material that did not verify: Kind is "signature" or "attestation",
+// Reason one of pipeline/keyless's Reason constants.
+type Rejection struct {
+	Kind   string `json:"kind"`
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail"`
 }
 
 // Config is what the image configuration says about how it runs.
@@ -82,9 +108,10 @@ type Config struct {
 
 // Signature is a verified cosign signature.
 type Signature struct {
-	KeyID           string `json:"key_id"`
-	Digest          string `json:"digest"`           // the digest the signed payload names
-	DockerReference string `json:"docker_reference"` // the repository the signed payload names
+	KeyID           string          `json:"key_id"`             // "" for a keyless signature
+	Identity        *keyless.Signer `json:"identity,omitempty"` // who signed, keyless
+	Digest          string          `json:"digest"`             // the digest the signed payload names
+	DockerReference string          `json:"docker_reference"`   // the repository the signed payload names
 }
 
 // Subject is an in-toto subject.
@@ -96,6 +123,7 @@ type Subject struct {
 // Attestation is a verified in-toto attestation.
 type Attestation struct {
 	KeyID         string             `json:"key_id"`
+	Identity      *keyless.Signer    `json:"identity,omitempty"`
 	PredicateType string             `json:"predicate_type"`
 	Subjects      []Subject          `json:"subjects"`
 	Valid         bool               `json:"valid"` // the predicate has its type's required shape
@@ -106,6 +134,9 @@ type Attestation struct {
 // Options configure Check.
 type Options struct {
 	Keys []*keys.Verifier
+	// Keyless verifies keyless material against a trusted root; nil: keyless material is
+	// listed as unverified.
+	Keyless *keyless.Verifier
 	// SkipContent skips downloading every layer to compare it with its digest.
 	SkipContent bool
 	// Content is a content check of this very reference started earlier with StartContent
@@ -161,8 +192,8 @@ func Check(ctx context.Context, ref string, o Options) (*Facts, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(o.Keys) == 0 {
-		return nil, errors.New("verify: no public key given")
+	if len(o.Keys) == 0 && o.Keyless == nil {
+		return nil, errors.New("verify: no public key and no trusted root given")
 	}
 	if o.Content != nil && o.Content.ref != ref {
 		return nil, fmt.Errorf("verify: the content check given is of %s, not %s", o.Content.ref, ref)
@@ -175,16 +206,17 @@ func Check(ctx context.Context, ref string, o Options) (*Facts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify: %s: %w", d, err)
 	}
-	if err := checkSignatures(ctx, se, o.Keys, f); err != nil {
+	if err := checkSignatures(se, o, f); err != nil {
 		return nil, fmt.Errorf("verify: %s: %w", d, err)
 	}
+	checkBundles(ctx, d, o, f)
 	bound := slices.ContainsFunc(f.Signatures, func(s Signature) bool { return s.Digest == f.Digest })
 	var contentErr error
 	g, gctx := errgroup.WithContext(ctx)
 	if bound && !o.SkipContent {
 		g.Go(func() error { contentErr = checkContent(img, o); return nil })
 	}
-	g.Go(func() error { return checkAttestations(gctx, se, o.Keys, f) })
+	g.Go(func() error { return checkAttestations(gctx, se, o, f) })
 	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("verify: %s: %w", d, err)
 	}
@@ -204,6 +236,7 @@ func manifestFacts(ctx context.Context, d name.Digest, o Options) (*Facts, v1.Im
 		Image: d.String(), Digest: d.DigestStr(), Registry: d.RegistryStr(), Repository: d.Repository.Name(),
 		Annotations: map[string]string{}, Signers: []string{}, Signatures: []Signature{},
 		Attestations: []Attestation{}, PredicateTypes: []string{}, Problems: []string{},
+		Unverified: []string{}, Rejected: []Rejection{}, TlogIgnored: o.Keyless != nil && o.Keyless.IgnoresTlog(),
 	}
 	desc, err := remote.Get(d, o.Client.Remote(ctx)...)
 	if err != nil {
@@ -245,7 +278,11 @@ func conclude(f *Facts, bound bool) (*Facts, error) {
 	}
 	switch {
 	case !bound:
-		return f, fmt.Errorf("%w: no signature over %s verifies with the given keys", ErrFailed, f.Digest)
+		why := ""
+		if len(f.Unverified) > 0 {
+			why = " (" + strings.Join(f.Unverified, "; ") + ")"
+		}
+		return f, fmt.Errorf("%w: no signature over %s verifies with the given keys or trusted root%s", ErrFailed, f.Digest, why)
 	case len(f.Problems) > 0:
 		return f, fmt.Errorf("%w: %s", ErrFailed, strings.Join(f.Problems, "; "))
 	}
@@ -313,7 +350,7 @@ func imageFacts(rawManifest, rawConfig []byte) (Config, map[string]string, error
 	return c, ann, nil
 }
 
-func checkSignatures(ctx context.Context, se oci.SignedEntity, ks []*keys.Verifier, f *Facts) error {
+func checkSignatures(se oci.SignedEntity, o Options, f *Facts) error {
 	sigs, err := se.Signatures()
 	if err != nil {
 		return err
@@ -326,28 +363,98 @@ func checkSignatures(ctx context.Context, se oci.SignedEntity, ks []*keys.Verifi
 		return fmt.Errorf("%d signatures attached (limit %d)", len(list), maxSignatures)
 	}
 	for i, s := range list {
-		if err := checkSize(s, MaxSignaturePayload); err != nil {
-			f.Problems = append(f.Problems, fmt.Sprintf("signature %d: %v", i, err))
-			continue
-		}
-		payload, err := s.Payload()
+		sig, err := layerSignature(s, o)
 		if err != nil {
-			f.Problems = append(f.Problems, fmt.Sprintf("signature %d: %v", i, err))
-			continue
-		}
-		b64, err := s.Base64Signature()
-		if err != nil {
-			f.Problems = append(f.Problems, fmt.Sprintf("signature %d: %v", i, err))
-			continue
-		}
-		sig, err := readSignature(payload, b64, ks)
-		if err != nil {
-			f.Problems = append(f.Problems, fmt.Sprintf("signature %d: %v", i, err))
+			f.refuse("signature", i, err)
 			continue
 		}
 		f.Signatures = append(f.Signatures, sig)
 	}
 	return nil
+}
+
+// errUnverified is material that none of the given keys, and no certificate the trusted
+// root verifies, signed: information, not a problem.
+var errUnverified = errors.New("verified by none of the given keys")
+
+// refuse records material that did not become a fact: keyless material that failed with a
+// reason is Rejected (and Unverified), unverified material Unverified, the rest a Problem.
+func (f *Facts) refuse(kind string, i int, err error) {
+	msg := fmt.Sprintf("%s %d: %v", kind, i, err)
+	var ke *keyless.Error
+	switch {
+	case errors.As(err, &ke):
+		f.Rejected = append(f.Rejected, Rejection{Kind: kind, Index: i, Reason: ke.Reason, Detail: err.Error()})
+		f.Unverified = append(f.Unverified, msg)
+	case errors.Is(err, errUnverified):
+		f.Unverified = append(f.Unverified, msg)
+	default:
+		f.Problems = append(f.Problems, msg)
+	}
+}
+
+// layerSignature verifies one .sig layer: keyless when it carries a certificate, else with
+// the keys.
+func layerSignature(s oci.Signature, o Options) (Signature, error) {
+	if err := checkSize(s, MaxSignaturePayload); err != nil {
+		return Signature{}, err
+	}
+	payload, err := s.Payload()
+	if err != nil {
+		return Signature{}, err
+	}
+	b64, err := s.Base64Signature()
+	if err != nil {
+		return Signature{}, err
+	}
+	m, err := keylessMaterial(s)
+	if err != nil {
+		return Signature{}, err
+	}
+	if m.Cert == nil {
+		return readSignature(payload, b64, o.Keys)
+	}
+	if o.Keyless == nil {
+		return Signature{}, fmt.Errorf("%w: keyless (a certificate), and no trusted root was given", errUnverified)
+	}
+	if len(payload) > MaxSignaturePayload {
+		return Signature{}, fmt.Errorf("payload of %d bytes is larger than %d", len(payload), MaxSignaturePayload)
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return Signature{}, errors.New("signature is not base64")
+	}
+	who, err := o.Keyless.VerifySignature(payload, raw, m)
+	if err != nil {
+		return Signature{}, err
+	}
+	sig, err := parseSimpleSigning(payload)
+	if err != nil {
+		return Signature{}, err
+	}
+	sig.Identity = &who
+	return sig, nil
+}
+
+// keylessMaterial reads a layer's keyless annotations; Cert is nil for a key signature.
+func keylessMaterial(s oci.Signature) (keyless.Material, error) {
+	cert, err := s.Cert()
+	if err != nil || cert == nil {
+		return keyless.Material{}, err
+	}
+	b, err := s.Bundle()
+	if err != nil {
+		return keyless.Material{}, err
+	}
+	m := keyless.Material{Cert: cert, Bundle: b}
+	ts, err := s.RFC3161Timestamp()
+	if err != nil {
+		return keyless.Material{}, err
+	}
+	if ts != nil {
+		m.Timestamp = ts.SignedRFC3161Timestamp
+	}
+	return m, nil
 }
 
 // checkSize refuses an attached layer whose manifest declares more than limit bytes, before
@@ -380,8 +487,18 @@ func readSignature(payload []byte, b64 string, ks []*keys.Verifier) (Signature, 
 		return k.VerifySignature(bytes.NewReader(raw), bytes.NewReader(payload))
 	})
 	if k == nil {
-		return Signature{}, errors.New("verified by none of the given keys")
+		return Signature{}, errUnverified
 	}
+	sig, err := parseSimpleSigning(payload)
+	if err != nil {
+		return Signature{}, err
+	}
+	sig.KeyID = k.ID
+	return sig, nil
+}
+
+// parseSimpleSigning reads a simple-signing payload whose signature verified.
+func parseSimpleSigning(payload []byte) (Signature, error) {
 	if err := predicate.Unambiguous(payload); err != nil {
 		return Signature{}, fmt.Errorf("payload: %w", err)
 	}
@@ -392,7 +509,7 @@ func readSignature(payload []byte, b64 string, ks []*keys.Verifier) (Signature, 
 	if !sha256Digest.MatchString(sc.Critical.Image.DockerManifestDigest) {
 		return Signature{}, fmt.Errorf("payload names digest %q, not sha256:<64 hex>", sc.Critical.Image.DockerManifestDigest)
 	}
-	return Signature{KeyID: k.ID, Digest: sc.Critical.Image.DockerManifestDigest, DockerReference: sc.Critical.Identity.DockerReference}, nil
+	return Signature{Digest: sc.Critical.Image.DockerManifestDigest, DockerReference: sc.Critical.Identity.DockerReference}, nil
 }
 
 // envelope is the part of a DSSE envelope read after verification.
@@ -411,7 +528,7 @@ type statement struct {
 	Predicate     json.RawMessage `json:"predicate"`
 }
 
-func checkAttestations(ctx context.Context, se oci.SignedEntity, ks []*keys.Verifier, f *Facts) error {
+func checkAttestations(_ context.Context, se oci.SignedEntity, o Options, f *Facts) error {
 	atts, err := se.Attestations()
 	if err != nil {
 		return err
@@ -424,23 +541,36 @@ func checkAttestations(ctx context.Context, se oci.SignedEntity, ks []*keys.Veri
 		return fmt.Errorf("%d attestations attached (limit %d)", len(list), maxAttestations)
 	}
 	for i, a := range list {
-		if err := checkSize(a, MaxEnvelope); err != nil {
-			f.Problems = append(f.Problems, fmt.Sprintf("attestation %d: %v", i, err))
-			continue
-		}
-		env, err := a.Payload()
+		fa, err := layerAttestation(a, o)
 		if err != nil {
-			f.Problems = append(f.Problems, fmt.Sprintf("attestation %d: %v", i, err))
-			continue
-		}
-		fa, err := readAttestation(env, ks)
-		if err != nil {
-			f.Problems = append(f.Problems, fmt.Sprintf("attestation %d: %v", i, err))
+			f.refuse("attestation", i, err)
 			continue
 		}
 		f.Attestations = append(f.Attestations, fa)
 	}
 	return nil
+}
+
+// layerAttestation verifies one .att layer: keyless when it carries a certificate, else
+// with the keys.
+func layerAttestation(a oci.Signature, o Options) (Attestation, error) {
+	if err := checkSize(a, MaxEnvelope); err != nil {
+		return Attestation{}, err
+	}
+	env, err := a.Payload()
+	if err != nil {
+		return Attestation{}, err
+	}
+	m, err := keylessMaterial(a)
+	switch {
+	case err != nil:
+		return Attestation{}, err
+	case m.Cert == nil:
+		return readAttestation(env, o.Keys)
+	case o.Keyless == nil:
+		return Attestation{}, fmt.Errorf("%w: keyless (a certificate), and no trusted root was given", errUnverified)
+	}
+	return readKeylessAttestation(env, m, o.Keyless)
 }
 
 // readAttestation verifies a DSSE envelope with the first key that verifies it, then reads
@@ -456,13 +586,41 @@ func readAttestation(env []byte, ks []*keys.Verifier) (Attestation, error) {
 		return dsse.WrapVerifier(k.Verifier, dsse.WithDecodedPayload(&body)).VerifySignature(bytes.NewReader(env), nil)
 	})
 	if k == nil {
-		return Attestation{}, errors.New("verified by none of the given keys")
+		return Attestation{}, errUnverified
 	}
+	return statementFacts(env, body, Attestation{KeyID: k.ID})
+}
+
+// readKeylessAttestation verifies a DSSE envelope made with a Fulcio certificate, then reads
+// it as readAttestation does.
+func readKeylessAttestation(env []byte, m keyless.Material, v *keyless.Verifier) (Attestation, error) {
+	if len(env) > MaxEnvelope {
+		return Attestation{}, fmt.Errorf("envelope of %d bytes is larger than %d", len(env), MaxEnvelope)
+	}
+	who, err := v.VerifyEnvelope(env, m)
+	if err != nil {
+		return Attestation{}, err
+	}
+	var e struct {
+		Payload string `json:"payload"`
+	}
+	if err := json.Unmarshal(env, &e); err != nil {
+		return Attestation{}, fmt.Errorf("envelope: %w", err)
+	}
+	body, err := base64.StdEncoding.DecodeString(e.Payload)
+	if err != nil {
+		return Attestation{}, fmt.Errorf("envelope payload: %w", err)
+	}
+	return statementFacts(env, body, Attestation{Identity: &who})
+}
+
+// statementFacts reads the statement of a verified envelope into fa.
+func statementFacts(env, body []byte, fa Attestation) (Attestation, error) {
 	st, err := parseStatement(env, body)
 	if err != nil {
 		return Attestation{}, err
 	}
-	fa := Attestation{KeyID: k.ID, PredicateType: st.PredicateType, Subjects: []Subject{}}
+	fa.PredicateType, fa.Subjects = st.PredicateType, []Subject{}
 	for _, s := range st.Subject {
 		for algo, hex := range s.Digest {
 			fa.Subjects = append(fa.Subjects, Subject{Name: s.Name, Digest: algo + ":" + hex})
@@ -545,7 +703,7 @@ func firstVerifying(ks []*keys.Verifier, try func(*keys.Verifier) error) *keys.V
 func finish(f *Facts) {
 	signers := map[string]bool{}
 	for _, s := range f.Signatures {
-		signers[s.KeyID] = true
+		signers[s.signer()] = true
 	}
 	for k := range signers {
 		f.Signers = append(f.Signers, k)
@@ -564,16 +722,31 @@ func finish(f *Facts) {
 	sort.Strings(f.PredicateTypes)
 	sort.Slice(f.Signatures, func(i, j int) bool {
 		a, b := f.Signatures[i], f.Signatures[j]
-		return a.KeyID+a.Digest+a.DockerReference < b.KeyID+b.Digest+b.DockerReference
+		return a.signer()+a.Digest+a.DockerReference < b.signer()+b.Digest+b.DockerReference
 	})
 	sort.SliceStable(f.Attestations, func(i, j int) bool {
 		a, b := f.Attestations[i], f.Attestations[j]
 		if a.PredicateType != b.PredicateType {
 			return a.PredicateType < b.PredicateType
 		}
-		return a.KeyID < b.KeyID
+		return a.KeyID+identityKey(a.Identity) < b.KeyID+identityKey(b.Identity)
 	})
 	sort.Strings(f.Problems)
+}
+
+// signer names who made a signature: its key id, or "keyless SUBJECT (ISSUER)".
+func (s Signature) signer() string {
+	if s.Identity != nil {
+		return "keyless " + identityKey(s.Identity)
+	}
+	return s.KeyID
+}
+
+func identityKey(id *keyless.Signer) string {
+	if id == nil {
+		return ""
+	}
+	return id.Subject + " (" + id.Issuer + ")"
 }
 
 // Unpinned reports a reference that was not verified because it names no digest.

@@ -19,6 +19,7 @@ func TestImports(t *testing.T) {
 	allowed := []string{
 		"github.com/secure-movie-service/sms/pipeline/admit", "github.com/secure-movie-service/sms/pipeline/verify",
 		"github.com/secure-movie-service/sms/pipeline/ociutil", "github.com/secure-movie-service/sms/pipeline/keys",
+		"github.com/secure-movie-service/sms/pipeline/keyless",
 		"github.com/secure-movie-service/sms/pipeline/predicate", "github.com/google/go-containerregistry/pkg/authn",
 		"golang.org/x/sync/singleflight", "golang.org/x/sync/errgroup",
 	}

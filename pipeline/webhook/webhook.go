@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/secure-movie-service/sms/pipeline/admit"
+	"github.com/secure-movie-service/sms/pipeline/keyless"
 	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/ociutil"
 	"github.com/secure-movie-service/sms/pipeline/verify"
@@ -29,7 +30,10 @@ const (
 
 // Options configure a Webhook.
 type Options struct {
-	Keys      []*keys.Verifier
+	Keys []*keys.Verifier
+	// Keyless verifies keyless material against the trusted root (--trusted-root); which
+	// identities are trusted is the Evaluator's policy data.
+	Keyless   *keyless.Verifier
 	Evaluator *admit.Evaluator // policy/admission with the trust data
 	// Timeout is each review's own deadline; keep it below the webhook's timeoutSeconds.
 	Timeout time.Duration
@@ -53,8 +57,8 @@ type Webhook struct {
 
 // New checks o and returns a Webhook.
 func New(o Options) (*Webhook, error) {
-	if o.Evaluator == nil || len(o.Keys) == 0 {
-		return nil, errors.New("webhook: a policy evaluator and at least one key are required")
+	if o.Evaluator == nil || (len(o.Keys) == 0 && o.Keyless == nil) {
+		return nil, errors.New("webhook: a policy evaluator and at least one key or a trusted root are required")
 	}
 	if o.Timeout <= 0 || o.MaxRegistryBytes <= 0 {
 		return nil, errors.New("webhook: timeout and registry byte cap must be positive")
@@ -107,7 +111,7 @@ func (w *Webhook) Cache() *Cache { return w.cache }
 
 func (w *Webhook) verify(ctx context.Context, ref string) (*verify.Facts, error) {
 	c := ociutil.Client{Transport: ociutil.CapTransport(w.o.Transport, w.o.MaxRegistryBytes), Keychain: w.o.Keychain}
-	return verify.Check(ctx, ref, verify.Options{Keys: w.o.Keys, Client: c})
+	return verify.Check(ctx, ref, verify.Options{Keys: w.o.Keys, Keyless: w.o.Keyless, Client: c})
 }
 
 // Decision is what one review decided, as logged.
@@ -171,7 +175,7 @@ func (w *Webhook) decide(ctx context.Context, req *Request) (*admit.Verdict, err
 
 func (w *Webhook) evaluate(ctx context.Context, object []byte, verified map[string]admit.Verification) (*admit.Verdict, error) {
 	v, err := admit.Run(ctx, admit.Options{
-		Keys: w.o.Keys, Manifest: object, Evaluator: w.o.Evaluator, Verified: verified, Now: w.o.Now,
+		Keys: w.o.Keys, Keyless: w.o.Keyless, Manifest: object, Evaluator: w.o.Evaluator, Verified: verified, Now: w.o.Now,
 	})
 	if err != nil && !errors.Is(err, admit.ErrDenied) {
 		return nil, fmt.Errorf("evaluate policy: %w", err)

@@ -28,6 +28,7 @@ allow if {
 # title: The decision document pipeline admit reads
 decision := {
 	"allow": allow,
+	"admitted_by": admitted_by,
 	"deny": [d | some d in deny],
 	"warn": [d | some d in warn],
 	"dry_run": [d | some d in dry_run],
@@ -50,7 +51,7 @@ levels := {"deny", "warn", "dryrun"}
 
 relaxable := {
 	"REVIEW_ATTESTATION_MISSING", "SBOM_MISSING", "PROVENANCE_MISSING",
-	"CONTROLS_MISSING", "VULN_SCAN_MISSING", "VULN_DB_STALE",
+	"CONTROLS_MISSING", "VULN_SCAN_MISSING", "VULN_DB_STALE", "TLOG_NOT_VERIFIED",
 }
 
 enforcement := object.get(data.supply_chain, "enforcement", {})
@@ -202,7 +203,109 @@ facts(ref) := data.supply_chain.facts[digest_of(ref)] if {
 	pinned(ref)
 }
 
-trusted(key_id) if data.supply_chain.trusted_keys[key_id]
+# ---------------------------------------------------------------------------
+# Who is trusted to sign an image: policy data's keys (trusted_keys, every repository) and,
+# per repository, the keys and keyless identities of supply_chain.trust. An entry's
+# repository is one repository exactly (host/path) or a prefix that ends in /.
+
+repo_trust(ref) := [t |
+	some t in object.get(data.supply_chain, "trust", [])
+	trust_applies(t.repository, ref)
+]
+
+trust_applies(repo, ref) if {
+	endswith(repo, "/")
+	startswith(ref, repo)
+}
+
+trust_applies(repo, ref) if {
+	not endswith(repo, "/")
+	startswith(ref, concat("", [repo, "@"]))
+}
+
+trusted_key(_, key_id) if data.supply_chain.trusted_keys[key_id]
+
+trusted_key(ref, key_id) if {
+	some t in repo_trust(ref)
+	key_id in object.get(t, "keys", [])
+}
+
+# Policy identities for the image's repository.
+identities(ref) := [p | some t in repo_trust(ref); some p in object.get(t, "identities", [])]
+
+# A subject pattern counts only anchored at both ends (^…$): unanchored, the release
+# workflow's pattern would also match another repository's workflow that contains it.
+anchored(re) if {
+	startswith(re, "^")
+	endswith(re, "$")
+	not endswith(re, `\$`)
+}
+
+subject_matches(p, subject) if {
+	object.get(p, "subject", "") != ""
+	p.subject == subject
+}
+
+# An anchored pattern matches the whole subject in every branch: ^a|b$ is read as ^(?:a|b)$,
+# never as "starts with a, or ends with b".
+subject_matches(p, subject) if {
+	re := object.get(p, "subject_regexp", "")
+	anchored(re)
+	regex.match(whole(re), subject)
+}
+
+whole(re) := concat("", ["^(?:", substring(re, 1, count(re) - 2), ")$"])
+
+# Every GitHub claim the policy identity names is the certificate's.
+claims_match(p, id) if {
+	every k, v in object.get(p, "github", {}) {
+		object.get(id, ["github", k], "") == v
+	}
+}
+
+# METADATA
+# title: A keyless signer is trusted for the image's repository (issuer, subject, GitHub claims)
+# custom:
+#   controls: [C-KEYLESS]
+identity_trusted(ref, id) if {
+	some p in identities(ref)
+	p.issuer == id.issuer
+	subject_matches(p, id.subject)
+	claims_match(p, id)
+}
+
+# A signature or attestation fact made by a trusted key or a trusted identity.
+signer_trusted(ref, x) if {
+	object.get(x, "key_id", "") != ""
+	trusted_key(ref, x.key_id)
+}
+
+signer_trusted(ref, x) if identity_trusted(ref, x.identity)
+
+# What admitted the image: a key id, or an identity (issuer and subject).
+signer_name(x) := {"key": x.key_id} if object.get(x, "key_id", "") != ""
+
+signer_name(x) := {"identity": {"issuer": x.identity.issuer, "subject": x.identity.subject}} if {
+	object.get(x, "key_id", "") == ""
+	x.identity
+}
+
+# METADATA
+# title: The trusted signers whose signatures over each image's digest admitted it
+# custom:
+#   controls: [C-IMAGE-SIGNED, C-KEYLESS]
+admitted_by := {ref: signers |
+	some ref in images
+	pinned(ref)
+	signers := sort_signers({signer_name(s) |
+		some s in facts(ref).signatures
+		signer_trusted(ref, s)
+		s.digest == digest_of(ref)
+	})
+	count(signers) > 0
+}
+
+sort_signers(set) := [s | some k in sort([json.marshal(x) | some x in set]); s := json.unmarshal(k)]
 
 sbom_types := {"https://spdx.dev/Document", "https://cyclonedx.org/bom"}
 
@@ -214,7 +317,7 @@ controls_type := "https://github.com/secure-movie-service/sms/attestation/contro
 attestations(ref, types) := {a |
 	some a in facts(ref).attestations
 	a.predicate_type in types
-	trusted(a.key_id)
+	signer_trusted(ref, a)
 	some s in a.subjects
 	s.digest == digest_of(ref)
 }
@@ -302,19 +405,193 @@ finding contains reason("CONTENT_UNVERIFIED", ref, "", "the image's layers were 
 }
 
 # METADATA
-# title: SIGNATURE_MISSING — a signature by a trusted key over this digest
+# title: SIGNATURE_MISSING — a signature by a trusted key or trusted identity over this digest
 # custom:
-#   controls: [C-IMAGE-SIGNED]
-finding contains reason("SIGNATURE_MISSING", ref, "", sprintf("no signature by a trusted key over %v", [digest_of(ref)])) if {
+#   controls: [C-IMAGE-SIGNED, C-KEYLESS]
+finding contains reason("SIGNATURE_MISSING", ref, "", msg) if {
 	some ref in images
 	pinned(ref)
 	not signed(ref)
+	msg := sprintf("no signature by a trusted key or identity over %v", [digest_of(ref)])
 }
 
 signed(ref) if {
 	some s in facts(ref).signatures
-	trusted(s.key_id)
+	signer_trusted(ref, s)
 	s.digest == digest_of(ref)
+}
+
+# ---------------------------------------------------------------------------
+# Why a keyless signature did not admit an unsigned image: each its own code. They hold only
+# while the image has no trusted signature: material nobody trusts beside a trusted
+# signature is information, not a reason to deny.
+
+unsigned_keyless(ref) := {s |
+	pinned(ref)
+	not signed(ref)
+	some s in facts(ref).signatures
+	object.get(s, "key_id", "") == ""
+	s.identity
+	s.digest == digest_of(ref)
+}
+
+# METADATA
+# title: IDENTITY_ISSUER — the certificate's OIDC issuer is no trusted identity's for the repository
+# custom:
+#   controls: [C-KEYLESS]
+finding contains reason("IDENTITY_ISSUER", ref, "", msg) if {
+	some ref in images
+	some s in unsigned_keyless(ref)
+	not s.identity.issuer in {p.issuer | some p in identities(ref)}
+	msg := sprintf("signed by %v, issuer %v: no trusted identity of this repository has that issuer", [
+		s.identity.subject, s.identity.issuer,
+	])
+}
+
+# METADATA
+# title: IDENTITY_SUBJECT — the issuer is trusted, the certificate's subject matches no trusted identity
+# custom:
+#   controls: [C-KEYLESS]
+finding contains reason("IDENTITY_SUBJECT", ref, "", msg) if {
+	some ref in images
+	some s in unsigned_keyless(ref)
+	same_issuer := [p | some p in identities(ref); p.issuer == s.identity.issuer]
+	count(same_issuer) > 0
+	not some_subject_match(same_issuer, s.identity.subject)
+	not unanchored_match(same_issuer, s.identity.subject)
+	msg := sprintf("signed by %v (issuer %v): no trusted identity of this repository has that subject", [
+		s.identity.subject, s.identity.issuer,
+	])
+}
+
+some_subject_match(ps, subject) if {
+	some p in ps
+	subject_matches(p, subject)
+}
+
+unanchored_match(ps, subject) if {
+	some p in ps
+	re := object.get(p, "subject_regexp", "")
+	re != ""
+	not anchored(re)
+	regex.match(re, subject)
+}
+
+# METADATA
+# title: IDENTITY_PATTERN_UNANCHORED — the subject matches only a pattern that is not anchored (^…$)
+# custom:
+#   controls: [C-KEYLESS]
+finding contains reason("IDENTITY_PATTERN_UNANCHORED", ref, "", msg) if {
+	some ref in images
+	some s in unsigned_keyless(ref)
+	same_issuer := [p | some p in identities(ref); p.issuer == s.identity.issuer]
+	not some_subject_match(same_issuer, s.identity.subject)
+	unanchored_match(same_issuer, s.identity.subject)
+	msg := sprintf("subject %v matches only an unanchored subject_regexp, which never trusts", [s.identity.subject])
+}
+
+# METADATA
+# title: IDENTITY_CLAIMS — issuer and subject are trusted, a GitHub claim the policy names differs
+# custom:
+#   controls: [C-KEYLESS]
+finding contains reason("IDENTITY_CLAIMS", ref, "", msg) if {
+	some ref in images
+	some s in unsigned_keyless(ref)
+	some p in identities(ref)
+	p.issuer == s.identity.issuer
+	subject_matches(p, s.identity.subject)
+	not claims_match(p, s.identity)
+	msg := sprintf("signed by %v: GitHub claims %v differ from the policy's %v", [
+		s.identity.subject, json.marshal(object.get(s.identity, "github", {})), json.marshal(p.github),
+	])
+}
+
+keyless_codes := {
+	"CA_UNTRUSTED": "KEYLESS_CA_UNTRUSTED",
+	"CERT_EXPIRED": "KEYLESS_CERT_EXPIRED",
+	"TLOG_MISSING": "KEYLESS_TLOG_MISSING",
+	"TLOG_INVALID": "KEYLESS_TLOG_INVALID",
+	"TLOG_MISMATCH": "KEYLESS_TLOG_MISMATCH",
+	"SCT_INVALID": "KEYLESS_SCT_INVALID",
+	"SIGNATURE_INVALID": "KEYLESS_SIGNATURE_INVALID",
+	"MALFORMED": "KEYLESS_MALFORMED",
+}
+
+# METADATA
+# title: KEYLESS_* — a keyless signature that did not verify, by the reason verification gave
+# description: >-
+#   CA_UNTRUSTED (no Fulcio CA of the trusted root issued it), CERT_EXPIRED (not valid when
+#   logged), TLOG_MISSING / TLOG_INVALID / TLOG_MISMATCH (no, a forged, or another signature's
+#   Rekor entry), SCT_INVALID, SIGNATURE_INVALID, MALFORMED. An unknown reason is MALFORMED.
+#   Rejected Sigstore bundles (OCI 1.1 referrers) count as well: a bundle may be a signature.
+# custom:
+#   controls: [C-KEYLESS]
+finding contains reason(code, ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	not signed(ref)
+	some r in object.get(facts(ref), "rejected", [])
+	r.kind in {"signature", "bundle"}
+	code := object.get(keyless_codes, r.reason, "KEYLESS_MALFORMED")
+	msg := sprintf("keyless signature %v did not verify: %v", [r.index, r.detail])
+}
+
+# METADATA
+# title: SIGNATURE_DIGEST_MISMATCH — a trusted signer's signature on this image names another digest
+# custom:
+#   controls: [C-IMAGE-SIGNED, C-KEYLESS]
+finding contains reason("SIGNATURE_DIGEST_MISMATCH", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	not signed(ref)
+	some s in facts(ref).signatures
+	signer_trusted(ref, s)
+	s.digest != digest_of(ref)
+	msg := sprintf("a trusted signature attached to %v signs %v (copied from another image)", [digest_of(ref), s.digest])
+}
+
+# METADATA
+# title: ATTESTATION_SUBJECT_MISMATCH — a trusted signer's attestation on this image is about another digest
+# custom:
+#   controls: [C-SBOM, C-PROVENANCE, C-KEYLESS]
+finding contains reason("ATTESTATION_SUBJECT_MISMATCH", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	some a in facts(ref).attestations
+	signer_trusted(ref, a)
+	not digest_of(ref) in {s.digest | some s in a.subjects}
+	msg := sprintf("a trusted %v attestation attached to %v is about %v", [
+		a.predicate_type, digest_of(ref), concat(", ", sort({s.digest | some s in a.subjects})),
+	])
+}
+
+# METADATA
+# title: TLOG_NOT_VERIFIED — keyless material was verified without a Rekor proof (development switch)
+# description: >-
+#   pipeline's --insecure-ignore-tlog verifies keyless material without requiring a Rekor
+#   entry; production denies what it admits; the development overlay may lower this to warn.
+# custom:
+#   controls: [C-KEYLESS]
+finding contains reason("TLOG_NOT_VERIFIED", ref, "", msg) if {
+	some ref in images
+	pinned(ref)
+	some x in array.concat(facts(ref).signatures, facts(ref).attestations)
+	identity_trusted(ref, x.identity)
+	x.identity.tlog != true
+	msg := sprintf("keyless material by %v was verified without a transparency-log proof", [x.identity.subject])
+}
+
+# METADATA
+# title: TRUST_POLICY_INVALID — every subject_regexp in policy data is anchored (^…$)
+# custom:
+#   controls: [C-KEYLESS]
+finding contains reason("TRUST_POLICY_INVALID", "", "", msg) if {
+	some t in object.get(data.supply_chain, "trust", [])
+	some p in object.get(t, "identities", [])
+	re := object.get(p, "subject_regexp", "")
+	re != ""
+	not anchored(re)
+	msg := sprintf("policy data trusts %v by the unanchored subject_regexp %v", [t.repository, re])
 }
 
 # METADATA

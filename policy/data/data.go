@@ -1,7 +1,10 @@
 // Package data embeds the trusted policy data: data/supply_chain.json holds the release keys
 // admission trusts (by key id, see pipeline/keys.ID), the registry prefixes images may come
 // from, and the source repository provenance must name. An empty trusted_keys denies every
-// image, which is the safe default until a release key is added by review.
+// image, which is the safe default until a release key is added by review. trust names, per
+// repository prefix, the keys and keyless identities (issuer, anchored subject pattern, GitHub
+// claims) trusted to sign: the release workflow's for the project's images. Keyless material
+// is verified against a trusted root the operator passes with --trusted-root.
 //
 // data/reviewers.json holds the keys whose signed attestations of manual controls
 // `pipeline controls` accepts, each with its reviewer's name and the roles (a control's

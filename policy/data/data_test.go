@@ -2,9 +2,11 @@ package data
 
 import (
 	"encoding/json"
+	"regexp"
 	"slices"
 	"testing"
 
+	"github.com/secure-movie-service/sms/pipeline/keyless"
 	"github.com/secure-movie-service/sms/threatmodel"
 )
 
@@ -42,4 +44,29 @@ func TestRequiredControlsAreTheModels(t *testing.T) {
 			t.Errorf("production enforcement levels %v: production denies on every rule", d.SupplyChain.Enforcement)
 		}
 	})
+}
+
+// The production trust policy loads: every identity names an issuer and an anchored subject
+// pattern, and the release workflow's identity is the one trusted for the project's images.
+func TestProductionTrustPolicy(t *testing.T) {
+	if err := keyless.CheckPolicy(SupplyChain); err != nil {
+		t.Fatalf("C-KEYLESS production trust policy: %v", err)
+	}
+	var d struct {
+		SupplyChain struct {
+			Trust []keyless.Trust `json:"trust"`
+		} `json:"supply_chain"`
+	}
+	if err := json.Unmarshal(SupplyChain, &d); err != nil {
+		t.Fatal(err)
+	}
+	release := "https://github.com/secure-movie-service/sms/.github/workflows/release.yml@refs/tags/v1.2.3"
+	fork := "https://github.com/secure-movie-service/sms-fork/.github/workflows/release.yml@refs/tags/v1.2.3"
+	if len(d.SupplyChain.Trust) != 1 || len(d.SupplyChain.Trust[0].Identities) != 1 {
+		t.Fatalf("trust %+v", d.SupplyChain.Trust)
+	}
+	re := regexp.MustCompile(d.SupplyChain.Trust[0].Identities[0].SubjectRegexp)
+	if !re.MatchString(release) || re.MatchString(fork) || re.MatchString(release+"-rc") {
+		t.Fatalf("C-KEYLESS subject_regexp %s", re)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/secure-movie-service/sms/pipeline/admit"
@@ -16,14 +17,16 @@ func runAdmit(ctx context.Context, a *app, args []string) error {
 	if len(args) > 0 && args[0] == "serve" {
 		return runAdmitServe(ctx, a, args[1:])
 	}
-	fs := a.flags("admit", "--key cosign.pub (--image REF … | --manifest FILE) [--data FILE …]  |  admit serve -h")
+	fs := a.flags("admit", "(--key cosign.pub | --trusted-root FILE) (--image REF … | --manifest FILE) [--data FILE …]  |  admit serve -h")
 	var (
 		key    verifyingKeys
+		root   trustedRoot
 		data   policyData
 		limit  registryCap
 		images list
 	)
 	key.register(fs)
+	root.register(fs)
 	limit.register(fs)
 	timeout := fs.Duration("timeout", 5*time.Minute, "deadline for the whole admission, registry requests included")
 	fs.Var(&images, "image", "image `REF` to admit (repeatable): image rules only")
@@ -45,13 +48,17 @@ func runAdmit(ctx context.Context, a *app, args []string) error {
 	if err := limit.check(); err != nil {
 		return err
 	}
-	ks, err := key.load()
+	kl, err := root.load()
+	if err != nil {
+		return err
+	}
+	ks, err := key.load(kl)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	opts := admit.Options{Keys: ks, Images: images, SkipContent: *skip, Progress: a.stderr,
+	opts := admit.Options{Keys: ks, Keyless: kl, Images: images, SkipContent: *skip, Progress: a.stderr,
 		Client: ociutil.Client{Transport: ociutil.CapTransport(nil, limit.bytes)}}
 	if *manifest != "" {
 		if opts.Manifest, err = os.ReadFile(*manifest); err != nil {
@@ -80,6 +87,10 @@ func printVerdict(w io.Writer, v *admit.Verdict) {
 	} else {
 		fmt.Fprintln(w, "DENY")
 	}
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "  %s\n", n)
+	}
+	printAdmittedBy(w, v.AdmittedBy)
 	for _, d := range v.Deny {
 		fmt.Fprintf(w, "  %-24s %s  (%s)\n", d.Code, d.Message, where(d))
 	}
@@ -103,4 +114,22 @@ func where(d admit.Reason) string {
 		w = d.Object + " " + w
 	}
 	return w
+}
+
+// printAdmittedBy names, per image, the trusted keys and identities that admitted it.
+func printAdmittedBy(w io.Writer, by map[string][]map[string]any) {
+	refs := make([]string, 0, len(by))
+	for ref := range by {
+		refs = append(refs, ref)
+	}
+	sort.Strings(refs)
+	for _, ref := range refs {
+		for _, s := range by[ref] {
+			if id, ok := s["identity"].(map[string]any); ok {
+				fmt.Fprintf(w, "  admitted by identity %v (issuer %v): %s\n", id["subject"], id["issuer"], ref)
+			} else {
+				fmt.Fprintf(w, "  admitted by key %v: %s\n", s["key"], ref)
+			}
+		}
+	}
 }

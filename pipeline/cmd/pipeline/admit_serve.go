@@ -12,13 +12,15 @@ import (
 
 // runAdmitServe is `pipeline admit serve`: flag wiring for pipeline/webhook.
 func runAdmitServe(ctx context.Context, a *app, args []string) error {
-	fs := a.flags("admit serve", "--tls-cert FILE --tls-key FILE --key cosign.pub [--data FILE …] [flags]")
+	fs := a.flags("admit serve", "--tls-cert FILE --tls-key FILE (--key cosign.pub | --trusted-root FILE) [--data FILE …] [flags]")
 	var (
 		keys  verifyingKeys
+		root  trustedRoot
 		data  policyData
 		limit registryCap
 	)
 	keys.register(fs)
+	root.register(fs)
 	data.register(fs)
 	limit.register(fs)
 	addr := fs.String("addr", ":8443", "HTTPS listen `address`")
@@ -40,7 +42,11 @@ func runAdmitServe(ctx context.Context, a *app, args []string) error {
 	if err := limit.check(); err != nil {
 		return err
 	}
-	ks, err := keys.load()
+	kl, err := root.load()
+	if err != nil {
+		return err
+	}
+	ks, err := keys.load(kl)
 	if err != nil {
 		return err
 	}
@@ -53,7 +59,7 @@ func runAdmitServe(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	o := webhook.Options{
-		Keys: ks, Evaluator: ev, Timeout: *timeout, MaxRegistryBytes: limit.bytes,
+		Keys: ks, Keyless: kl, Evaluator: ev, Timeout: *timeout, MaxRegistryBytes: limit.bytes,
 		Cache:  webhook.CacheOptions{Size: *size, TTL: *ttl, NegativeTTL: *negTTL},
 		Logger: slog.New(slog.NewJSONHandler(a.stderr, nil)),
 	}

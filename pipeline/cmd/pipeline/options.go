@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/secure-movie-service/sms/pipeline/keyless"
 	"github.com/secure-movie-service/sms/pipeline/keys"
 )
 
@@ -36,11 +37,44 @@ func (k *verifyingKeys) register(fs *flag.FlagSet) {
 	fs.Var(&k.paths, "key", "public key `FILE` to verify with (repeatable); trust comes from policy data")
 }
 
-func (k *verifyingKeys) load() ([]*keys.Verifier, error) {
-	if len(k.paths) == 0 {
-		return nil, fmt.Errorf("%w: --key is required", errUsage)
+// load loads the keys; none is a usage error unless a trusted root verifies keyless material.
+func (k *verifyingKeys) load(root *keyless.Verifier) ([]*keys.Verifier, error) {
+	switch {
+	case len(k.paths) > 0:
+		return keys.LoadVerifiers(k.paths)
+	case root == nil:
+		return nil, fmt.Errorf("%w: give --key or --trusted-root", errUsage)
 	}
-	return keys.LoadVerifiers(k.paths)
+	return nil, nil
+}
+
+// trustedRoot is --trusted-root, sigstore's TrustedRoot JSON (trusted_root.json: Fulcio CAs,
+// Rekor and CT log keys, timestamp authorities) that keyless material is verified against, and
+// the development-only --insecure-ignore-tlog. Which identities are trusted is policy data's
+// decision, never the command line's.
+type trustedRoot struct {
+	path       string
+	ignoreTlog bool
+}
+
+func (r *trustedRoot) register(fs *flag.FlagSet) {
+	fs.StringVar(&r.path, "trusted-root", "", "trusted root `FILE` (sigstore trusted_root.json) to verify keyless signatures with; identities come from policy data")
+	fs.BoolVar(&r.ignoreTlog, "insecure-ignore-tlog", false, "DEVELOPMENT ONLY: verify keyless material without a Rekor proof (every report says so; production admission denies it)")
+}
+
+// load returns the keyless verifier, or nil without --trusted-root.
+func (r *trustedRoot) load() (*keyless.Verifier, error) {
+	if r.path == "" {
+		if r.ignoreTlog {
+			return nil, fmt.Errorf("%w: --insecure-ignore-tlog needs --trusted-root", errUsage)
+		}
+		return nil, nil
+	}
+	tr, err := keyless.LoadRoot(r.path)
+	if err != nil {
+		return nil, err
+	}
+	return keyless.New(tr, r.ignoreTlog), nil
 }
 
 // policyData is --data: JSON documents merged over policy/data, repeatable.
