@@ -48,6 +48,8 @@ Tokens   $DEV/tokens/{viewer,editor,editor2,admin}.jwt
        -d '{"title":"Metropolis","year":1927,"genres":["Sci-Fi"],"director":"Fritz Lang"}' http://$API_ADDR/v1/movies
   curl -s -H "Authorization: Bearer \$(cat $DEV/tokens/viewer.jwt)" http://$API_ADDR/v1/movies
   curl -s -X DELETE -H "Authorization: Bearer \$(cat $DEV/tokens/editor2.jwt)" http://$API_ADDR/v1/movies/ID   # 403: not editor2's
+  curl -s -H "Authorization: Bearer \$(cat $DEV/tokens/editor.jwt)" -H 'Content-Type: application/json' \\
+       -d '{"source":"wikidata","id":"Q151599"}' http://$API_ADDR/v1/movies/import   # fetches from www.wikidata.org
 
 EOT
 

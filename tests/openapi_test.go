@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,12 +119,15 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 	if d.m["openapi"] != "3.1.0" {
 		t.Fatalf("openapi = %v, want 3.1.0", d.m["openapi"])
 	}
-	want := []string{"DELETE /v1/movies/{id}", "GET /healthz", "GET /openapi.yaml", "GET /readyz", "GET /v1/movies", "GET /v1/movies/{id}", "POST /v1/movies", "PUT /v1/movies/{id}"}
+	want := []string{"DELETE /v1/movies/{id}", "GET /healthz", "GET /openapi.yaml", "GET /readyz", "GET /v1/movies", "GET /v1/movies/{id}", "POST /v1/movies", "POST /v1/movies/import", "PUT /v1/movies/{id}"}
 	if got := d.operations(); !slices.Equal(got, want) {
 		t.Fatalf("documented operations %v, want the server's routes %v", got, want)
 	}
 
-	id, _, m := startStack(t, "-rate-subject", "1000", "-burst-subject", "1000", "-rate-ip", "1000", "-burst-ip", "1000")
+	internal, _ := countingListener(t)
+	cat := httptest.NewServer(hostileCatalogue(internal))
+	defer cat.Close()
+	id, _, m := startStack(t, append(importFlags(cat.URL), "-rate-subject", "1000", "-burst-subject", "1000", "-rate-ip", "1000", "-burst-ip", "1000")...)
 	editor, editor2, viewer := id.token(t, "editor", "editor"), id.token(t, "editor2", "editor"), id.token(t, "viewer", "viewer")
 	mv, tag := mustCreateMovie(t, m, editor)
 	item := "/v1/movies/" + mv.ID
@@ -156,6 +160,14 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 		{"DELETE", item, tmpl, editor, "", []string{"If-Match", tag}},
 		{"DELETE", item, tmpl, editor, "", nil},
 		{"DELETE", item, tmpl, editor, "", nil},
+		{"POST", "/v1/movies/import", "/v1/movies/import", editor, `{"source":"wikidata","id":"Q151599"}`, nil},
+		{"POST", "/v1/movies/import", "/v1/movies/import", editor2, `{"source":"wikidata","id":"Q151599"}`, nil},
+		{"POST", "/v1/movies/import", "/v1/movies/import", editor, `{"source":"imdb","id":"Q151599"}`, nil},
+		{"POST", "/v1/movies/import", "/v1/movies/import", viewer, `{"source":"wikidata","id":"Q151599"}`, nil},
+		{"POST", "/v1/movies/import", "/v1/movies/import", editor, `{"source":"wikidata","id":"Q404"}`, nil},
+		{"POST", "/v1/movies/import", "/v1/movies/import", editor, `{"source":"wikidata","id":"Q10"}`, nil},
+		{"POST", "/v1/movies/import", "/v1/movies/import", editor, `{"source":"wikidata","id":"Q11"}`, nil},
+		{"POST", "/v1/movies/import", "/v1/movies/import", editor, `{"source":"wikidata","id":"Q5"}`, nil},
 	}
 	seen := map[string]bool{}
 	for _, s := range steps {
@@ -164,7 +176,9 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 		seen[s.method+" "+s.doc+" "+strconv.Itoa(r.status)] = true
 	}
 	for _, must := range []string{"POST /v1/movies 201", "POST /v1/movies 400", "GET /v1/movies 401", "POST /v1/movies 403", "POST /v1/movies 413", "POST /v1/movies 415",
-		"PUT /v1/movies/{id} 428", "PUT /v1/movies/{id} 412", "PUT /v1/movies/{id} 200", "DELETE /v1/movies/{id} 204", "DELETE /v1/movies/{id} 404", "GET /v1/movies/{id} 200"} {
+		"PUT /v1/movies/{id} 428", "PUT /v1/movies/{id} 412", "PUT /v1/movies/{id} 200", "DELETE /v1/movies/{id} 204", "DELETE /v1/movies/{id} 404", "GET /v1/movies/{id} 200",
+		"POST /v1/movies/import 201", "POST /v1/movies/import 200", "POST /v1/movies/import 400", "POST /v1/movies/import 403", "POST /v1/movies/import 422",
+		"POST /v1/movies/import 502", "POST /v1/movies/import 503", "POST /v1/movies/import 504"} {
 		if !seen[must] {
 			t.Errorf("the run never produced %s; the steps no longer cover it", must)
 		}

@@ -62,8 +62,17 @@ func TestTheModelEncodesTheSeeds(t *testing.T) {
 		{"Information disclosure", "Leak of credentials or data", "low", "Sanitized logging, error handling best practices"},
 		{"Man-in-the-middle (MitM) attack", "Data tampering, leakage", "medium", "Use HTTPS / TLS in deployment environment"},
 	}
-	if len(m.Threats) != len(seedThreats) {
-		t.Errorf("%d threats, the seed has %d", len(m.Threats), len(seedThreats))
+	// Threats the project added since, each with the change that brought it: server-side
+	// request forgery and unsafe consumption came with the import (issue 15).
+	added := []string{"T-SSRF", "T-UNSAFE-CONSUMPTION"}
+	if len(m.Threats) != len(seedThreats)+len(added) {
+		t.Errorf("%d threats, the seed has %d and the project added %d", len(m.Threats), len(seedThreats), len(added))
+	}
+	for _, id := range added {
+		i := slices.IndexFunc(m.Threats, func(th Threat) bool { return th.ID == id })
+		if i < 0 || len(m.Threats[i].Controls) == 0 || len(m.Threats[i].STRIDE) == 0 || len(m.Threats[i].CWE) == 0 {
+			t.Errorf("no threat %s with controls, STRIDE and CWE", id)
+		}
 	}
 	for _, s := range seedThreats {
 		i := slices.IndexFunc(m.Threats, func(th Threat) bool { return th.Title == s.title })
@@ -105,7 +114,7 @@ func TestTheModelEncodesTheSeeds(t *testing.T) {
 	}
 	for _, f := range [][2]string{
 		{"CMP-CLIENT", "CMP-API"}, {"CMP-API", "CMP-OPA"}, {"CMP-API", "CMP-JOURNAL"}, {"CMP-DEVELOPER", "CMP-REPOSITORY"},
-		{"CMP-REPOSITORY", "CMP-CI"}, {"CMP-CI", "CMP-REGISTRY"}, {"CMP-REGISTRY", "CMP-ADMISSION"},
+		{"CMP-REPOSITORY", "CMP-CI"}, {"CMP-CI", "CMP-REGISTRY"}, {"CMP-REGISTRY", "CMP-ADMISSION"}, {"CMP-API", "CMP-CATALOGUE"},
 	} {
 		if !slices.ContainsFunc(m.DataFlows, func(d DataFlow) bool { return d.From == f[0] && d.To == f[1] }) {
 			t.Errorf("no data flow %s -> %s", f[0], f[1])

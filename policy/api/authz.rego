@@ -4,11 +4,12 @@
 #   Decides every request to the movie API. The service POSTs the verified claims (never the raw
 #   token) to /v1/data/movies/authz/decision with input
 #   {"method", "route", "path": [...], "subject": {"sub", "roles": [...]} | null,
-#   "resource": {"type": "movie", "id", "owner"} | null}
+#   "resource": {"type": "movie", "id", "owner"} | null, "source": string (import only)}
 #   and gets back {"allow": bool, "reasons": [string]}.
-#   viewer reads; editor reads, creates, and changes or deletes only movies it owns; admin may
-#   do every API operation. Anything not granted explicitly is denied, including a request
-#   whose input is missing, malformed or names an unknown role, method or route.
+#   viewer reads; editor reads, creates, imports from a known catalogue, and changes or deletes
+#   only movies it owns; admin may do every API operation. Anything not granted explicitly is
+#   denied, including a request whose input is missing, malformed or names an unknown role,
+#   method, route or source.
 #   Every reason is "CODE: sentence" with a stable UPPER_SNAKE code; a reason never repeats
 #   free-form input, only values already checked against a fixed set. `not` is applied only to
 #   rule references, never to a call over input: `not f(input.x)` is undefined (so would not
@@ -18,6 +19,7 @@
 #     - C-AUTHZ-DEFAULT-DENY
 #     - C-AUTHZ-RBAC
 #     - C-AUTHZ-OWNER
+#     - C-EGRESS-SSRF
 package movies.authz
 
 # METADATA
@@ -68,11 +70,24 @@ reasons := sort(grants) if {
 operations := {
 	"/v1/movies": {"GET", "POST"},
 	"/v1/movies/{id}": {"GET", "PUT", "DELETE"},
+	"/v1/movies/import": {"POST"},
 }
 
 collection_route := "/v1/movies"
 
 item_route := "/v1/movies/{id}"
+
+import_route := "/v1/movies/import"
+
+# METADATA
+# title: Import sources
+# description: >-
+#   The catalogues a movie may be imported from. The service fetches only from the base URL its
+#   operator configured for each; the client names a source from this set, never a URL.
+# custom:
+#   controls:
+#     - C-EGRESS-SSRF
+import_sources := {"wikidata", "omdb"}
 
 # METADATA
 # title: Valid request
@@ -88,6 +103,7 @@ valid_request if {
 	authenticated
 	roles_listed
 	resource_matches_route
+	source_matches_route
 }
 
 methods := {"GET", "POST", "PUT", "DELETE"}
@@ -103,6 +119,11 @@ known_operation if input.method in operations[input.route]
 path_matches_route if {
 	input.route == collection_route
 	input.path == ["v1", "movies"]
+}
+
+path_matches_route if {
+	input.route == import_route
+	input.path == ["v1", "movies", "import"]
 }
 
 path_matches_route if {
@@ -122,6 +143,26 @@ authenticated if non_empty_string(input.subject.sub)
 roles_listed if is_array(input.subject.roles)
 
 resource_given if input.resource != null
+
+source_given if "source" in object.keys(input)
+
+source_matches_route if {
+	input.route != import_route
+	not source_given
+}
+
+source_matches_route if {
+	input.route == import_route
+	known_source
+}
+
+# METADATA
+# title: Known source
+# description: An import names one of the import sources, exactly (no case folding, no URL).
+# custom:
+#   controls:
+#     - C-EGRESS-SSRF
+known_source if input.source in import_sources
 
 resource_matches_route if not resource_given
 
@@ -183,6 +224,13 @@ grants contains "ALLOW_EDITOR_CREATE: editor may create movies" if {
 	input.route == collection_route
 }
 
+grants contains "ALLOW_EDITOR_IMPORT: editor may import movies from a known catalogue" if {
+	"editor" in subject_roles
+	input.method == "POST"
+	input.route == import_route
+	known_source
+}
+
 # METADATA
 # title: Editor changes its own movie
 # description: >-
@@ -214,12 +262,13 @@ editor_change if {
 # description: >-
 #   The causes of a deny, one "CODE: sentence" each. Codes: AUTHZ_BAD_INPUT, AUTHZ_UNKNOWN_METHOD,
 #   AUTHZ_UNKNOWN_ROUTE, AUTHZ_UNKNOWN_OPERATION, AUTHZ_NO_SUBJECT, AUTHZ_ROLE, AUTHZ_NOT_OWNER,
-#   AUTHZ_NO_RESOURCE.
+#   AUTHZ_NO_RESOURCE, AUTHZ_UNKNOWN_SOURCE.
 # custom:
 #   controls:
 #     - C-AUTHZ-DEFAULT-DENY
 #     - C-AUTHZ-RBAC
 #     - C-AUTHZ-OWNER
+#     - C-EGRESS-SSRF
 denials contains "AUTHZ_BAD_INPUT: input must be an object" if not input_is_object
 
 denials contains "AUTHZ_UNKNOWN_METHOD: method is missing or not one the API serves" if not known_method
@@ -245,8 +294,19 @@ denials contains "AUTHZ_BAD_INPUT: subject.roles must be an array" if {
 }
 
 denials contains "AUTHZ_BAD_INPUT: the collection route takes no resource" if {
-	input.route == collection_route
+	input.route in {collection_route, import_route}
 	resource_given
+}
+
+denials contains "AUTHZ_UNKNOWN_SOURCE: source is missing or not a catalogue the policy knows" if {
+	input.route == import_route
+	not known_source
+}
+
+denials contains "AUTHZ_BAD_INPUT: only the import route takes a source" if {
+	known_route
+	input.route != import_route
+	source_given
 }
 
 denials contains "AUTHZ_BAD_INPUT: resource.type must be \"movie\"" if {

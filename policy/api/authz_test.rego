@@ -36,6 +36,15 @@ create_request(subject) := {
 	"resource": null,
 }
 
+import_request(subject, source) := {
+	"method": "POST",
+	"route": "/v1/movies/import",
+	"path": ["v1", "movies", "import"],
+	"subject": subject,
+	"resource": null,
+	"source": source,
+}
+
 item_request(method, subject, resource) := {
 	"method": method,
 	"route": "/v1/movies/{id}",
@@ -44,10 +53,11 @@ item_request(method, subject, resource) := {
 	"resource": resource,
 }
 
-# every_operation lists the five API operations for one subject, with the stored movie loaded.
+# every_operation lists the six API operations for one subject, with the stored movie loaded.
 every_operation(subject) := [
 	list_request(subject),
 	create_request(subject),
+	import_request(subject, "wikidata"),
 	item_request("GET", subject, editors_movie),
 	item_request("PUT", subject, editors_movie),
 	item_request("DELETE", subject, editors_movie),
@@ -78,6 +88,10 @@ editor_read := "ALLOW_EDITOR_READ: editor may read movies"
 editor_create := "ALLOW_EDITOR_CREATE: editor may create movies"
 
 editor_owner := "ALLOW_EDITOR_OWNER: editor may change movies it created"
+
+editor_import := "ALLOW_EDITOR_IMPORT: editor may import movies from a known catalogue"
+
+unknown_source := "AUTHZ_UNKNOWN_SOURCE: source is missing or not a catalogue the policy knows"
 
 admin_any := "ALLOW_ADMIN: admin may perform every movie operation"
 
@@ -154,6 +168,58 @@ test_editor_cannot_delete_without_stored_movie if {
 
 test_editor_owner_compared_exactly if {
 	denied_with(item_request("PUT", editor, object.union(editors_movie, {"owner": "Editor"})), not_owner)
+}
+
+# import: editor and admin, from a known catalogue only (C-AUTHZ-RBAC, C-EGRESS-SSRF) ------------
+
+test_editor_can_import if {
+	every source in ["wikidata", "omdb"] {
+		allowed_by(import_request(editor, source), [editor_import])
+	}
+}
+
+test_admin_can_import if allowed_by(import_request(admin, "omdb"), [admin_any])
+
+test_viewer_cannot_import if {
+	denied_with(import_request(viewer, "wikidata"), role_denied("POST", "/v1/movies/import"))
+}
+
+test_import_unknown_source_denied if {
+	odd := ["imdb", "", "Wikidata", "wikidata ", "https://127.0.0.1/", null, 1, ["wikidata"], {"wikidata": true}]
+	every source in odd {
+		denied_with(import_request(admin, source), unknown_source)
+		denied_with(import_request(editor, source), unknown_source)
+	}
+}
+
+test_import_source_missing_denied if {
+	denied_with(json.remove(import_request(admin, "wikidata"), ["source"]), unknown_source)
+}
+
+test_source_only_on_the_import_route if {
+	every request in [
+		object.union(create_request(admin), {"source": "wikidata"}),
+		object.union(item_request("PUT", editor, editors_movie), {"source": "wikidata"}),
+	] {
+		denied_with(request, "AUTHZ_BAD_INPUT: only the import route takes a source")
+	}
+}
+
+test_import_path_and_resource_checked if {
+	denied_with(object.union(import_request(admin, "wikidata"), {"path": ["v1", "movies"]}), bad_path)
+	with_resource := object.union(import_request(admin, "wikidata"), {"resource": editors_movie})
+	denied_with(with_resource, "AUTHZ_BAD_INPUT: the collection route takes no resource")
+}
+
+test_import_takes_post_only if {
+	every method in ["GET", "PUT", "DELETE"] {
+		reason := sprintf("AUTHZ_UNKNOWN_OPERATION: %s /v1/movies/import is not an API operation", [method])
+		denied_with(object.union(import_request(admin, "wikidata"), {"method": method}), reason)
+	}
+}
+
+test_import_grant_needs_a_known_source if {
+	count(authz.grants) == 0 with input as import_request(editor, "imdb")
 }
 
 # admin: every operation (C-AUTHZ-RBAC) -----------------------------------------------------------
@@ -372,6 +438,9 @@ odd_inputs := [
 	object.union(create_request(admin), {"route": "/v1/movies/{id}"}),
 	object.union(list_request(admin), {"path": ["v1", "movies", ""]}),
 	object.union(list_request(admin), {"method": "PATCH\n", "route": "/v1/movies/{id}\u0000"}),
+	import_request(editor, "wikidata"),
+	import_request(editor, "imdb"),
+	import_request(viewer, "omdb"),
 ]
 
 # every_code lists every reason code the policy can give; test_odd_inputs_reach_every_code keeps
@@ -379,6 +448,7 @@ odd_inputs := [
 every_code := {
 	"ALLOW_ADMIN",
 	"ALLOW_EDITOR_CREATE",
+	"ALLOW_EDITOR_IMPORT",
 	"ALLOW_EDITOR_OWNER",
 	"ALLOW_EDITOR_READ",
 	"ALLOW_VIEWER_READ",
@@ -390,6 +460,7 @@ every_code := {
 	"AUTHZ_UNKNOWN_METHOD",
 	"AUTHZ_UNKNOWN_OPERATION",
 	"AUTHZ_UNKNOWN_ROUTE",
+	"AUTHZ_UNKNOWN_SOURCE",
 }
 
 reached_codes contains code if {

@@ -16,6 +16,7 @@ import (
 	"github.com/secure-movie-service/sms/service/limit"
 	"github.com/secure-movie-service/sms/service/metrics"
 	"github.com/secure-movie-service/sms/service/store"
+	"github.com/secure-movie-service/sms/service/upstream"
 )
 
 // Identity is who a verified token says the caller is.
@@ -32,6 +33,14 @@ type Authenticator func(token auth.Token) (Identity, error)
 type Authorizer interface {
 	Decide(ctx context.Context, in authz.Input) (authz.Decision, error)
 	Ping(ctx context.Context) error
+}
+
+// Importer fetches movie records from upstream catalogues;
+// *upstream.Catalogue is the implementation.
+type Importer interface {
+	Known(source string) bool
+	ValidID(source, id string) bool
+	Fetch(ctx context.Context, source, id string) (upstream.Record, error)
 }
 
 // Config is everything the handler depends on.
@@ -59,6 +68,15 @@ type Config struct {
 	// requests per address (default 10s); they get no access line each.
 	RefusalLogInterval time.Duration
 	OpenAPI            []byte // served at /openapi.yaml
+	// Importer reads records from the configured catalogues for
+	// POST /v1/movies/import (nil: no source is configured).
+	Importer Importer
+	// ImportSubjectLimit (per subject; 429) and ImportLimit (all subjects
+	// together; 503) are token buckets for imports; MaxImportsInFlight caps
+	// the imports fetching at once (default 4; more get 503).
+	ImportSubjectLimit *limit.Limiter
+	ImportLimit        *limit.Limiter
+	MaxImportsInFlight int
 	// Metrics receives the HTTP layer's metrics (nil: not exported).
 	Metrics *metrics.Registry
 	Now     func() time.Time
@@ -89,6 +107,12 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.RefusalLogInterval <= 0 {
 		cfg.RefusalLogInterval = 10 * time.Second
+	}
+	if cfg.Importer == nil {
+		cfg.Importer = upstream.New(nil, nil)
+	}
+	if cfg.MaxImportsInFlight <= 0 {
+		cfg.MaxImportsInFlight = 4
 	}
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = 5 * time.Second

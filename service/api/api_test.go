@@ -31,6 +31,9 @@ func TestPublicRoutes(t *testing.T) {
 		{"collection PATCH 405", "PATCH", "/v1/movies", 405, "GET, HEAD, POST", "application/problem+json"},
 		{"item POST 405", "POST", "/v1/movies/0123456789abcdef0123456789abcdef", 405, "GET, HEAD, PUT, DELETE", "application/problem+json"},
 		{"healthz DELETE 405", "DELETE", "/healthz", 405, "GET, HEAD", "application/problem+json"},
+		{"import GET 405", "GET", "/v1/movies/import", 405, "POST", "application/problem+json"},
+		{"import PATCH 405", "PATCH", "/v1/movies/import", 405, "POST", "application/problem+json"},
+		{"import DELETE 405", "DELETE", "/v1/movies/import", 405, "POST", "application/problem+json"},
 		{"OPTIONS 405", "OPTIONS", "/v1/movies", 405, "GET, HEAD, POST", "application/problem+json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,6 +23,17 @@ type authorizer struct {
 // authz.ErrUnavailable when it could not answer. The decision id and reasons
 // go to the audit log only.
 func (a *authorizer) check(r *http.Request, method, route string, res *authz.Resource) error {
+	return a.decide(r, input(r, method, route, res))
+}
+
+// checkImport asks OPA about an import from source.
+func (a *authorizer) checkImport(r *http.Request, source string) error {
+	in := input(r, r.Method, importRoute, nil)
+	in.Source = source
+	return a.decide(r, in)
+}
+
+func input(r *http.Request, method, route string, res *authz.Resource) authz.Input {
 	if method == http.MethodHead {
 		method = http.MethodGet
 	}
@@ -40,6 +51,11 @@ func (a *authorizer) check(r *http.Request, method, route string, res *authz.Res
 	if route == collectionRoute {
 		in.Path = []string{"v1", "movies"}
 	}
+	return in
+}
+
+func (a *authorizer) decide(r *http.Request, in authz.Input) error {
+	method, route, res, id := in.Method, in.Route, in.Resource, in.Subject
 	d, err := a.az.Decide(r.Context(), in)
 	ri := info(r)
 	ri.decisionID = d.ID
@@ -47,6 +63,9 @@ func (a *authorizer) check(r *http.Request, method, route string, res *authz.Res
 		"allow", d.Allow, "decision_id", d.ID, "reasons", d.Reasons, "cached", d.Cached}
 	if res != nil {
 		attrs = append(attrs, "resource_id", res.ID, "owner", res.Owner)
+	}
+	if in.Source != "" {
+		attrs = append(attrs, "source", in.Source)
 	}
 	if err != nil {
 		a.log.Warn("authorization unavailable", attrs...)

@@ -43,6 +43,7 @@ func (f *fakeAuthz) Decide(_ context.Context, in authz.Input) (authz.Decision, e
 	allow := has("admin") ||
 		(read && (has("viewer") || has("editor"))) ||
 		(has("editor") && in.Method == "POST" && in.Route == collectionRoute) ||
+		(has("editor") && in.Method == "POST" && in.Route == importRoute && in.Source != "") ||
 		(has("editor") && (in.Method == "PUT" || in.Method == "DELETE") && owner)
 	return authz.Decision{Allow: allow, ID: "decision-1", Reasons: []string{"FAKE"}}, nil
 }

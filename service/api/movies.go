@@ -94,6 +94,7 @@ func updateMovie(st store.Store, az *authorizer, now func() time.Time, bodyTimeo
 		}
 		m := in.movie()
 		m.ID, m.CreatedBy, m.CreatedAt, m.UpdatedAt = old.ID, old.CreatedBy, old.CreatedAt, now().UTC()
+		m.Source, m.SourceID = old.Source, old.SourceID
 		if m, err = st.Update(r.Context(), m, old.Version); err != nil {
 			return err
 		}

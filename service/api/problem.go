@@ -5,9 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/secure-movie-service/sms/service/authz"
 	"github.com/secure-movie-service/sms/service/store"
+	"github.com/secure-movie-service/sms/service/upstream"
 )
 
 // problem is an RFC 9457 problem detail. Detail is always a sentence we
@@ -45,7 +48,25 @@ var (
 	errPreconditionRequired = errors.New("api: If-Match required")
 	errAtCapacity           = errors.New("api: at capacity")
 	errTooManyInFlight      = errors.New("api: too many requests in flight from one client")
+	errImportsAtCapacity    = errors.New("api: imports at capacity")
 )
+
+// retryError is an error that knows how long the client should wait; its
+// Retry-After replaces the table's.
+type retryError interface {
+	error
+	RetryAfter() time.Duration
+}
+
+// waitError is err with the wait a limiter computed.
+type waitError struct {
+	err  error
+	wait time.Duration
+}
+
+func (e *waitError) Error() string             { return e.err.Error() }
+func (e *waitError) Unwrap() error             { return e.err }
+func (e *waitError) RetryAfter() time.Duration { return e.wait }
 
 // errorTable is the one mapping from error to response. Anything not here
 // and not an *httpError is a generic 500.
@@ -65,6 +86,13 @@ var errorTable = []struct {
 	{errPreconditionRequired, http.StatusPreconditionRequired, "send If-Match with the ETag you last read (not *)", ""},
 	{errAtCapacity, http.StatusServiceUnavailable, "the service is at capacity; try again shortly", "1"},
 	{errTooManyInFlight, http.StatusTooManyRequests, "too many of your requests are in progress; wait for them to finish", "1"},
+	{errImportsAtCapacity, http.StatusServiceUnavailable, "imports are at capacity; try again shortly", "1"},
+	{store.ErrSourceExists, http.StatusConflict, "a movie from that source record exists", ""},
+	{upstream.ErrNotFound, http.StatusUnprocessableEntity, "the source has no record with that id", ""},
+	{upstream.ErrNotAMovie, http.StatusUnprocessableEntity, "the source's record is not a movie (it has no title or no year)", ""},
+	{upstream.ErrBusy, http.StatusServiceUnavailable, "the source is busy; try again later", "30"},
+	{upstream.ErrTimeout, http.StatusGatewayTimeout, "the source did not answer in time; try again later", ""},
+	{upstream.ErrBadGateway, http.StatusBadGateway, "the source could not be read; try again later", ""},
 }
 
 // response returns what the client is told about err.
@@ -77,6 +105,9 @@ func response(err error) *httpError {
 			he := &httpError{status: e.status, detail: e.detail}
 			if e.retryAfter != "" {
 				he.header = map[string]string{"Retry-After": e.retryAfter}
+				if re, ok := errors.AsType[retryError](err); ok {
+					he.header["Retry-After"] = strconv.Itoa(max(1, seconds(re.RetryAfter())))
+				}
 			}
 			return he
 		}

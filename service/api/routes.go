@@ -28,6 +28,7 @@ func routes(c *Config) http.Handler {
 	mux.Handle("GET /v1/movies/{id}", v1(getMovie(c.Store, az)))
 	mux.Handle("PUT /v1/movies/{id}", v1(updateMovie(c.Store, az, c.Now, c.BodyTimeout)))
 	mux.Handle("DELETE /v1/movies/{id}", v1(deleteMovie(c.Store, az)))
+	mux.Handle("POST "+importRoute, v1(importMovie(c.Store, az, newImporter(c), c.Now, c.BodyTimeout)))
 
 	mux.Handle("GET /healthz", probe(healthz))
 	mux.Handle("GET /readyz", probe(readyz(c.Logger, check{"store", c.Store.Ready}, check{"opa", c.Authorizer.Ping})))
@@ -35,7 +36,10 @@ func routes(c *Config) http.Handler {
 
 	// Known paths with other methods: 405 with Allow. Anything else: 404.
 	mux.Handle("/v1/movies", public(methodNotAllowed("GET, HEAD, POST")))
-	mux.Handle("/v1/movies/{id}", public(methodNotAllowed("GET, HEAD, PUT, DELETE")))
+	mux.Handle("/v1/movies/{id}", public(itemMethodNotAllowed))
+	for _, m := range []string{"GET", "PUT", "DELETE"} { // more specific than the item's routes
+		mux.Handle(m+" "+importRoute, public(methodNotAllowed("POST")))
+	}
 	for _, p := range []string{"/healthz", "/readyz", "/openapi.yaml"} {
 		mux.Handle(p, public(methodNotAllowed("GET, HEAD")))
 	}
@@ -43,4 +47,18 @@ func routes(c *Config) http.Handler {
 
 	inflight := limitInFlight(c.MaxInFlight, limit.NewConcurrency(c.MaxInFlightPerIP), c.Metrics, mux)
 	return frame(c, m, h(inflight))
+}
+
+// itemMethodNotAllowed answers the methods /v1/movies/{id} and
+// /v1/movies/import do not take.
+func itemMethodNotAllowed(w http.ResponseWriter, r *http.Request) error {
+	if r.PathValue("id") == "import" {
+		return methodNotAllowed("POST")(w, r)
+	}
+	return methodNotAllowed("GET, HEAD, PUT, DELETE")(w, r)
+}
+
+func newImporter(c *Config) *importer {
+	return &importer{src: c.Importer, perSubject: c.ImportSubjectLimit, global: c.ImportLimit,
+		inflight: make(chan struct{}, c.MaxImportsInFlight), log: c.Logger}
 }

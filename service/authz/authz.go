@@ -38,12 +38,14 @@ type Resource struct {
 }
 
 // Input is the decision input; its JSON is the contract with policy/api.
+// Source is set only on the import route: the catalogue the client names.
 type Input struct {
 	Method   string    `json:"method"`
 	Route    string    `json:"route"`
 	Path     []string  `json:"path"`
 	Subject  *Subject  `json:"subject"`
 	Resource *Resource `json:"resource"`
+	Source   string    `json:"source,omitempty"`
 }
 
 // Decision is OPA's answer. Reasons and ID are for the audit log only.

@@ -65,6 +65,8 @@ type record struct {
 	Year      int       `json:"year"`
 	Genres    []string  `json:"genres"`
 	Director  string    `json:"director"`
+	Source    string    `json:"source,omitempty"` // absent in records written before imports existed
+	SourceID  string    `json:"source_id,omitempty"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -72,13 +74,13 @@ type record struct {
 
 func toRecord(m *Movie) *record {
 	return &record{ID: m.ID, Title: m.Title, Year: m.Year, Genres: m.Genres, Director: m.Director,
-		CreatedBy: m.CreatedBy, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+		Source: m.Source, SourceID: m.SourceID, CreatedBy: m.CreatedBy, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
 }
 
 // movie returns the stored record as a Movie at version.
 func (r *record) movie(version uint64) Movie {
 	return Movie{ID: r.ID, Title: r.Title, Year: r.Year, Genres: r.Genres, Director: r.Director,
-		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Version: version}
+		Source: r.Source, SourceID: r.SourceID, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Version: version}
 }
 
 // wireFrame is one frame's payload: either a batch of operations (one group
@@ -115,8 +117,7 @@ func encodeOp(id string, m *Movie) ([]byte, error) {
 // with U+FFFD, so such a movie is round-tripped; every other movie already
 // reads back identically.
 func asStored(m Movie, enc []byte) (Movie, error) {
-	if utf8.ValidString(m.ID) && utf8.ValidString(m.Title) && utf8.ValidString(m.Director) &&
-		utf8.ValidString(m.CreatedBy) && allValidUTF8(m.Genres) {
+	if allValidUTF8([]string{m.ID, m.Title, m.Director, m.Source, m.SourceID, m.CreatedBy}) && allValidUTF8(m.Genres) {
 		return m, nil
 	}
 	var op wireOp

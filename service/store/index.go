@@ -8,11 +8,30 @@ import (
 // index is the in-memory view of the movies, ordered by id. It does no
 // locking; its owner does.
 type index struct {
-	byID map[string]Movie
-	ids  []string // sorted
+	byID     map[string]Movie
+	ids      []string             // sorted
+	bySource map[sourceKey]string // (source, source id) → id of the imported movie
 }
 
-func newIndex() *index { return &index{byID: map[string]Movie{}} }
+// sourceKey names an upstream record.
+type sourceKey struct{ source, id string }
+
+// sourceOf returns the record m was imported from; ok is false for a movie
+// a client typed.
+func sourceOf(m Movie) (k sourceKey, ok bool) {
+	return sourceKey{m.Source, m.SourceID}, m.Source != ""
+}
+
+func newIndex() *index { return &index{byID: map[string]Movie{}, bySource: map[sourceKey]string{}} }
+
+// source returns the movie imported from k.
+func (ix *index) source(k sourceKey) (Movie, bool) {
+	id, ok := ix.bySource[k]
+	if !ok {
+		return Movie{}, false
+	}
+	return ix.get(id)
+}
 
 func (ix *index) get(id string) (Movie, bool) {
 	m, ok := ix.byID[id]
@@ -20,17 +39,30 @@ func (ix *index) get(id string) (Movie, bool) {
 }
 
 func (ix *index) put(m Movie) {
-	if _, ok := ix.byID[m.ID]; !ok {
+	if old, ok := ix.byID[m.ID]; !ok {
 		i, _ := slices.BinarySearch(ix.ids, m.ID)
 		ix.ids = slices.Insert(ix.ids, i, m.ID)
+	} else {
+		ix.forgetSource(old)
 	}
 	ix.byID[m.ID] = clone(m)
+	if k, ok := sourceOf(m); ok {
+		ix.bySource[k] = m.ID
+	}
+}
+
+func (ix *index) forgetSource(m Movie) {
+	if k, ok := sourceOf(m); ok && ix.bySource[k] == m.ID {
+		delete(ix.bySource, k)
+	}
 }
 
 func (ix *index) remove(id string) {
-	if _, ok := ix.byID[id]; !ok {
+	old, ok := ix.byID[id]
+	if !ok {
 		return
 	}
+	ix.forgetSource(old)
 	delete(ix.byID, id)
 	if i, found := slices.BinarySearch(ix.ids, id); found {
 		ix.ids = slices.Delete(ix.ids, i, i+1)

@@ -67,6 +67,7 @@ type Journal struct {
 	end         int64  // offset after the last durable frame of the active segment
 	broken      error  // classified cause while unhealthy
 	pending     map[string]pendingWrite
+	pendingSrc  map[sourceKey]string // source records taken ("" freed) by accepted, unflushed writes
 	frame       []byte
 	writes      []*request
 	accepted    []*request
@@ -132,6 +133,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 		reqs:        make(chan *request, maxBatch),
 		done:        make(chan struct{}),
 		pending:     map[string]pendingWrite{},
+		pendingSrc:  map[sourceKey]string{},
 		compactDone: make(chan error, 1),
 	}
 	switch {
@@ -370,6 +372,17 @@ func (j *Journal) Get(_ context.Context, id string) (Movie, error) {
 	return clone(m), nil
 }
 
+// BySource returns the movie imported from source's record id, or ErrNotFound.
+func (j *Journal) BySource(_ context.Context, source, id string) (Movie, error) {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	m, ok := j.ix.source(sourceKey{source, id})
+	if !ok {
+		return Movie{}, ErrNotFound
+	}
+	return clone(m), nil
+}
+
 // List returns a page of movies in id order; see Store.
 func (j *Journal) List(_ context.Context, q Query) ([]Movie, string, error) {
 	j.mu.RLock()
@@ -589,7 +602,7 @@ func (j *Journal) commit(ws []*request) {
 	frame := j.startFrame()
 	for i, r := range ws {
 		cur, ok := j.lookup(r.mut.id)
-		m, err := r.mut.check(cur, ok)
+		m, err := r.mut.check(cur, ok, j.sourceTaken(r.mut))
 		if err != nil {
 			r.done <- err
 			continue
@@ -607,6 +620,12 @@ func (j *Journal) commit(ws []*request) {
 		frame = append(frame, r.enc...)
 		r.out = m
 		j.pending[r.mut.id] = pendingWrite{m: m, deleted: r.mut.kind == opDelete}
+		if k, ok := sourceOf(m); ok && r.mut.kind != opUpdate {
+			j.pendingSrc[k] = m.ID
+			if r.mut.kind == opDelete {
+				j.pendingSrc[k] = ""
+			}
+		}
 		acc = append(acc, r)
 	}
 	if len(acc) > 0 {
@@ -621,6 +640,20 @@ func (j *Journal) startFrame() []byte {
 	return append(f, `{"ops":[`...)
 }
 
+// sourceTaken reports whether a create names a source record that the
+// index or an accepted write of this batch already holds.
+func (j *Journal) sourceTaken(mu mutation) bool {
+	k, ok := sourceOf(mu.movie)
+	if !ok || mu.kind != opCreate {
+		return false
+	}
+	if id, ok := j.pendingSrc[k]; ok {
+		return id != ""
+	}
+	_, ok = j.ix.bySource[k]
+	return ok
+}
+
 func (j *Journal) lookup(id string) (Movie, bool) {
 	if p, ok := j.pending[id]; ok {
 		return p.m, !p.deleted
@@ -632,6 +665,7 @@ func (j *Journal) lookup(id string) (Movie, bool) {
 // them to the index and replies to each.
 func (j *Journal) flush(frame []byte, acc []*request) error {
 	defer clear(j.pending)
+	defer clear(j.pendingSrc)
 	frame = append(frame, "]}"...)
 	sealFrame(frame)
 	j.frame = frame[:0] // keep the buffer for the next batch

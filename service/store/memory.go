@@ -32,6 +32,17 @@ func (s *Memory) List(_ context.Context, q Query) ([]Movie, string, error) {
 	return items, next, nil
 }
 
+// BySource returns the movie imported from source's record id, or ErrNotFound.
+func (s *Memory) BySource(_ context.Context, source, id string) (Movie, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m, ok := s.ix.source(sourceKey{source, id})
+	if !ok {
+		return Movie{}, ErrNotFound
+	}
+	return clone(m), nil
+}
+
 func (s *Memory) Create(_ context.Context, m Movie) (Movie, error) {
 	return s.apply(mutation{kind: opCreate, id: m.ID, movie: m})
 }
@@ -49,7 +60,9 @@ func (s *Memory) apply(mu mutation) (Movie, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := s.ix.get(mu.id)
-	m, err := mu.check(cur, ok)
+	k, imported := sourceOf(mu.movie)
+	_, taken := s.ix.bySource[k]
+	m, err := mu.check(cur, ok, imported && taken)
 	if err != nil {
 		return Movie{}, err
 	}

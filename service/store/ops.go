@@ -19,13 +19,17 @@ type mutation struct {
 }
 
 // check decides the mutation against the current state of its id (cur,
-// exists) and returns the movie as it will be stored (for a delete, the movie
-// that goes away).
-func (mu *mutation) check(cur Movie, exists bool) (Movie, error) {
+// exists) and whether another movie holds the source record of a movie
+// being created (sourceTaken), and returns the movie as it will be stored
+// (for a delete, the movie that goes away).
+func (mu *mutation) check(cur Movie, exists, sourceTaken bool) (Movie, error) {
 	switch mu.kind {
 	case opCreate:
 		if exists {
 			return Movie{}, ErrExists
+		}
+		if sourceTaken {
+			return Movie{}, ErrSourceExists
 		}
 		m := mu.movie
 		m.Version = 1
@@ -39,6 +43,7 @@ func (mu *mutation) check(cur Movie, exists bool) (Movie, error) {
 		}
 		m := mu.movie
 		m.Version = mu.version + 1
+		m.Source, m.SourceID = cur.Source, cur.SourceID
 		return m, nil
 	default: // opDelete
 		if !exists {

@@ -9,11 +9,17 @@ import (
 // Movie is one stored movie. ID, CreatedBy and the timestamps are set by the
 // server, never by the client; Version backs the ETag and changes on every write.
 type Movie struct {
-	ID        string    `json:"id"`
-	Title     string    `json:"title"`
-	Year      int       `json:"year"`
-	Genres    []string  `json:"genres"`
-	Director  string    `json:"director"`
+	ID       string   `json:"id"`
+	Title    string   `json:"title"`
+	Year     int      `json:"year"`
+	Genres   []string `json:"genres"`
+	Director string   `json:"director"`
+	// Source and SourceID name the upstream record an imported movie came
+	// from ("wikidata", "Q151599"); both are empty for a movie a client
+	// typed. They are set when the movie is created, never changed by an
+	// update, and at most one movie holds a given pair.
+	Source    string    `json:"source,omitempty"`
+	SourceID  string    `json:"source_id,omitempty"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -24,6 +30,7 @@ type Movie struct {
 var (
 	ErrNotFound        = errors.New("store: not found")
 	ErrExists          = errors.New("store: id exists")
+	ErrSourceExists    = errors.New("store: a movie from that source record exists")
 	ErrVersionMismatch = errors.New("store: version mismatch")
 	ErrNoSpace         = errors.New("store: no space left on device")
 	ErrUnavailable     = errors.New("store: unavailable")
@@ -52,10 +59,14 @@ type Store interface {
 	// List returns up to q.Limit movies after q.After and, when more match,
 	// the id to pass as the next cursor.
 	List(ctx context.Context, q Query) (items []Movie, next string, err error)
-	// Create stores m with Version 1; ErrExists if the id is taken.
+	// BySource returns the movie imported from source's record id, or ErrNotFound.
+	BySource(ctx context.Context, source, id string) (Movie, error)
+	// Create stores m with Version 1; ErrExists if the id is taken,
+	// ErrSourceExists if another movie holds m's Source and SourceID.
 	Create(ctx context.Context, m Movie) (Movie, error)
 	// Update replaces the movie with m.ID if its version equals version,
-	// else ErrVersionMismatch; the stored Version becomes version+1.
+	// else ErrVersionMismatch; the stored Version becomes version+1 and
+	// Source and SourceID stay what they were.
 	Update(ctx context.Context, m Movie, version uint64) (Movie, error)
 	// Delete removes the movie if its version equals version (0: any version).
 	Delete(ctx context.Context, id string, version uint64) error

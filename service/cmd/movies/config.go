@@ -30,6 +30,37 @@ type config struct {
 	opaTimeout, decisionCacheTTL                time.Duration
 	tokenCacheSize                              int
 	tokenLeeway, tokenMaxLifetime               time.Duration
+	upstream                                    upstreamConfig
+}
+
+// upstreamConfig configures the catalogues POST /v1/movies/import reads
+// and the egress guard it reads them through.
+type upstreamConfig struct {
+	wikidataURL, omdbURL, omdbKeyFile      string
+	testLoopbackHTTP                       bool // tests only
+	timeout, dialTimeout                   time.Duration
+	tlsTimeout, headerTimeout              time.Duration
+	maxBytes                               int64
+	subjectRate, globalRate                float64
+	subjectBurst, globalBurst, maxInFlight int
+}
+
+func (u *upstreamConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&u.wikidataURL, "wikidata-url", "https://www.wikidata.org", "Wikidata base URL for imports (source \"wikidata\"; empty: off)")
+	fs.StringVar(&u.omdbURL, "omdb-url", "https://www.omdbapi.com", "OMDb-compatible API base URL for imports (source \"omdb\", on with -omdb-key-file)")
+	fs.StringVar(&u.omdbKeyFile, "omdb-key-file", "", "file holding the OMDb API key (empty: source \"omdb\" off)")
+	fs.BoolVar(&u.testLoopbackHTTP, "upstream-test-loopback-http", false,
+		"TESTS ONLY: let an http:// -wikidata-url or -omdb-url on a loopback address be fetched over plain HTTP; never set in production")
+	fs.DurationVar(&u.timeout, "upstream-timeout", 10*time.Second, "time for one whole upstream fetch, body included (below -write-timeout)")
+	fs.DurationVar(&u.dialTimeout, "upstream-dial-timeout", 3*time.Second, "time to connect to an upstream")
+	fs.DurationVar(&u.tlsTimeout, "upstream-tls-timeout", 5*time.Second, "time for an upstream TLS handshake")
+	fs.DurationVar(&u.headerTimeout, "upstream-header-timeout", 5*time.Second, "time from request sent to upstream response headers")
+	fs.Int64Var(&u.maxBytes, "upstream-max-bytes", 4<<20, "largest upstream body, before and after decompression")
+	fs.Float64Var(&u.subjectRate, "import-rate-subject", 0.1, "imports per second per authenticated subject")
+	fs.IntVar(&u.subjectBurst, "import-burst-subject", 5, "burst of imports per authenticated subject")
+	fs.Float64Var(&u.globalRate, "import-rate", 2, "imports per second, all subjects together")
+	fs.IntVar(&u.globalBurst, "import-burst", 10, "burst of imports, all subjects together")
+	fs.IntVar(&u.maxInFlight, "import-max-inflight", 4, "imports fetching from upstreams at once; more get 503")
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -76,6 +107,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.tokenCacheSize, "token-cache-size", 10000, "verified tokens remembered until their exp (negative disables)")
 	fs.DurationVar(&c.tokenMaxLifetime, "token-max-lifetime", 24*time.Hour, "longest token accepted (exp - iat; iat required)")
 	fs.DurationVar(&c.tokenLeeway, "token-leeway", 30*time.Second, "clock skew allowed for exp/nbf/iat (at most 5m)")
+	c.upstream.flags(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return c, err
 	}
@@ -89,6 +121,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, fmt.Errorf("%w: -tls-cert and -tls-key go together", errUsage)
+	}
+	if c.upstream.timeout >= c.writeTimeout {
+		return c, fmt.Errorf("%w: -upstream-timeout must be below -write-timeout", errUsage)
 	}
 	return c, nil
 }

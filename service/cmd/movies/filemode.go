@@ -35,6 +35,7 @@ func checkFileModes(c config) error {
 	}{
 		{c.jwks, "JWKS file", false},
 		{c.opaTokenFile, "OPA token file", false},
+		{c.upstream.omdbKeyFile, "OMDb key file", false},
 		{c.tlsKey, "TLS key", true},
 	} {
 		if err := checkFileMode(f.path, f.what, f.private); err != nil {

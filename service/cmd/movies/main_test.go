@@ -150,6 +150,12 @@ func TestConfigErrors(t *testing.T) {
 		{"jwks not a file", append(args, "-jwks", filepath.Join(dir, "none.json")), false},
 		{"opa url not http", append(args, "-opa-url", "file:///etc/passwd"), false},
 		{"bad proxy list", append(args, "-trusted-proxies", "10.0.0.0/99"), true},
+		{"C-EGRESS-SSRF plain http upstream", append(args, "-wikidata-url", "http://www.wikidata.org"), true},
+		{"C-EGRESS-SSRF plain http to loopback without the test flag", append(args, "-wikidata-url", "http://127.0.0.1:9"), true},
+		{"C-EGRESS-SSRF the test flag admits loopback only", append(args, "-upstream-test-loopback-http", "-wikidata-url", "http://10.0.0.1:80"), true},
+		{"upstream URL with a query", append(args, "-wikidata-url", "https://www.wikidata.org/?a=b"), true},
+		{"upstream timeout past the write timeout", append(args, "-upstream-timeout", "30s"), true},
+		{"OMDb key file missing", append(args, "-omdb-key-file", filepath.Join(dir, "none")), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := run(context.Background(), tc.args, func(string) string { return "" }, &syncBuf{}, &syncBuf{})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/secure-movie-service/sms/service/metrics"
+	"github.com/secure-movie-service/sms/service/upstream"
 )
 
 // latencyBuckets are upper bounds in seconds for OPA and fsync latency.
@@ -20,6 +21,8 @@ type serviceMetrics struct {
 	opaLatency  *metrics.Histogram
 	syncErrors  *metrics.CounterVec
 	syncLatency *metrics.Histogram
+	upstreams   *metrics.CounterVec
+	upLatency   *metrics.Histogram
 }
 
 func newServiceMetrics(reg *metrics.Registry) *serviceMetrics {
@@ -28,7 +31,19 @@ func newServiceMetrics(reg *metrics.Registry) *serviceMetrics {
 		opaLatency:  reg.Histogram("movies_opa_request_duration_seconds", "Time to get an answer (or an error) from OPA.", latencyBuckets),
 		syncErrors:  reg.Counter("movies_journal_fsync_errors_total", "Journal fsyncs that failed."),
 		syncLatency: reg.Histogram("movies_journal_fsync_duration_seconds", "Time of each journal fsync of a write batch.", latencyBuckets),
+		upstreams: reg.Counter("movies_upstream_fetches_total",
+			"Imports' fetches from upstream catalogues, by source and outcome (ok, not_found, not_a_movie, busy, timeout, refused, too_large, failed).",
+			"source", "outcome"),
+		upLatency: reg.Histogram("movies_upstream_fetch_duration_seconds", "Time of each import's fetch from its catalogue.", upstreamBuckets),
 	}
+}
+
+// upstreamBuckets are upper bounds in seconds for upstream fetches.
+var upstreamBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+func (m *serviceMetrics) observeUpstream(source string, d time.Duration, err error) {
+	m.upLatency.Observe(d.Seconds())
+	m.upstreams.Inc(source, upstream.Outcome(err))
 }
 
 func (m *serviceMetrics) observeOPA(d time.Duration, err error) {

@@ -86,12 +86,16 @@ func newHandler(c config, log *slog.Logger, reg *metrics.Registry) (http.Handler
 	if err != nil {
 		return nil, nil, err
 	}
-	opaToken, err := readSecretFile(c.opaTokenFile)
+	opaToken, err := readSecretFile(c.opaTokenFile, "OPA token file")
 	if err != nil {
 		return nil, nil, err
 	}
 	sm := newServiceMetrics(reg)
-	decider, err := authz.New(authz.Config{URL: c.opaURL, Token: opaToken, Timeout: c.opaTimeout,
+	catalogue, err := newCatalogue(c.upstream, log, sm)
+	if err != nil {
+		return nil, nil, err
+	}
+	decider, err := authz.New(authz.Config{URL: c.opaURL, Token: auth.Token(opaToken), Timeout: c.opaTimeout,
 		CacheTTL: c.decisionCacheTTL, Observe: sm.observeOPA})
 	if err != nil {
 		return nil, nil, err
@@ -123,6 +127,10 @@ func newHandler(c config, log *slog.Logger, reg *metrics.Registry) (http.Handler
 		IPv6PrefixBits:        c.ipv6PrefixBits,
 		OpenAPI:               service.OpenAPI,
 		Metrics:               reg,
+		Importer:              catalogue,
+		ImportSubjectLimit:    limit.New(c.upstream.subjectRate, c.upstream.subjectBurst, c.limiterKeys, nil),
+		ImportLimit:           limit.New(c.upstream.globalRate, c.upstream.globalBurst, 1, nil),
+		MaxImportsInFlight:    c.upstream.maxInFlight,
 	}), st, nil
 }
 
@@ -182,18 +190,19 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 	}, nil
 }
 
-// readSecretFile reads a one-line secret; an empty path means no secret.
-func readSecretFile(path string) (auth.Token, error) {
+// readSecretFile reads a one-line secret (what names it in errors); an
+// empty path means no secret.
+func readSecretFile(path, what string) (string, error) {
 	if path == "" {
 		return "", nil
 	}
-	b, err := os.ReadFile(path) // #nosec G304 -- the token file path is operator configuration (-opa-token-file)
+	b, err := os.ReadFile(path) // #nosec G304 -- the secret file paths are operator configuration (-opa-token-file, -omdb-key-file)
 	if err != nil {
-		return "", fmt.Errorf("read OPA token file: %w", err)
+		return "", fmt.Errorf("read %s: %w", what, err)
 	}
 	s := strings.TrimSpace(string(b))
 	if s == "" {
-		return "", errors.New("OPA token file is empty")
+		return "", fmt.Errorf("%s is empty", what)
 	}
-	return auth.Token(s), nil
+	return s, nil
 }

@@ -23,7 +23,7 @@ func Decode(data []byte, v any) error {
 	if err := Check(data); err != nil {
 		return err
 	}
-	if err := exactNames(data, reflect.TypeOf(v)); err != nil {
+	if err := exactNames(data, reflect.TypeOf(v), false); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -31,12 +31,30 @@ func Decode(data []byte, v any) error {
 	return dec.Decode(v)
 }
 
+// Pick checks data as Check does and decodes into v, a pointer to a struct,
+// the members whose names are exactly v's JSON field names (at every depth),
+// skipping every other member: for documents from other services, which
+// carry much the service does not read. A member whose name differs from a
+// field's only in case is an *UnknownFieldError, never read into the field.
+// A value of the wrong type is a *json.UnmarshalTypeError.
+func Pick(data []byte, v any) error {
+	if err := Check(data); err != nil {
+		return err
+	}
+	if err := exactNames(data, reflect.TypeOf(v), true); err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
+}
+
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 
 // exactNames walks data along t and fails on the first member (in sorted
 // order) whose name is not exactly one of its struct's JSON field names.
-func exactNames(data []byte, t reflect.Type) error {
+// With skip, only names that fold to a field's are failures; other unknown
+// members are skipped (encoding/json ignores them too).
+func exactNames(data []byte, t reflect.Type, skip bool) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -53,12 +71,29 @@ func exactNames(data []byte, t reflect.Type) error {
 			return nil // the decoder reports it
 		}
 		fields := fieldTypes(t)
+		folded := map[string]bool{}
+		for name := range fields {
+			folded[fold(name)] = true
+		}
 		for _, name := range slices.Sorted(maps.Keys(m)) {
 			ft, ok := fields[name]
+			if !ok && skip && !folded[fold(name)] {
+				continue
+			}
 			if !ok {
 				return &UnknownFieldError{Name: name}
 			}
-			if err := exactNames(m[name], ft); err != nil {
+			if err := exactNames(m[name], ft, skip); err != nil {
+				return err
+			}
+		}
+	case t.Kind() == reflect.Map && data[0] == '{':
+		var m map[string]json.RawMessage
+		if json.Unmarshal(data, &m) != nil {
+			return nil
+		}
+		for _, name := range slices.Sorted(maps.Keys(m)) {
+			if err := exactNames(m[name], t.Elem(), skip); err != nil {
 				return err
 			}
 		}
@@ -68,7 +103,7 @@ func exactNames(data []byte, t reflect.Type) error {
 			return nil
 		}
 		for _, e := range elems {
-			if err := exactNames(e, t.Elem()); err != nil {
+			if err := exactNames(e, t.Elem(), skip); err != nil {
 				return err
 			}
 		}

@@ -2,9 +2,11 @@
 // bodies, token headers and payloads, JWKS documents). It is strict where
 // encoding/json is lenient: invalid UTF-8, a member name repeated in one
 // object (also when the two differ only by case or Unicode folding, which
-// encoding/json would merge), nesting deeper than MaxDepth, anything but one
-// object at the top, and trailing data are errors; Decode accepts only the
-// exact field names of its target. It imports only the standard library.
+// encoding/json would merge), nesting deeper than MaxDepth, a number no
+// float64 holds (1e400), anything but one object at the top, and trailing
+// data are errors; Decode accepts only the exact field names of its target,
+// Pick (for documents from other services) reads the members its target
+// names and skips the rest. It imports only the standard library.
 package strictjson
 
 import (
@@ -13,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -90,6 +93,14 @@ func walkValue(dec *json.Decoder, depth int) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return syntax(err)
+	}
+	if n, ok := tok.(json.Number); ok {
+		// Beyond float64 (1e400): encoding/json would refuse it only where a
+		// field reads it, and every other reader would disagree on its value.
+		if _, err := strconv.ParseFloat(string(n), 64); err != nil {
+			return bad("number %s out of range", Quote(string(n)))
+		}
+		return nil
 	}
 	if tok != json.Delim('{') && tok != json.Delim('[') {
 		return nil

@@ -53,6 +53,8 @@ func TestCheck(t *testing.T) {
 		{"C-INPUT invalid UTF-8", "{\"a\":\"\xff\"}", "UTF-8"},
 		{"C-INPUT too deep", `{"a":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + `}`, "nested too deeply"},
 		{"C-INPUT truncated", `{"a":1`, "not a JSON object"},
+		{"C-INPUT number beyond float64", `{"a":[1,{"b":1e400}]}`, "out of range"},
+		{"C-INPUT negative number beyond float64", `{"a":-1E+400}`, "out of range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := Check([]byte(tc.body)); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -62,6 +64,41 @@ func TestCheck(t *testing.T) {
 	}
 	if err := Check([]byte(`{"a":` + strings.Repeat("[", MaxDepth-1) + strings.Repeat("]", MaxDepth-1) + `}`)); err != nil {
 		t.Fatalf("nesting at the limit refused: %v", err)
+	}
+}
+
+func TestPick(t *testing.T) {
+	type entity struct {
+		Labels map[string]struct {
+			Value string `json:"value"`
+		} `json:"labels"`
+		Year int `json:"year"`
+	}
+	for _, tc := range []struct {
+		name, body, unknown string
+		ok                  bool
+	}{
+		{"members it does not name are skipped", `{"labels":{"en":{"value":"x","language":"en"}},"sitelinks":{"a":1},"year":1927}`, "", true},
+		{"C-UPSTREAM-UNTRUSTED a field name in another case is refused", `{"YEAR":1927}`, "YEAR", false},
+		{"C-UPSTREAM-UNTRUSTED names inside map values are exact", `{"labels":{"en":{"VALUE":"x"}}}`, "VALUE", false},
+		{"C-UPSTREAM-UNTRUSTED the document is checked first", `{"year":1,"year":2}`, "", false},
+		{"C-UPSTREAM-UNTRUSTED a skipped member is checked too", `{"year":1,"other":{"n":1e400}}`, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var e entity
+			err := Pick([]byte(tc.body), &e)
+			if tc.ok != (err == nil) {
+				t.Fatalf("Pick(%s) = %v", tc.body, err)
+			}
+			if tc.unknown != "" {
+				if ue, ok := errors.AsType[*UnknownFieldError](err); !ok || ue.Name != tc.unknown {
+					t.Fatalf("error %v, want unknown field %q", err, tc.unknown)
+				}
+			}
+			if tc.ok && (e.Year != 1927 || e.Labels["en"].Value != "x") {
+				t.Fatalf("decoded %+v", e)
+			}
+		})
 	}
 }
 
