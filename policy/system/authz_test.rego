@@ -108,8 +108,32 @@ test_service_token_cannot_use_query_api if {
 	denied(service_request("GET", ["v1", "query"]))
 }
 
+test_service_token_can_compile if allowed(service_request("POST", ["v1", "compile"]))
+
+test_compile_needs_the_service_token if {
+	denied(request("POST", ["v1", "compile"]))
+	every identity in ["wrong-token", "", upper(token), crypto.sha256(token)] {
+		denied(with_token(request("POST", ["v1", "compile"]), identity))
+	}
+}
+
+test_service_token_cannot_compile_with_params if {
+	every params in [{"explain": ["full"]}, {"metrics": [""]}, {"instrument": ["true"]}, {"pretty": ["true"]}] {
+		denied(object.union(service_request("POST", ["v1", "compile"]), {"params": params}))
+	}
+}
+
+test_service_token_cannot_use_other_compile_apis if {
+	denied(service_request("GET", ["v1", "compile"]))
+	every path in [["v1", "compile", "movies", "authz", "allow"], ["v1", "compile", ""], ["v0", "compile"]] {
+		every method in ["GET", "POST"] {
+			denied(service_request(method, path))
+		}
+	}
+}
+
 test_service_token_cannot_use_other_apis if {
-	every path in [["v1", "compile"], ["v1", "config"], ["v1", "status"], ["metrics"], ["v1", "data"]] {
+	every path in [["v1", "config"], ["v1", "status"], ["metrics"], ["v1", "data"]] {
 		every method in ["GET", "POST"] {
 			denied(service_request(method, path))
 		}
