@@ -118,13 +118,26 @@ func startOPA(tb testing.TB) *opaServer {
 	rand.Read(raw[:])
 	token := hex.EncodeToString(raw[:])
 	sum := sha256.Sum256([]byte(token))
-	data, _ := json.Marshal(map[string]any{"movies_opa": map[string]string{"service_token_sha256": hex.EncodeToString(sum[:])}})
+	data, _ := json.Marshal(map[string]any{"movies_opa": map[string]string{"service_token_sha256": hex.EncodeToString(sum[:])},
+		"movies_policy": map[string]string{"revision": policyRevision(tb, filepath.Join(repoRoot(tb), "policy/api"))}})
 	writeFile(tb, filepath.Join(dir, "opa-data.json"), data, 0o600)
 	writeFile(tb, filepath.Join(dir, "opa-token"), []byte(token+"\n"), 0o600)
 	o := &opaServer{addr: freeAddr(tb), token: token, dir: dir}
 	o.url = "http://" + o.addr
 	o.start(tb)
 	return o
+}
+
+// policyRevision is what scripts/run-dev.sh loads as data.movies_policy.revision: the SHA-256
+// of the policy's authz.rego in dir.
+func policyRevision(tb testing.TB, dir string) string {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "authz.rego"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func (o *opaServer) start(tb testing.TB) {

@@ -65,6 +65,17 @@ reasons := sort(grants) if {
 }
 
 # METADATA
+# title: Revision
+# description: >-
+#   The policy's revision, which the service's compile query binds so that a policy change
+#   invalidates the residuals it caches: data.movies_policy.revision as the launcher loads it
+#   (scripts/run-dev.sh and the tests write the SHA-256 of policy/api/authz.rego), "unversioned"
+#   when it is missing or not a string (then only the cache's TTL bounds a stale residual).
+default revision := "unversioned"
+
+revision := data.movies_policy.revision if is_string(data.movies_policy.revision)
+
+# METADATA
 # title: API operations
 # description: The routes the API serves and the methods each one takes; nothing else exists.
 operations := {

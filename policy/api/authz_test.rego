@@ -540,3 +540,14 @@ test_owner_grant_needs_the_path_movie if {
 		count(authz.grants) == 0 with input as item_request("PUT", {"sub": resource.owner, "roles": ["editor"]}, resource)
 	}
 }
+
+# the compile query's revision ----------------------------------------------------------------------
+
+test_revision_from_data if {
+	authz.revision == "abc" with data.movies_policy as {"revision": "abc"}
+}
+
+test_revision_default if {
+	authz.revision == "unversioned" with data.movies_policy as {}
+	authz.revision == "unversioned" with data.movies_policy as {"revision": 1}
+}

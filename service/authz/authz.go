@@ -79,7 +79,8 @@ type Client struct {
 	timeout  time.Duration
 	maxBody  int64
 	http     *http.Client
-	cache    *cache
+	cache    *cache[string, Decision]
+	compiler *compiler
 	observe  func(time.Duration, error)
 }
 
@@ -109,8 +110,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.http = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if cfg.CacheTTL > 0 {
-		c.cache = newCache(cmp(cfg.CacheSize, 10000), cfg.CacheTTL, time.Now)
+		c.cache = newCache[string, Decision](cmp(cfg.CacheSize, 10000), cfg.CacheTTL, time.Now)
 	}
+	c.compiler = newCompiler(strings.TrimSuffix(u.String(), "/")+compilePath, cfg)
 	return c, nil
 }
 
@@ -157,20 +159,30 @@ func (c *Client) Ping(ctx context.Context) error {
 }
 
 func (c *Client) ask(ctx context.Context, body []byte) (Decision, error) {
+	raw, err := c.post(ctx, c.endpoint, body)
+	if err != nil {
+		return Decision{}, err
+	}
+	return parse(raw)
+}
+
+// post sends body to OPA's endpoint and returns the answer of a 200, at most
+// maxBody bytes; anything else is ErrUnavailable.
+func (c *Client) post(ctx context.Context, endpoint string, body []byte) ([]byte, error) {
 	start := time.Now()
-	d, err := c.askOPA(ctx, body)
+	raw, err := c.postOPA(ctx, endpoint, body)
 	if c.observe != nil {
 		c.observe(time.Since(start), err)
 	}
-	return d, err
+	return raw, err
 }
 
-func (c *Client) askOPA(ctx context.Context, body []byte) (Decision, error) {
+func (c *Client) postOPA(ctx context.Context, endpoint string, body []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return Decision{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if c.token != "" {
@@ -178,20 +190,20 @@ func (c *Client) askOPA(ctx context.Context, body []byte) (Decision, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Decision{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
-		return Decision{}, fmt.Errorf("%w: read response: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: read response: %v", ErrUnavailable, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return Decision{}, fmt.Errorf("%w: OPA answered status %d", ErrUnavailable, resp.StatusCode)
+		return nil, fmt.Errorf("%w: OPA answered status %d", ErrUnavailable, resp.StatusCode)
 	}
 	if int64(len(raw)) > c.maxBody {
-		return Decision{}, fmt.Errorf("%w: response larger than %d bytes", ErrUnavailable, c.maxBody)
+		return nil, fmt.Errorf("%w: response larger than %d bytes", ErrUnavailable, c.maxBody)
 	}
-	return parse(raw)
+	return raw, nil
 }
 
 // parse reads OPA's response. Only {"result":{"allow":true,…}} allows.

@@ -199,7 +199,7 @@ func TestDecisionCacheNeverKeepsUnavailable(t *testing.T) {
 }
 
 func TestDecisionCacheBounded(t *testing.T) {
-	c := newCache(8, time.Minute, time.Now)
+	c := newCache[string, Decision](8, time.Minute, time.Now)
 	for i := range 100 {
 		c.put(strings.Repeat("k", i+1), Decision{Allow: true})
 		if len(c.m) > 8 {
