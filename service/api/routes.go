@@ -11,6 +11,7 @@ import (
 func routes(c *Config) http.Handler {
 	m := newAPIMetrics(c.Metrics)
 	az := &authorizer{az: c.Authorizer, log: c.Logger, denials: m.authzDenials}
+	az.compiler, _ = c.Authorizer.(Compiler)
 	h := func(fn handlerFunc) http.Handler { return serve(c.Logger, fn) }
 	perSubject := limit.NewConcurrency(c.MaxInFlightPerSubject)
 	authnLog := NewSampledLog(c.Logger, 5, 20) // "authentication failed": at most 5 lines a second

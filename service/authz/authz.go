@@ -52,8 +52,11 @@ type Input struct {
 type Decision struct {
 	Allow   bool
 	Reasons []string
-	ID      string // OPA's decision id, when decision logging is on
+	ID      string // OPA's decision id, when decision logging is on; the compile's id when Compiled
 	Cached  bool
+	// Compiled: a residual OPA compiled for the subject, roles, method and
+	// route decided it (Reasons empty).
+	Compiled bool
 }
 
 // Config configures a Client.

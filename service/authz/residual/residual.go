@@ -78,6 +78,9 @@ func (r *Residual) Always() bool {
 	return false
 }
 
+// Queries is the number of queries (0: always deny).
+func (r *Residual) Queries() int { return len(r.queries) }
+
 // Never reports whether no query can hold.
 func (r *Residual) Never() bool { return len(r.queries) == 0 }
 
