@@ -104,9 +104,12 @@ func freeAddr(tb testing.TB) string {
 }
 
 // opaServer is a real OPA process hardened as `make run` starts it.
+// apiDir is the movies.authz policy it loads (policy/api unless a test
+// restarts it with another).
 type opaServer struct {
 	*proc
 	url, addr, token, dir string
+	apiDir                string
 }
 
 // startOPA starts OPA with policy/api and policy/system on a loopback
@@ -117,12 +120,8 @@ func startOPA(tb testing.TB) *opaServer {
 	var raw [32]byte
 	rand.Read(raw[:])
 	token := hex.EncodeToString(raw[:])
-	sum := sha256.Sum256([]byte(token))
-	data, _ := json.Marshal(map[string]any{"movies_opa": map[string]string{"service_token_sha256": hex.EncodeToString(sum[:])},
-		"movies_policy": map[string]string{"revision": policyRevision(tb, filepath.Join(repoRoot(tb), "policy/api"))}})
-	writeFile(tb, filepath.Join(dir, "opa-data.json"), data, 0o600)
 	writeFile(tb, filepath.Join(dir, "opa-token"), []byte(token+"\n"), 0o600)
-	o := &opaServer{addr: freeAddr(tb), token: token, dir: dir}
+	o := &opaServer{addr: freeAddr(tb), token: token, dir: dir, apiDir: filepath.Join(repoRoot(tb), "policy/api")}
 	o.url = "http://" + o.addr
 	o.start(tb)
 	return o
@@ -140,13 +139,19 @@ func policyRevision(tb testing.TB, dir string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// start starts OPA with o.apiDir, writing the data file as scripts/run-dev.sh does: the
+// service token's hash and the policy's revision.
 func (o *opaServer) start(tb testing.TB) {
 	tb.Helper()
 	root := repoRoot(tb)
+	sum := sha256.Sum256([]byte(o.token))
+	data, _ := json.Marshal(map[string]any{"movies_opa": map[string]string{"service_token_sha256": hex.EncodeToString(sum[:])},
+		"movies_policy": map[string]string{"revision": policyRevision(tb, o.apiDir)}})
+	writeFile(tb, filepath.Join(o.dir, "opa-data.json"), data, 0o600)
 	o.proc = startProc(tb, root, toolBinary(tb, "opa"), "run", "--server", "--addr", o.addr,
 		"--authentication=token", "--authorization=basic", "--skip-version-check",
 		"--set", "decision_logs.console=true", "--ignore", "*_test.rego",
-		filepath.Join(root, "policy/api"), filepath.Join(root, "policy/system"), filepath.Join(o.dir, "opa-data.json"))
+		o.apiDir, filepath.Join(root, "policy/system"), filepath.Join(o.dir, "opa-data.json"))
 	waitFor(tb, 60*time.Second, "OPA /health", func() bool {
 		resp, err := http.Get(o.url + "/health")
 		if err != nil {

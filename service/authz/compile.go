@@ -100,15 +100,37 @@ func (c *Client) Compile(ctx context.Context, in Input) (Compiled, error) {
 		return Compiled{}, fmt.Errorf("%w: %w", ErrNotCompiled, err)
 	}
 	comp := Compiled{Residual: r, ID: cc.idPrefix + strconv.FormatUint(cc.seq.Add(1), 10), Revision: r.Revision}
-	if comp.Revision == "" { // a residual with no query binds no revision: it was compiled now
-		comp.Revision = *cc.revision.Load()
-	} else if comp.Revision != *cc.revision.Load() {
+	if r.Never() { // no query, so no revision bound: ask for it
+		if comp.Revision, err = c.askRevision(ctx); err != nil {
+			return Compiled{}, err
+		}
+	}
+	if current := *cc.revision.Load(); comp.Revision != current {
 		rev := comp.Revision
 		cc.revision.Store(&rev) // every residual of another revision is stale from now on
+		if r.Never() {
+			// The revision was asked after the residual: which one it belongs to is unknown.
+			return Compiled{}, fmt.Errorf("%w: the policy revision changed while compiling", ErrNotCompiled)
+		}
 	}
 	cc.cache.put(key, comp)
 	return comp, nil
 }
+
+// askRevision asks OPA for the policy's revision alone.
+func (c *Client) askRevision(ctx context.Context) (string, error) {
+	raw, err := c.post(ctx, c.compiler.endpoint, revisionRequest)
+	if err != nil {
+		return "", err
+	}
+	r, err := residual.Parse(raw)
+	if err != nil || r.Queries() != 1 || r.Revision == "" {
+		return "", fmt.Errorf("%w: no revision in %q (%v)", ErrNotCompiled, raw, err)
+	}
+	return r.Revision, nil
+}
+
+var revisionRequest = []byte(`{"query":"` + residual.RevisionVar + ` = data.movies.authz.revision","unknowns":[]}`)
 
 type compileRequest struct {
 	Query    string       `json:"query"`
