@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -73,13 +72,14 @@ func frame(c *Config, m *apiMetrics, next http.Handler) http.Handler {
 		ri := &reqInfo{id: newRequestID(), clientIP: ip.String(), clientKey: limit.AddrKey(ip, c.IPv6PrefixBits)}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
 		h := w.Header()
-		h.Set("X-Request-Id", ri.id)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "no-store")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		h.Set("Referrer-Policy", "no-referrer")
+		// Canonical keys and shared values: no canonicalisation or allocation per header.
+		h["X-Request-Id"] = []string{ri.id}
+		h["X-Content-Type-Options"] = hdrNosniff
+		h["Cache-Control"] = hdrNoStore
+		h["Content-Security-Policy"] = hdrCSP
+		h["Referrer-Policy"] = hdrNoReferrer
 		if r.TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+			h["Strict-Transport-Security"] = hdrHSTS
 		}
 		rec := &recorder{ResponseWriter: w}
 		defer func() {
@@ -115,6 +115,16 @@ func frame(c *Config, m *apiMetrics, next http.Handler) http.Handler {
 // newRequestID returns 24 hex digits from the runtime's per-thread ChaCha8
 // generator (seeded from the OS at start): unique and unpredictable enough
 // for correlating logs, without a system call per request.
+// The security headers every response carries. Each slice has len == cap,
+// so an Add by anyone appends to a copy, never to these.
+var (
+	hdrNosniff    = []string{"nosniff"}
+	hdrNoStore    = []string{"no-store"}
+	hdrCSP        = []string{"default-src 'none'; frame-ancestors 'none'"}
+	hdrNoReferrer = []string{"no-referrer"}
+	hdrHSTS       = []string{"max-age=63072000; includeSubDomains"}
+)
+
 func newRequestID() string {
 	var b [12]byte
 	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
@@ -257,12 +267,14 @@ func take(w http.ResponseWriter, l *limit.Limiter, policy, key string) error {
 	res := l.Take(key)
 	quota, window := l.Quota()
 	h := w.Header()
-	h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", policy, quota, seconds(window)))
 	reset := res.Full
 	if !res.OK {
 		reset = res.Wait
 	}
-	h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", policy, res.Remaining, seconds(reset)))
+	// policy is one of this package's names (no quote or backslash in it), so quoting is
+	// adding quotes; strconv and canonical keys instead of fmt and Set on every request.
+	h["Ratelimit-Policy"] = []string{`"` + policy + `";q=` + strconv.Itoa(quota) + ";w=" + strconv.Itoa(seconds(window))}
+	h["Ratelimit"] = []string{`"` + policy + `";r=` + strconv.Itoa(res.Remaining) + ";t=" + strconv.Itoa(seconds(reset))}
 	if res.OK {
 		return nil
 	}

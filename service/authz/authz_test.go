@@ -257,3 +257,44 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestDecisionKeyDistinguishesInputs: inputs whose JSON differs never share a cache key.
+func TestDecisionKeyDistinguishesInputs(t *testing.T) {
+	base := editorPut
+	variants := []Input{base}
+	add := func(f func(in *Input)) {
+		in := base
+		s, r := *base.Subject, *base.Resource
+		in.Subject, in.Resource = &s, &r
+		in.Path = append([]string(nil), base.Path...)
+		f(&in)
+		variants = append(variants, in)
+	}
+	add(func(in *Input) { in.Resource.Owner = "editor2" })
+	add(func(in *Input) { in.Resource = nil })
+	add(func(in *Input) { in.Resource = &Resource{} })
+	add(func(in *Input) { in.Subject = nil })
+	add(func(in *Input) { in.Subject.Roles = nil })
+	add(func(in *Input) { in.Subject.Roles = []string{} })
+	add(func(in *Input) { in.Subject.Roles = []string{"edi", "tor"} })
+	add(func(in *Input) { in.Subject.Roles = []string{"editor", "viewer"} })
+	add(func(in *Input) { in.Path = []string{"v1", "movies"} })
+	add(func(in *Input) { in.Path = []string{"v1", "moviesm1"} })
+	add(func(in *Input) { in.Path = nil })
+	add(func(in *Input) { in.Source = "wikidata" })
+	add(func(in *Input) { in.Subject.Sub = "editor:" })
+	add(func(in *Input) { in.Method = "DELETE" })
+	add(func(in *Input) { in.Resource.ID, in.Resource.Owner = "m1e", "ditor" })
+	seen := map[string]string{}
+	for _, in := range variants {
+		body, _ := json.Marshal(in)
+		k := decisionKey(in)
+		if prev, ok := seen[k]; ok && prev != string(body) {
+			t.Fatalf("C-AUTHZ-OWNER %s and %s share the key %q", prev, body, k)
+		}
+		seen[k] = string(body)
+	}
+	if len(seen) != len(variants) {
+		t.Fatalf("%d keys for %d different inputs", len(seen), len(variants))
+	}
+}
