@@ -18,8 +18,8 @@ import (
 	"github.com/secure-movie-service/sms/service/api"
 	"github.com/secure-movie-service/sms/service/auth"
 	"github.com/secure-movie-service/sms/service/authz"
-	"github.com/secure-movie-service/sms/service/internal/logbuf"
 	"github.com/secure-movie-service/sms/service/limit"
+	"github.com/secure-movie-service/sms/service/logbuf"
 	"github.com/secure-movie-service/sms/service/metrics"
 	"github.com/secure-movie-service/sms/service/store"
 )
