@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,8 @@ type compiler struct {
 	revision atomic.Pointer[string] // the latest revision OPA compiled
 	idPrefix string
 	seq      atomic.Uint64
+	mu       sync.Mutex
+	flights  map[compileKey]*flight
 }
 
 func newCompiler(endpoint string, cfg Config) *compiler {
@@ -68,7 +71,8 @@ func newCompiler(endpoint string, cfg Config) *compiler {
 	var b [6]byte
 	rand.Read(b[:])
 	c := &compiler{endpoint: endpoint, idPrefix: "c-" + hex.EncodeToString(b[:]) + "-",
-		cache: newCache[compileKey, Compiled](cmp(cfg.CacheSize, 10000), cfg.CacheTTL, time.Now)}
+		cache:   newCache[compileKey, Compiled](cmp(cfg.CacheSize, 10000), cfg.CacheTTL, time.Now),
+		flights: make(map[compileKey]*flight)}
 	c.revision.Store(new(string))
 	return c
 }
@@ -86,6 +90,12 @@ func (c *Client) Compile(ctx context.Context, in Input) (Compiled, error) {
 		comp.Cached = true
 		return comp, nil
 	}
+	return cc.once(key, func() (Compiled, error) { return c.compile(ctx, key, in) })
+}
+
+// compile asks OPA for key's residual and caches it.
+func (c *Client) compile(ctx context.Context, key compileKey, in Input) (Compiled, error) {
+	cc := c.compiler
 	body, err := json.Marshal(compileRequest{Query: compileQuery, Unknowns: compileUnknowns,
 		Input: compileInput{Method: in.Method, Route: in.Route, Subject: in.Subject}})
 	if err != nil {
@@ -115,6 +125,38 @@ func (c *Client) Compile(ctx context.Context, in Input) (Compiled, error) {
 	}
 	cc.cache.put(key, comp)
 	return comp, nil
+}
+
+// flight is one compile in progress; the requests that need the same key
+// meanwhile wait for its answer instead of asking OPA again.
+type flight struct {
+	done chan struct{}
+	comp Compiled
+	err  error
+}
+
+// once runs fn for key unless a run for key is in progress, whose result it
+// then shares.
+func (cc *compiler) once(key compileKey, fn func() (Compiled, error)) (Compiled, error) {
+	cc.mu.Lock()
+	if f, ok := cc.flights[key]; ok {
+		cc.mu.Unlock()
+		<-f.done
+		comp := f.comp
+		comp.Cached = f.err == nil // compiled once, for the first of these requests
+		return comp, f.err
+	}
+	f := &flight{done: make(chan struct{})}
+	cc.flights[key] = f
+	cc.mu.Unlock()
+	defer func() {
+		cc.mu.Lock()
+		delete(cc.flights, key)
+		cc.mu.Unlock()
+		close(f.done)
+	}()
+	f.comp, f.err = fn()
+	return f.comp, f.err
 }
 
 // askRevision asks OPA for the policy's revision alone.

@@ -125,3 +125,37 @@ func TestCompileFallsBack(t *testing.T) {
 		t.Fatalf("without a cache: %v", err)
 	}
 }
+
+// TestCompileCoalesces: requests needing the same residual at once share one compile.
+func TestCompileCoalesces(t *testing.T) {
+	answer := mustTestdata(t, "editor_put.json")
+	release := make(chan struct{})
+	srv, calls, _ := fakeCompile(t, func() (int, string) { <-release; return 200, answer })
+	c := mustClient(t, Config{URL: srv.URL, CacheTTL: time.Second, Timeout: 10 * time.Second})
+	const n = 8
+	results := make(chan Compiled, n)
+	for range n {
+		go func() {
+			comp, err := c.Compile(context.Background(), editorPut)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- comp
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for calls.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // let the others join the compile in flight
+	close(release)
+	fresh := 0
+	for range n {
+		if comp := <-results; !comp.Cached {
+			fresh++
+		}
+	}
+	if calls.Load() != 1 || fresh != 1 {
+		t.Fatalf("%d compiles asked of OPA, %d answers not marked cached; want 1 and 1", calls.Load(), fresh)
+	}
+}
