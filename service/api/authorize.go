@@ -71,22 +71,26 @@ func (a *authorizer) decide(r *http.Request, in authz.Input) error {
 	}
 	ri := info(r)
 	ri.decisionID = d.ID
-	attrs := []any{"log", "audit", "request_id", ri.id, "subject", id.Sub, "method", method, "route", route,
-		"allow", d.Allow, "decision_id", d.ID, "reasons", d.Reasons, "cached", d.Cached, "compiled", d.Compiled}
+	// Typed attributes (LogAttrs): no boxing or pairing of arguments per request.
+	attrs := make([]slog.Attr, 0, 15)
+	attrs = append(attrs, slog.String("log", "audit"), slog.String("request_id", ri.id), slog.String("subject", id.Sub),
+		slog.String("method", method), slog.String("route", route), slog.Bool("allow", d.Allow),
+		slog.String("decision_id", d.ID), slog.Any("reasons", d.Reasons), slog.Bool("cached", d.Cached),
+		slog.Bool("compiled", d.Compiled))
 	if res != nil {
-		attrs = append(attrs, "resource_id", res.ID, "owner", res.Owner)
+		attrs = append(attrs, slog.String("resource_id", res.ID), slog.String("owner", res.Owner))
 	}
 	if in.Source != "" {
-		attrs = append(attrs, "source", in.Source)
+		attrs = append(attrs, slog.String("source", in.Source))
 	}
 	if err != nil {
-		a.log.Warn("authorization unavailable", attrs...)
+		a.log.LogAttrs(r.Context(), slog.LevelWarn, "authorization unavailable", attrs...)
 		if !errors.Is(err, authz.ErrUnavailable) {
 			err = fmt.Errorf("%w: %w", authz.ErrUnavailable, err)
 		}
 		return err
 	}
-	a.log.Info("authorization", attrs...)
+	a.log.LogAttrs(r.Context(), slog.LevelInfo, "authorization", attrs...)
 	if !d.Allow {
 		a.denials.Inc(route)
 		return errForbidden

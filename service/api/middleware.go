@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -103,10 +104,10 @@ func frame(c *Config, m *apiMetrics, next http.Handler) http.Handler {
 				refused.add(ri.clientIP)
 				return
 			}
-			c.Logger.Info("request", "log", "access",
-				"request_id", ri.id, "method", r.Method, "route", r.Pattern,
-				"status", rec.status, "duration_ms", float64(time.Since(start).Microseconds())/1000,
-				"subject", ri.subject, "client_ip", ri.clientIP, "decision_id", ri.decisionID)
+			c.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("log", "access"),
+				slog.String("request_id", ri.id), slog.String("method", r.Method), slog.String("route", r.Pattern),
+				slog.Int("status", rec.status), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+				slog.String("subject", ri.subject), slog.String("client_ip", ri.clientIP), slog.String("decision_id", ri.decisionID))
 		}()
 		next.ServeHTTP(rec, r)
 	})

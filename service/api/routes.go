@@ -26,7 +26,7 @@ func routes(c *Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/movies", v1(listMovies(c.Store, az, c.Now)))
 	mux.Handle("POST /v1/movies", v1(createMovie(c.Store, az, c.Now, c.BodyTimeout)))
-	mux.Handle("GET /v1/movies/{id}", v1(getMovie(c.Store, az)))
+	mux.Handle("GET /v1/movies/{id}", v1(getMovie(c.Store, az, newBodies(4096))))
 	mux.Handle("PUT /v1/movies/{id}", v1(updateMovie(c.Store, az, c.Now, c.BodyTimeout)))
 	mux.Handle("DELETE /v1/movies/{id}", v1(deleteMovie(c.Store, az)))
 	mux.Handle("POST "+importRoute, v1(importMovie(c.Store, az, newImporter(c), c.Now, c.BodyTimeout)))
