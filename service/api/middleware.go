@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -187,7 +188,7 @@ func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, per
 			failures.Inc(reason)
 			return unauthorized(params)
 		}
-		if q := r.URL.Query(); q.Has("access_token") || q.Has("token") || q.Has("id_token") {
+		if r.URL.RawQuery != "" && queryHasToken(r.URL.Query()) { // parsed only when there is one
 			return refuse("query_token", `error="invalid_request", error_description="send the token in the Authorization header"`)
 		}
 		token, ok := bearer(r)
@@ -212,6 +213,10 @@ func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, per
 		defer release()
 		return next(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	}
+}
+
+func queryHasToken(q url.Values) bool {
+	return q.Has("access_token") || q.Has("token") || q.Has("id_token")
 }
 
 // routeLabel is the route pattern for metrics; requests no route matched
