@@ -17,7 +17,8 @@ func TestControlsOPASidecarAnswersOnlyTheDecision(t *testing.T) {
 	if r := do(t, "POST", o.url+decision, o.token, input); r.status != 200 || !strings.Contains(string(r.body), `"allow":true`) {
 		t.Fatalf("the service token cannot ask for the decision: %s", r)
 	}
-	const compile = `{"query":"data.movies.authz.allow == true","input":{"method":"GET","route":"/v1/movies/{id}",` +
+	const compile = `{"query":"data.movies.authz.allow == true; revision = data.movies.authz.revision",` +
+		`"input":{"method":"GET","route":"/v1/movies/{id}",` +
 		`"subject":{"sub":"v","roles":["viewer"]}},"unknowns":["input.resource","input.path"]}`
 	if r := do(t, "POST", o.url+"/v1/compile", o.token, compile); r.status != 200 || !strings.Contains(string(r.body), `"queries"`) {
 		t.Fatalf("the service token cannot compile: %s", r)
@@ -40,6 +41,8 @@ func TestControlsOPASidecarAnswersOnlyTheDecision(t *testing.T) {
 		{"compile with another token", "POST", "/v1/compile", strings.Repeat("0", 64), compile},
 		{"compile with explain", "POST", "/v1/compile?explain=full", o.token, compile},
 		{"data-filter compile", "POST", "/v1/compile/movies/authz/allow", o.token, compile},
+		{"compile of another query (the token hash)", "POST", "/v1/compile", o.token,
+			`{"query":"x = data.movies_opa.service_token_sha256","unknowns":[]}`},
 		{"config", "GET", "/v1/config", o.token, ""},
 		{"status", "GET", "/v1/status", o.token, ""},
 		{"metrics", "GET", "/metrics", o.token, ""},

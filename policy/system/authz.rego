@@ -17,8 +17,7 @@
 #   read of /v1/data (the whole tree would leak the token hash), /v1/query, the data-filter
 #   compile API /v1/compile/{path}, /v1/config and /v1/status, and the decision or compile
 #   query with parameters such as explain, metrics, instrument or provenance. The compile
-#   query is the service's to choose, so the token may partially evaluate any rule; the
-#   token is the service's secret, and compile answers are policy, never data.
+#   request must be one of the two the service sends (the query, its unknowns, no options).
 #
 #   The service token is random, created at `make run` time and never committed. OPA knows only
 #   its SHA-256, as lowercase hex (what sha256sum prints), from a generated data file loaded
@@ -64,7 +63,9 @@ allow if {
 # title: The service compiles decisions
 # description: >-
 #   POST /v1/compile only (not the data-filter API under it), only without query parameters,
-#   only with the service token.
+#   only with the service token, and only the two queries the service asks, each with its own
+#   unknowns and no options: so the token cannot read data (the token hash) through partial
+#   evaluation of another query.
 # custom:
 #   controls:
 #     - C-OPA-API-AUTHZ
@@ -73,6 +74,20 @@ allow if {
 	input.method == "POST"
 	input.path == ["v1", "compile"]
 	input.params == {}
+	compile_queries[input.body.query] == input.body.unknowns
+	every key in object.keys(input.body) {
+		key in {"query", "input", "unknowns"}
+	}
+}
+
+# METADATA
+# title: Compile queries
+# description: >-
+#   The queries the service compiles (service/authz/compile.go), each with the unknowns it
+#   sends: the decision's allow with the resource and path open, and the policy's revision.
+compile_queries := {
+	"data.movies.authz.allow == true; revision = data.movies.authz.revision": ["input.resource", "input.path"],
+	"revision = data.movies.authz.revision": [],
 }
 
 # METADATA
