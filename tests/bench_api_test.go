@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -36,7 +37,10 @@ func BenchmarkAPIvsPlain(b *testing.B) {
 	id := newIdentityProvider(b)
 	opa := startOPA(b)
 	dataDir, ids, owners := benchCatalogue(b, movies, subjects)
+	// SMS_BENCH_MOVIES names another movies binary to measure (e.g. one built from an older
+	// commit, for a before/after figure in the same conditions).
 	svc := startMovies(b, id, moviesOpts{opaURL: opa.url, opaTokenFile: filepath.Join(opa.dir, "opa-token"), dataDir: dataDir,
+		bin: os.Getenv("SMS_BENCH_MOVIES"),
 		extra: []string{"-rate-subject", "1e9", "-burst-subject", "1000000000", "-rate-ip", "1e9", "-burst-ip", "1000000000",
 			"-max-inflight", "4096", "-max-inflight-ip", "4096", "-max-inflight-subject", "4096"}})
 	tokens := make([]string, subjects)

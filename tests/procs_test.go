@@ -181,6 +181,7 @@ type moviesOpts struct {
 	dataDir              string
 	extra                []string
 	https                bool
+	bin                  string // the movies binary; default: built from this checkout
 }
 
 // startMovies starts the movies binary on an ephemeral loopback port and
@@ -196,7 +197,11 @@ func startMovies(tb testing.TB, id *identityProvider, o moviesOpts) *moviesServe
 		args = append(args, "-opa-token-file", o.opaTokenFile)
 	}
 	args = append(args, o.extra...)
-	m := &moviesServer{proc: startProc(tb, tb.TempDir(), binary(tb, "./service/cmd/movies"), args...), dataDir: o.dataDir}
+	bin := o.bin
+	if bin == "" {
+		bin = binary(tb, "./service/cmd/movies")
+	}
+	m := &moviesServer{proc: startProc(tb, tb.TempDir(), bin, args...), dataDir: o.dataDir}
 	waitFor(tb, 20*time.Second, "movies to listen", func() bool {
 		sc := bufio.NewScanner(strings.NewReader(m.out.String()))
 		for sc.Scan() {
