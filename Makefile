@@ -60,8 +60,10 @@ lint-openapi: ## Spectral (OAS + OWASP rulesets, pinned in tools/spectral/packag
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s)
 	scripts/fuzz.sh $(FUZZTIME)
 
-bench: registry ## Benchmarks: API vs plain handler, durable vs fsync-off writes, webhook latency, pipeline release vs the upstream CLIs
-	$(GO) test -tags smsbench -run '^$$' -bench . -benchtime $(BENCHTIME) ./tests/ ./service/store/
+bench: registry ## Benchmarks: the movies binary as make run starts it vs a plain handler (hot and mixed: ratios, p50/p99), durable vs fsync-off writes, webhook latency, pipeline release vs the upstream CLIs
+	$(GO) test -tags smsbench -run '^$$' -bench '^BenchmarkAPIvsPlain$$' -benchtime 1x ./tests/
+	$(GO) test -tags smsbench -run '^$$' -bench '^Benchmark(CreateDurable|InProcess)' -benchtime $(BENCHTIME) ./tests/
+	$(GO) test -tags smsbench -run '^$$' -bench . -benchtime $(BENCHTIME) ./service/store/
 	$(GO) test -tags smsbench -count=1 -run '^TestWebhookLatency$$' -v ./pipeline/webhook/
 	pipeline/bench/release.sh 3
 

@@ -21,7 +21,10 @@ if [ ! -s "$DEV/opa/token" ]; then
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$DEV/opa/token"
 fi
 hash=$(tr -d '\n' < "$DEV/opa/token" | sha256sum | cut -d' ' -f1)
-printf '{"movies_opa":{"service_token_sha256":"%s"}}\n' "$hash" > "$DEV/opa/data.json"
+# The policy's revision (data.movies.authz.revision): the service's compiled decisions are
+# keyed by it, so a changed policy/api invalidates them.
+revision=$(cat policy/api/authz.rego | sha256sum | cut -d' ' -f1)
+printf '{"movies_opa":{"service_token_sha256":"%s"},"movies_policy":{"revision":"%s"}}\n' "$hash" "$revision" > "$DEV/opa/data.json"
 
 go build -o bin/movies ./service/cmd/movies
 opa=$(go tool -n opa)

@@ -1,12 +1,14 @@
+//go:build smsbench
+
 package tests
 
 import (
-	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -17,63 +19,56 @@ import (
 	"github.com/secure-movie-service/sms/service/auth"
 	"github.com/secure-movie-service/sms/service/authz"
 	"github.com/secure-movie-service/sms/service/limit"
+	"github.com/secure-movie-service/sms/service/logbuf"
 	"github.com/secure-movie-service/sms/service/store"
 )
 
-// BenchmarkGetMovie measures authenticated, OPA-authorized
-// GET /v1/movies/{id} against a plain net/http handler that serves the
-// same JSON, both on loopback in the same run, and reports the ratio.
-// The service path verifies the token (cached by its hash until exp) and
-// asks a real OPA process (decisions cached for the default 1s).
-func BenchmarkGetMovie(b *testing.B) {
+// BenchmarkInProcess serves the real handler in-process (token verification with its cache,
+// the OPA client with its default 1s caches against a real OPA, JSON logs written to a file)
+// under the hot and the mixed workload of BenchmarkAPIvsPlain, for profiling the service's
+// own path: go test -tags smsbench -run '^$' -bench InProcess -cpuprofile cpu.out ./tests/
+func BenchmarkInProcess(b *testing.B) {
+	const movies, subjects = 1000, 200
 	id := newIdentityProvider(b)
 	opa := startOPA(b)
-	st, err := store.Open(filepath.Join(b.TempDir(), "data"), store.Options{})
+	dataDir, ids, owners := benchCatalogue(b, movies, subjects)
+	st, err := store.Open(dataDir, store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	now := time.Now().UTC()
-	m, err := st.Create(context.Background(), store.Movie{ID: "0123456789abcdef0123456789abcdef", Title: "Stalker", Year: 1979,
-		Genres: []string{"Drama"}, Director: "Andrei Tarkovsky", CreatedBy: "editor", CreatedAt: now, UpdatedAt: now})
-	if err != nil {
-		b.Fatal(err)
-	}
 	svc := benchServer(b, id, opa, st)
-	body, _ := json.Marshal(m)
-	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Write(body)
-	}))
-	defer plain.Close()
-
-	token := id.token(b, "viewer", "viewer")
-	load := func(base string, n int) time.Duration {
-		return hammer(b, 16, n, "GET", base+"/v1/movies/"+m.ID, token, "", 200)
+	tokens := make([]string, subjects)
+	for i := range tokens {
+		tokens[i] = id.token(b, owners[i], []string{"viewer", "editor", "admin"}[i%3])
 	}
-	load(svc.URL, 200) // warm connections and caches
-	load(plain.URL, 200)
-	b.ResetTimer()
-	var tSvc, tPlain time.Duration
-	for round := range 4 { // interleaved, so drift on a shared machine hits both
-		n := b.N / 4
-		if round == 3 {
-			n = b.N - 3*(b.N/4)
-		}
-		tPlain += load(plain.URL, n)
-		tSvc += load(svc.URL, n)
+	rng := rand.New(rand.NewPCG(14, 14))
+	pairs := make([][2]int, 1<<14)
+	for i := range pairs {
+		pairs[i] = [2]int{rng.IntN(subjects), rng.IntN(movies)}
 	}
-	b.StopTimer()
-	svcRate, plainRate := float64(b.N)/tSvc.Seconds(), float64(b.N)/tPlain.Seconds()
-	b.ReportMetric(svcRate, "service-req/s")
-	b.ReportMetric(plainRate, "plain-req/s")
-	b.ReportMetric(svcRate/plainRate, "ratio")
-	b.ReportMetric(0, "ns/op")
+	hot := func(int) (string, string) { return "/v1/movies/" + ids[0], tokens[0] }
+	mixed := func(i int) (string, string) {
+		p := pairs[i%len(pairs)]
+		return "/v1/movies/" + ids[p[1]], tokens[p[0]]
+	}
+	for _, wl := range []struct {
+		name string
+		next func(int) (string, string)
+	}{{"hot", hot}, {"mixed", mixed}} {
+		b.Run(wl.name, func(b *testing.B) {
+			drive(b, 16, 500, svc.URL, wl.next)
+			b.ResetTimer()
+			el, _ := drive(b, 16, b.N, svc.URL, wl.next)
+			b.ReportMetric(float64(b.N)/el.Seconds(), "req/s")
+		})
+	}
 }
 
 // benchServer serves the real handler in-process: token verification with
-// its cache, the OPA client with its default 1s decision cache against a
-// real OPA, JSON logs (discarded), limits set out of the way.
+// its cache, the OPA client with its default 1s caches against a real OPA,
+// JSON logs written to a file (as a process writes them to stdout), limits
+// set out of the way.
 func benchServer(b *testing.B, id *identityProvider, opa *opaServer, st store.Store) *httptest.Server {
 	b.Helper()
 	keys, err := auth.LoadJWKS(id.jwksPath)
@@ -89,13 +84,24 @@ func benchServer(b *testing.B, id *identityProvider, opa *opaServer, st store.St
 			return api.Identity{Sub: c.Subject, Roles: c.Roles}, err
 		},
 		Authorizer:   decider,
-		Logger:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Logger:       slog.New(slog.NewJSONHandler(benchLog(b), nil)),
 		SubjectLimit: limit.New(1e9, 1e9, 100, nil),
 		IPLimit:      limit.New(1e9, 1e9, 100, nil),
 		MaxInFlight:  1024,
 	}))
 	b.Cleanup(srv.Close)
 	return srv
+}
+
+// benchLog is a log file written as the movies binary writes its logs: batched by logbuf.
+func benchLog(b *testing.B) io.Writer {
+	f, err := os.Create(filepath.Join(b.TempDir(), "movies.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := logbuf.New(f, 5*time.Millisecond, 1<<20)
+	b.Cleanup(func() { w.Close(); f.Close() })
+	return w
 }
 
 // hammer sends n requests from the given number of concurrent clients over

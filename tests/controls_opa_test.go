@@ -7,8 +7,8 @@ import (
 
 // TestControlsOPASidecarAnswersOnlyTheDecision is evidence for C-OPA-API-AUTHZ against a real
 // OPA started as `make run` starts it (loopback, token authentication, policy/system): only the
-// service token may ask for the decision; nobody may read data, write policies or data, or use
-// the other APIs; /health is open.
+// service token may ask for the decision and compile it (POST /v1/compile, no parameters);
+// nobody may read data, write policies or data, or use the other APIs; /health is open.
 func TestControlsOPASidecarAnswersOnlyTheDecision(t *testing.T) {
 	o := startOPA(t)
 	const decision = "/v1/data/movies/authz/decision"
@@ -16,6 +16,12 @@ func TestControlsOPASidecarAnswersOnlyTheDecision(t *testing.T) {
 
 	if r := do(t, "POST", o.url+decision, o.token, input); r.status != 200 || !strings.Contains(string(r.body), `"allow":true`) {
 		t.Fatalf("the service token cannot ask for the decision: %s", r)
+	}
+	const compile = `{"query":"data.movies.authz.allow == true; revision = data.movies.authz.revision",` +
+		`"input":{"method":"GET","route":"/v1/movies/{id}",` +
+		`"subject":{"sub":"v","roles":["viewer"]}},"unknowns":["input.resource","input.path"]}`
+	if r := do(t, "POST", o.url+"/v1/compile", o.token, compile); r.status != 200 || !strings.Contains(string(r.body), `"queries"`) {
+		t.Fatalf("the service token cannot compile: %s", r)
 	}
 	if r := do(t, "GET", o.url+"/health", "", ""); r.status != 200 {
 		t.Fatalf("/health: %s", r)
@@ -31,7 +37,12 @@ func TestControlsOPASidecarAnswersOnlyTheDecision(t *testing.T) {
 		{"list policies", "GET", "/v1/policies", o.token, ""},
 		{"write data", "PUT", "/v1/data/movies_opa", o.token, `{"service_token_sha256":"00"}`},
 		{"ad-hoc query", "POST", "/v1/query", o.token, `{"query":"data"}`},
-		{"compile", "POST", "/v1/compile", o.token, `{"query":"data.movies.authz.allow"}`},
+		{"compile without a token", "POST", "/v1/compile", "", compile},
+		{"compile with another token", "POST", "/v1/compile", strings.Repeat("0", 64), compile},
+		{"compile with explain", "POST", "/v1/compile?explain=full", o.token, compile},
+		{"data-filter compile", "POST", "/v1/compile/movies/authz/allow", o.token, compile},
+		{"compile of another query (the token hash)", "POST", "/v1/compile", o.token,
+			`{"query":"x = data.movies_opa.service_token_sha256","unknowns":[]}`},
 		{"config", "GET", "/v1/config", o.token, ""},
 		{"status", "GET", "/v1/status", o.token, ""},
 		{"metrics", "GET", "/metrics", o.token, ""},

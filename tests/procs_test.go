@@ -34,6 +34,13 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+// Reset drops what was collected (benchmarks keep memory flat with it).
+func (l *lockedBuffer) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Reset()
+}
+
 func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -104,9 +111,12 @@ func freeAddr(tb testing.TB) string {
 }
 
 // opaServer is a real OPA process hardened as `make run` starts it.
+// apiDir is the movies.authz policy it loads (policy/api unless a test
+// restarts it with another).
 type opaServer struct {
 	*proc
 	url, addr, token, dir string
+	apiDir                string
 }
 
 // startOPA starts OPA with policy/api and policy/system on a loopback
@@ -117,23 +127,38 @@ func startOPA(tb testing.TB) *opaServer {
 	var raw [32]byte
 	rand.Read(raw[:])
 	token := hex.EncodeToString(raw[:])
-	sum := sha256.Sum256([]byte(token))
-	data, _ := json.Marshal(map[string]any{"movies_opa": map[string]string{"service_token_sha256": hex.EncodeToString(sum[:])}})
-	writeFile(tb, filepath.Join(dir, "opa-data.json"), data, 0o600)
 	writeFile(tb, filepath.Join(dir, "opa-token"), []byte(token+"\n"), 0o600)
-	o := &opaServer{addr: freeAddr(tb), token: token, dir: dir}
+	o := &opaServer{addr: freeAddr(tb), token: token, dir: dir, apiDir: filepath.Join(repoRoot(tb), "policy/api")}
 	o.url = "http://" + o.addr
 	o.start(tb)
 	return o
 }
 
+// policyRevision is what scripts/run-dev.sh loads as data.movies_policy.revision: the SHA-256
+// of the policy's authz.rego in dir.
+func policyRevision(tb testing.TB, dir string) string {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "authz.rego"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// start starts OPA with o.apiDir, writing the data file as scripts/run-dev.sh does: the
+// service token's hash and the policy's revision.
 func (o *opaServer) start(tb testing.TB) {
 	tb.Helper()
 	root := repoRoot(tb)
+	sum := sha256.Sum256([]byte(o.token))
+	data, _ := json.Marshal(map[string]any{"movies_opa": map[string]string{"service_token_sha256": hex.EncodeToString(sum[:])},
+		"movies_policy": map[string]string{"revision": policyRevision(tb, o.apiDir)}})
+	writeFile(tb, filepath.Join(o.dir, "opa-data.json"), data, 0o600)
 	o.proc = startProc(tb, root, toolBinary(tb, "opa"), "run", "--server", "--addr", o.addr,
 		"--authentication=token", "--authorization=basic", "--skip-version-check",
 		"--set", "decision_logs.console=true", "--ignore", "*_test.rego",
-		filepath.Join(root, "policy/api"), filepath.Join(root, "policy/system"), filepath.Join(o.dir, "opa-data.json"))
+		o.apiDir, filepath.Join(root, "policy/system"), filepath.Join(o.dir, "opa-data.json"))
 	waitFor(tb, 60*time.Second, "OPA /health", func() bool {
 		resp, err := http.Get(o.url + "/health")
 		if err != nil {
@@ -156,6 +181,7 @@ type moviesOpts struct {
 	dataDir              string
 	extra                []string
 	https                bool
+	bin                  string // the movies binary; default: built from this checkout
 }
 
 // startMovies starts the movies binary on an ephemeral loopback port and
@@ -171,7 +197,11 @@ func startMovies(tb testing.TB, id *identityProvider, o moviesOpts) *moviesServe
 		args = append(args, "-opa-token-file", o.opaTokenFile)
 	}
 	args = append(args, o.extra...)
-	m := &moviesServer{proc: startProc(tb, tb.TempDir(), binary(tb, "./service/cmd/movies"), args...), dataDir: o.dataDir}
+	bin := o.bin
+	if bin == "" {
+		bin = binary(tb, "./service/cmd/movies")
+	}
+	m := &moviesServer{proc: startProc(tb, tb.TempDir(), bin, args...), dataDir: o.dataDir}
 	waitFor(tb, 20*time.Second, "movies to listen", func() bool {
 		sc := bufio.NewScanner(strings.NewReader(m.out.String()))
 		for sc.Scan() {

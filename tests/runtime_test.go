@@ -227,6 +227,8 @@ func TestLogCanary(t *testing.T) {
 	do(t, "GET", m.url+"/v1/movies?access_token="+canary, "", "")
 	do(t, "GET", m.url+"/v1/movies", "Bearer "+canary, "")
 	do(t, "GET", m.url+"/v1/movies", canary+".x.y", "")
+	// The service batches log lines (at most 5ms): wait for the six requests' access lines.
+	waitFor(t, 5*time.Second, "six access lines", func() bool { return strings.Count(m.out.String(), `"log":"access"`) >= 6 })
 	for name, logs := range map[string]string{"movies": m.out.String(), "opa": opa.out.String()} {
 		if strings.Contains(logs, canary) {
 			t.Errorf("C-LOG-REDACT the canary reached the %s log", name)

@@ -9,12 +9,15 @@
 #   input.identity (the bearer token, present only when the request carried
 #   "Authorization: Bearer <token>").
 #
-#   Exactly two things are allowed: the service, proven by its token, may
-#   POST /v1/data/movies/authz/decision with no query parameters, and anyone may GET /health.
+#   Exactly three things are allowed: the service, proven by its token, may
+#   POST /v1/data/movies/authz/decision and POST /v1/compile (partial evaluation of the
+#   decision, which the service caches per subject, roles, method and route), each with no
+#   query parameters, and anyone may GET /health.
 #   Everything else is denied, including every write to /v1/policies and /v1/data, any other
-#   read of /v1/data (the whole tree would leak the token hash), /v1/query, /v1/compile,
-#   /v1/config and /v1/status, and the decision query with parameters such as explain,
-#   metrics, instrument or provenance.
+#   read of /v1/data (the whole tree would leak the token hash), /v1/query, the data-filter
+#   compile API /v1/compile/{path}, /v1/config and /v1/status, and the decision or compile
+#   query with parameters such as explain, metrics, instrument or provenance. The compile
+#   request must be one of the two the service sends (the query, its unknowns, no options).
 #
 #   The service token is random, created at `make run` time and never committed. OPA knows only
 #   its SHA-256, as lowercase hex (what sha256sum prints), from a generated data file loaded
@@ -54,6 +57,37 @@ allow if {
 	input.method == "POST"
 	input.path == ["v1", "data", "movies", "authz", "decision"]
 	input.params == {}
+}
+
+# METADATA
+# title: The service compiles decisions
+# description: >-
+#   POST /v1/compile only (not the data-filter API under it), only without query parameters,
+#   only with the service token, and only the two queries the service asks, each with its own
+#   unknowns and no options: so the token cannot read data (the token hash) through partial
+#   evaluation of another query.
+# custom:
+#   controls:
+#     - C-OPA-API-AUTHZ
+allow if {
+	service_caller
+	input.method == "POST"
+	input.path == ["v1", "compile"]
+	input.params == {}
+	compile_queries[input.body.query] == input.body.unknowns
+	every key in object.keys(input.body) {
+		key in {"query", "input", "unknowns"}
+	}
+}
+
+# METADATA
+# title: Compile queries
+# description: >-
+#   The queries the service compiles (service/authz/compile.go), each with the unknowns it
+#   sends: the decision's allow with the resource and path open, and the policy's revision.
+compile_queries := {
+	"data.movies.authz.allow == true; revision = data.movies.authz.revision": ["input.resource", "input.path"],
+	"revision = data.movies.authz.revision": [],
 }
 
 # METADATA

@@ -108,8 +108,62 @@ test_service_token_cannot_use_query_api if {
 	denied(service_request("GET", ["v1", "query"]))
 }
 
+compile_body := {
+	"query": "data.movies.authz.allow == true; revision = data.movies.authz.revision",
+	"input": {"method": "GET", "route": "/v1/movies/{id}", "subject": {"sub": "s", "roles": ["viewer"]}},
+	"unknowns": ["input.resource", "input.path"],
+}
+
+revision_body := {"query": "revision = data.movies.authz.revision", "unknowns": []}
+
+compile_request(body) := object.union(service_request("POST", ["v1", "compile"]), {"body": body})
+
+test_service_token_can_compile if {
+	allowed(compile_request(compile_body))
+	allowed(compile_request(revision_body))
+}
+
+test_service_token_compiles_only_its_queries if {
+	every body in [
+		object.union(compile_body, {"query": "x = data.movies_opa.service_token_sha256"}),
+		object.union(compile_body, {"query": "data.movies.authz.allow"}),
+		object.union(compile_body, {"unknowns": ["input"]}),
+		object.union(compile_body, {"unknowns": []}),
+		object.union(revision_body, {"unknowns": ["input.resource", "input.path"]}),
+		object.union(compile_body, {"options": {"disableInlining": ["data.movies.authz.allow"]}}),
+		json.remove(compile_body, ["unknowns"]),
+		{},
+		"data.movies.authz.allow",
+	] {
+		denied(compile_request(body))
+	}
+	denied(service_request("POST", ["v1", "compile"]))
+}
+
+test_compile_needs_the_service_token if {
+	denied(object.union(request("POST", ["v1", "compile"]), {"body": compile_body}))
+	every identity in ["wrong-token", "", upper(token), crypto.sha256(token)] {
+		denied(with_token(object.union(request("POST", ["v1", "compile"]), {"body": compile_body}), identity))
+	}
+}
+
+test_service_token_cannot_compile_with_params if {
+	every params in [{"explain": ["full"]}, {"metrics": [""]}, {"instrument": ["true"]}, {"pretty": ["true"]}] {
+		denied(object.union(compile_request(compile_body), {"params": params}))
+	}
+}
+
+test_service_token_cannot_use_other_compile_apis if {
+	denied(service_request("GET", ["v1", "compile"]))
+	every path in [["v1", "compile", "movies", "authz", "allow"], ["v1", "compile", ""], ["v0", "compile"]] {
+		every method in ["GET", "POST"] {
+			denied(service_request(method, path))
+		}
+	}
+}
+
 test_service_token_cannot_use_other_apis if {
-	every path in [["v1", "compile"], ["v1", "config"], ["v1", "status"], ["metrics"], ["v1", "data"]] {
+	every path in [["v1", "config"], ["v1", "status"], ["metrics"], ["v1", "data"]] {
 		every method in ["GET", "POST"] {
 			denied(service_request(method, path))
 		}

@@ -1,7 +1,8 @@
 // Package api is the movie service's HTTP layer: routes, middleware, input
 // decoding and validation, and the one table that turns errors into
 // application/problem+json responses. Authentication is a function it is
-// given; every authorization decision is asked of OPA through Authorizer.
+// given; every authorization decision is asked of OPA through Authorizer, or
+// applied from a residual OPA compiled when the Authorizer is also a Compiler.
 // It imports only the standard library and the service's own packages.
 package api
 

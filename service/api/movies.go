@@ -47,14 +47,19 @@ func listMovies(st store.Store, az *authorizer, now func() time.Time) handlerFun
 	}
 }
 
-func getMovie(st store.Store, az *authorizer) handlerFunc {
+func getMovie(st store.Store, az *authorizer, bs *bodies) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		m, err := loadAndAuthorize(st, az, r)
 		if err != nil {
 			return err
 		}
-		w.Header().Set("ETag", etag(m.Version))
-		return writeJSON(w, http.StatusOK, m)
+		body, err := bs.json(m)
+		if err != nil {
+			return err
+		}
+		w.Header()["Etag"] = []string{etag(m.Version)}
+		writeBody(w, http.StatusOK, body)
+		return nil
 	}
 }
 

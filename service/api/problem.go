@@ -188,8 +188,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	if err != nil {
 		return err // only our own types are encoded; this is a bug, answered 500
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	writeBody(w, status, body)
+	return nil
+}
+
+var hdrJSON = []string{"application/json; charset=utf-8"} // len == cap: see hdrNosniff
+
+// writeBody writes status and a JSON body.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	w.Header()["Content-Type"] = hdrJSON
 	w.WriteHeader(status)
 	w.Write(body)
-	return nil
 }

@@ -11,6 +11,7 @@ import (
 func routes(c *Config) http.Handler {
 	m := newAPIMetrics(c.Metrics)
 	az := &authorizer{az: c.Authorizer, log: c.Logger, denials: m.authzDenials}
+	az.compiler, _ = c.Authorizer.(Compiler)
 	h := func(fn handlerFunc) http.Handler { return serve(c.Logger, fn) }
 	perSubject := limit.NewConcurrency(c.MaxInFlightPerSubject)
 	authnLog := NewSampledLog(c.Logger, 5, 20) // "authentication failed": at most 5 lines a second
@@ -25,7 +26,7 @@ func routes(c *Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/movies", v1(listMovies(c.Store, az, c.Now)))
 	mux.Handle("POST /v1/movies", v1(createMovie(c.Store, az, c.Now, c.BodyTimeout)))
-	mux.Handle("GET /v1/movies/{id}", v1(getMovie(c.Store, az)))
+	mux.Handle("GET /v1/movies/{id}", v1(getMovie(c.Store, az, newBodies(4096))))
 	mux.Handle("PUT /v1/movies/{id}", v1(updateMovie(c.Store, az, c.Now, c.BodyTimeout)))
 	mux.Handle("DELETE /v1/movies/{id}", v1(deleteMovie(c.Store, az)))
 	mux.Handle("POST "+importRoute, v1(importMovie(c.Store, az, newImporter(c), c.Now, c.BodyTimeout)))

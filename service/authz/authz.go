@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,8 +53,11 @@ type Input struct {
 type Decision struct {
 	Allow   bool
 	Reasons []string
-	ID      string // OPA's decision id, when decision logging is on
+	ID      string // OPA's decision id, when decision logging is on; the compile's id when Compiled
 	Cached  bool
+	// Compiled: a residual OPA compiled for the subject, roles, method and
+	// route decided it (Reasons empty).
+	Compiled bool
 }
 
 // Config configures a Client.
@@ -79,7 +83,8 @@ type Client struct {
 	timeout  time.Duration
 	maxBody  int64
 	http     *http.Client
-	cache    *cache
+	cache    *cache[string, Decision]
+	compiler *compiler
 	observe  func(time.Duration, error)
 }
 
@@ -109,8 +114,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.http = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if cfg.CacheTTL > 0 {
-		c.cache = newCache(cmp(cfg.CacheSize, 10000), cfg.CacheTTL, time.Now)
+		c.cache = newCache[string, Decision](cmp(cfg.CacheSize, 10000), cfg.CacheTTL, time.Now)
 	}
+	c.compiler = newCompiler(strings.TrimSuffix(u.String(), "/")+compilePath, cfg)
 	return c, nil
 }
 
@@ -124,26 +130,66 @@ func cmp[T int | int64 | time.Duration](v, def T) T {
 // Decide asks OPA whether in is allowed. A nil error with Allow false is
 // "OPA said no" (403); ErrUnavailable is "OPA could not answer" (503).
 func (c *Client) Decide(ctx context.Context, in Input) (Decision, error) {
+	var key string
+	if c.cache != nil {
+		key = decisionKey(in)
+		if d, ok := c.cache.get(key); ok {
+			d.Cached = true
+			return d, nil
+		}
+	}
 	body, err := json.Marshal(struct {
 		Input Input `json:"input"`
 	}{in})
 	if err != nil {
 		return Decision{}, fmt.Errorf("%w: encode input: %v", ErrUnavailable, err)
 	}
-	if c.cache != nil {
-		if d, ok := c.cache.get(string(body)); ok {
-			d.Cached = true
-			return d, nil
-		}
-	}
 	d, err := c.ask(ctx, body)
 	if err != nil {
 		return Decision{}, err
 	}
 	if c.cache != nil {
-		c.cache.put(string(body), d)
+		c.cache.put(key, d)
 	}
 	return d, nil
+}
+
+// decisionKey encodes every field of in, each string with its length and
+// each list with its count, and nil apart from empty: two inputs share a key
+// only when their JSON is the same, at a fraction of marshalling's cost.
+func decisionKey(in Input) string {
+	b := make([]byte, 0, 160)
+	str := func(s string) { b = append(strconv.AppendInt(b, int64(len(s)), 10), ':'); b = append(b, s...) }
+	list := func(l []string) {
+		if l == nil {
+			b = append(b, 'n')
+			return
+		}
+		b = append(strconv.AppendInt(b, int64(len(l)), 10), '[')
+		for _, s := range l {
+			str(s)
+		}
+	}
+	str(in.Method)
+	str(in.Route)
+	list(in.Path)
+	if in.Subject == nil {
+		b = append(b, 'n')
+	} else {
+		b = append(b, 's')
+		str(in.Subject.Sub)
+		list(in.Subject.Roles)
+	}
+	if in.Resource == nil {
+		b = append(b, 'n')
+	} else {
+		b = append(b, 'r')
+		str(in.Resource.Type)
+		str(in.Resource.ID)
+		str(in.Resource.Owner)
+	}
+	str(in.Source)
+	return string(b)
 }
 
 // probe is the input Ping asks about; any defined answer will do.
@@ -157,20 +203,30 @@ func (c *Client) Ping(ctx context.Context) error {
 }
 
 func (c *Client) ask(ctx context.Context, body []byte) (Decision, error) {
+	raw, err := c.post(ctx, c.endpoint, body)
+	if err != nil {
+		return Decision{}, err
+	}
+	return parse(raw)
+}
+
+// post sends body to OPA's endpoint and returns the answer of a 200, at most
+// maxBody bytes; anything else is ErrUnavailable.
+func (c *Client) post(ctx context.Context, endpoint string, body []byte) ([]byte, error) {
 	start := time.Now()
-	d, err := c.askOPA(ctx, body)
+	raw, err := c.postOPA(ctx, endpoint, body)
 	if c.observe != nil {
 		c.observe(time.Since(start), err)
 	}
-	return d, err
+	return raw, err
 }
 
-func (c *Client) askOPA(ctx context.Context, body []byte) (Decision, error) {
+func (c *Client) postOPA(ctx context.Context, endpoint string, body []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return Decision{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if c.token != "" {
@@ -178,20 +234,20 @@ func (c *Client) askOPA(ctx context.Context, body []byte) (Decision, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Decision{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
-		return Decision{}, fmt.Errorf("%w: read response: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: read response: %v", ErrUnavailable, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return Decision{}, fmt.Errorf("%w: OPA answered status %d", ErrUnavailable, resp.StatusCode)
+		return nil, fmt.Errorf("%w: OPA answered status %d", ErrUnavailable, resp.StatusCode)
 	}
 	if int64(len(raw)) > c.maxBody {
-		return Decision{}, fmt.Errorf("%w: response larger than %d bytes", ErrUnavailable, c.maxBody)
+		return nil, fmt.Errorf("%w: response larger than %d bytes", ErrUnavailable, c.maxBody)
 	}
-	return parse(raw)
+	return raw, nil
 }
 
 // parse reads OPA's response. Only {"result":{"allow":true,…}} allows.

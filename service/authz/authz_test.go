@@ -199,7 +199,7 @@ func TestDecisionCacheNeverKeepsUnavailable(t *testing.T) {
 }
 
 func TestDecisionCacheBounded(t *testing.T) {
-	c := newCache(8, time.Minute, time.Now)
+	c := newCache[string, Decision](8, time.Minute, time.Now)
 	for i := range 100 {
 		c.put(strings.Repeat("k", i+1), Decision{Allow: true})
 		if len(c.m) > 8 {
@@ -256,4 +256,45 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("allowed without a true in %q", raw)
 		}
 	})
+}
+
+// TestDecisionKeyDistinguishesInputs: inputs whose JSON differs never share a cache key.
+func TestDecisionKeyDistinguishesInputs(t *testing.T) {
+	base := editorPut
+	variants := []Input{base}
+	add := func(f func(in *Input)) {
+		in := base
+		s, r := *base.Subject, *base.Resource
+		in.Subject, in.Resource = &s, &r
+		in.Path = append([]string(nil), base.Path...)
+		f(&in)
+		variants = append(variants, in)
+	}
+	add(func(in *Input) { in.Resource.Owner = "editor2" })
+	add(func(in *Input) { in.Resource = nil })
+	add(func(in *Input) { in.Resource = &Resource{} })
+	add(func(in *Input) { in.Subject = nil })
+	add(func(in *Input) { in.Subject.Roles = nil })
+	add(func(in *Input) { in.Subject.Roles = []string{} })
+	add(func(in *Input) { in.Subject.Roles = []string{"edi", "tor"} })
+	add(func(in *Input) { in.Subject.Roles = []string{"editor", "viewer"} })
+	add(func(in *Input) { in.Path = []string{"v1", "movies"} })
+	add(func(in *Input) { in.Path = []string{"v1", "moviesm1"} })
+	add(func(in *Input) { in.Path = nil })
+	add(func(in *Input) { in.Source = "wikidata" })
+	add(func(in *Input) { in.Subject.Sub = "editor:" })
+	add(func(in *Input) { in.Method = "DELETE" })
+	add(func(in *Input) { in.Resource.ID, in.Resource.Owner = "m1e", "ditor" })
+	seen := map[string]string{}
+	for _, in := range variants {
+		body, _ := json.Marshal(in)
+		k := decisionKey(in)
+		if prev, ok := seen[k]; ok && prev != string(body) {
+			t.Fatalf("C-AUTHZ-OWNER %s and %s share the key %q", prev, body, k)
+		}
+		seen[k] = string(body)
+	}
+	if len(seen) != len(variants) {
+		t.Fatalf("%d keys for %d different inputs", len(seen), len(variants))
+	}
 }

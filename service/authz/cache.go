@@ -5,42 +5,45 @@ import (
 	"time"
 )
 
-// cache keeps recent decisions, keyed by the full decision input, for at
-// most ttl. It holds at most size entries; when full it drops expired
-// entries, and if none have expired, it starts over. Only answers OPA gave
-// are cached, never "unavailable".
-type cache struct {
+// cache keeps recent answers of OPA (decisions keyed by their input,
+// compiled residuals by subject, roles, method and route) for at most ttl.
+// It holds at most size entries; when full it drops expired entries, and if
+// none have expired, it starts over. Only answers OPA gave are cached, never
+// "unavailable".
+type cache[K comparable, V any] struct {
 	mu   sync.Mutex
 	size int
 	ttl  time.Duration
 	now  func() time.Time
-	m    map[string]cacheEntry
+	m    map[K]cacheEntry[V]
 }
 
-type cacheEntry struct {
-	d       Decision
+type cacheEntry[V any] struct {
+	v       V
 	expires time.Time
 }
 
-func newCache(size int, ttl time.Duration, now func() time.Time) *cache {
-	return &cache{size: size, ttl: ttl, now: now, m: make(map[string]cacheEntry)}
+func newCache[K comparable, V any](size int, ttl time.Duration, now func() time.Time) *cache[K, V] {
+	return &cache[K, V]{size: size, ttl: ttl, now: now, m: make(map[K]cacheEntry[V])}
 }
 
-func (c *cache) get(key string) (Decision, bool) {
+func (c *cache[K, V]) get(key K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[key]
 	if !ok {
-		return Decision{}, false
+		var zero V
+		return zero, false
 	}
 	if !c.now().Before(e.expires) {
 		delete(c.m, key)
-		return Decision{}, false
+		var zero V
+		return zero, false
 	}
-	return e.d, true
+	return e.v, true
 }
 
-func (c *cache) put(key string, d Decision) {
+func (c *cache[K, V]) put(key K, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
@@ -54,5 +57,5 @@ func (c *cache) put(key string, d Decision) {
 			clear(c.m)
 		}
 	}
-	c.m[key] = cacheEntry{d: d, expires: now.Add(c.ttl)}
+	c.m[key] = cacheEntry[V]{v: v, expires: now.Add(c.ttl)}
 }
