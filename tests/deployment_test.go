@@ -89,8 +89,11 @@ func volumeFiles(t *testing.T, id *identityProvider, token string) map[string]ma
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256([]byte(token))
-	authz, _ := json.Marshal(map[string]any{"movies_opa": map[string]string{"service_token_sha256": hex.EncodeToString(sum[:])}})
+	sum, rev := sha256.Sum256([]byte(token)), sha256.Sum256(read("policy/api/authz.rego"))
+	authz, _ := json.Marshal(map[string]any{
+		"movies_opa":    map[string]string{"service_token_sha256": hex.EncodeToString(sum[:])},
+		"movies_policy": map[string]string{"revision": hex.EncodeToString(rev[:])},
+	})
 	cert, key := selfSigned(t)
 	return map[string]map[string][]byte{
 		"movies-opa-policy": {"api.rego": read("policy/api/authz.rego"), "system.rego": read("policy/system/authz.rego")},
@@ -214,6 +217,22 @@ func TestDeploymentOPASidecarWiring(t *testing.T) {
 		t.Fatalf("a viewer's list through the sidecar: %v %v\n%s\n%s", err, resp, movies.out, opa.out)
 	}
 	resp.Body.Close()
+	// An item read is decided by a compiled residual (POST /v1/compile, the service token).
+	req, _ = newRequest("POST", api+"/v1/movies", id.token(t, "ed", "editor"), `{"title":"Metropolis","year":1927,"genres":["Sci-Fi"],"director":"Fritz Lang"}`)
+	resp, err = tlsClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("an editor's create: %v %v\n%s", err, resp, movies.out)
+	}
+	resp.Body.Close()
+	req, _ = newRequest("GET", api+resp.Header.Get("Location"), id.token(t, "alice", "viewer"), "")
+	resp, err = tlsClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("a viewer's read of the movie: %v %v\n%s", err, resp, movies.out)
+	}
+	resp.Body.Close()
+	waitFor(t, 5*time.Second, "the read's audit line, decided by a compiled residual", func() bool {
+		return strings.Contains(movies.out.String(), `"route":"/v1/movies/{id}","allow":true`) && strings.Contains(movies.out.String(), `"compiled":true`)
+	})
 	// OPA itself is on loopback in the pod and refuses everyone but the API.
 	resp, err = client.Post("http://"+opaAddr+"/v1/data/movies/authz/decision", "application/json", strings.NewReader(`{"input":{}}`))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {

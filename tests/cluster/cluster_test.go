@@ -197,6 +197,7 @@ func operatorObjects(t *testing.T, authority *ca, fx *fixtures) []map[string]any
 	md := func(ns, name string) map[string]any { return map[string]any{"name": name, "namespace": ns} }
 	token := "test-only-opa-token"
 	sum := sha256.Sum256([]byte(token))
+	rev := sha256.Sum256([]byte(read(filepath.Join(root(t), "policy/api/authz.rego"))))
 	return []map[string]any{
 		{"apiVersion": "v1", "kind": "Secret", "metadata": md("sms-admission", "sms-admission-tls"), "type": "kubernetes.io/tls",
 			"data": map[string]any{"tls.crt": b64(read(cert)), "tls.key": b64(read(key))}},
@@ -211,7 +212,8 @@ func operatorObjects(t *testing.T, authority *ca, fx *fixtures) []map[string]any
 		{"apiVersion": "v1", "kind": "Secret", "metadata": md("movies", "movies-opa-token"),
 			"data": map[string]any{"token": b64(token)}},
 		{"apiVersion": "v1", "kind": "Secret", "metadata": md("movies", "movies-opa-authz"),
-			"data": map[string]any{"data.json": b64(`{"movies_opa":{"service_token_sha256":"` + hex.EncodeToString(sum[:]) + `"}}`)}},
+			"data": map[string]any{"data.json": b64(`{"movies_opa":{"service_token_sha256":"` + hex.EncodeToString(sum[:]) +
+				`"},"movies_policy":{"revision":"` + hex.EncodeToString(rev[:]) + `"}}`)}},
 		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": md("movies", "movies-opa-policy"),
 			"data": map[string]any{"api.rego": read(filepath.Join(root(t), "policy/api/authz.rego")), "system.rego": read(filepath.Join(root(t), "policy/system/authz.rego"))}},
 	}
