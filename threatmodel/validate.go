@@ -95,6 +95,19 @@ func validate(m *Model) []Problem {
 	}
 
 	// Declarations first, so references can point forwards.
+	v.declarations(m)
+	v.structure(m)
+	for _, t := range m.Threats {
+		validateThreat(v, t)
+	}
+	for _, c := range m.Controls {
+		validateControl(v, c)
+	}
+	return v.probs
+}
+
+// declarations checks every element's id (unique, with its kind's prefix) and required fields.
+func (v *validator) declarations(m *Model) {
 	for _, a := range m.Assets {
 		v.id(a.ID, PrefixAsset, "asset", 0)
 		v.required(a.ID, 0, "name", a.Name)
@@ -131,7 +144,11 @@ func validate(m *Model) []Problem {
 		v.id(c.ID, PrefixControl, "control", c.Line)
 		v.required(c.ID, c.Line, "title", c.Title, "description", c.Description)
 	}
+}
 
+// structure checks the data-flow diagram: components' kinds and boundaries, entry points,
+// attack surface and flows, and what they refer to.
+func (v *validator) structure(m *Model) {
 	for _, c := range m.Components {
 		if !slices.Contains([]string{KindPerson, KindProcess, KindDataStore, KindExternal}, c.Kind) {
 			v.add(c.ID, 0, "kind %q is not person, process, datastore or external", c.Kind)
@@ -152,35 +169,33 @@ func validate(m *Model) []Problem {
 		v.ref(f.ID, 0, "to", f.To, PrefixComponent)
 		v.refs(f.ID, 0, "controls", f.Controls, PrefixControl)
 	}
-	for _, t := range m.Threats {
-		if !slices.Contains([]string{LikelihoodLow, LikelihoodMedium, LikelihoodHigh}, t.Likelihood) {
-			v.add(t.ID, t.Line, "likelihood %q is not low, medium or high", t.Likelihood)
-		}
-		if len(t.STRIDE) == 0 {
-			v.add(t.ID, t.Line, "no STRIDE category")
-		}
-		for _, s := range t.STRIDE {
-			if !slices.Contains(STRIDE, s) {
-				v.add(t.ID, t.Line, "STRIDE category %q is not one of %s", s, strings.Join(STRIDE, ", "))
-			}
-		}
-		if len(t.CWE) == 0 {
-			v.add(t.ID, t.Line, "no CWE id")
-		}
-		for _, c := range t.CWE {
-			if !cwePattern.MatchString(c) {
-				v.add(t.ID, t.Line, "CWE id %q is not like CWE-79", c)
-			}
-		}
-		v.refs(t.ID, t.Line, "actors", t.Actors, PrefixActor)
-		v.refs(t.ID, t.Line, "assets", t.Assets, PrefixAsset)
-		v.refs(t.ID, t.Line, "entry_points", t.EntryPoints, PrefixEntry)
-		v.refs(t.ID, t.Line, "controls", t.Controls, PrefixControl)
+}
+
+// validateThreat checks a threat's ratings, STRIDE categories and CWE ids, and its references.
+func validateThreat(v *validator, t Threat) {
+	if !slices.Contains([]string{LikelihoodLow, LikelihoodMedium, LikelihoodHigh}, t.Likelihood) {
+		v.add(t.ID, t.Line, "likelihood %q is not low, medium or high", t.Likelihood)
 	}
-	for _, c := range m.Controls {
-		validateControl(v, c)
+	if len(t.STRIDE) == 0 {
+		v.add(t.ID, t.Line, "no STRIDE category")
 	}
-	return v.probs
+	for _, s := range t.STRIDE {
+		if !slices.Contains(STRIDE, s) {
+			v.add(t.ID, t.Line, "STRIDE category %q is not one of %s", s, strings.Join(STRIDE, ", "))
+		}
+	}
+	if len(t.CWE) == 0 {
+		v.add(t.ID, t.Line, "no CWE id")
+	}
+	for _, c := range t.CWE {
+		if !cwePattern.MatchString(c) {
+			v.add(t.ID, t.Line, "CWE id %q is not like CWE-79", c)
+		}
+	}
+	v.refs(t.ID, t.Line, "actors", t.Actors, PrefixActor)
+	v.refs(t.ID, t.Line, "assets", t.Assets, PrefixAsset)
+	v.refs(t.ID, t.Line, "entry_points", t.EntryPoints, PrefixEntry)
+	v.refs(t.ID, t.Line, "controls", t.Controls, PrefixControl)
 }
 
 func validateControl(v *validator, c Control) {
