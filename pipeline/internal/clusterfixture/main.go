@@ -20,13 +20,9 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/secure-movie-service/sms/pipeline/internal/testkit"
-	"github.com/secure-movie-service/sms/pipeline/keys"
 	"github.com/secure-movie-service/sms/pipeline/ociutil"
 	"github.com/secure-movie-service/sms/pipeline/predicate"
 	"github.com/secure-movie-service/sms/pipeline/sign"
@@ -116,25 +112,14 @@ func key(dir string) (*testkit.Key, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil { // #nosec G703 -- under the directory the test names on the command line
 		return nil, err
 	}
-	if _, err := keys.Generate(dir, []byte(testkit.Password)); err != nil {
-		return nil, fmt.Errorf("generate key: %w", err)
-	}
-	s, err := keys.LoadSigner(filepath.Join(dir, keys.PrivateKeyFile), []byte(testkit.Password))
-	if err != nil {
-		return nil, err
-	}
-	v, err := keys.LoadVerifier(filepath.Join(dir, keys.PublicKeyFile))
-	if err != nil {
-		return nil, err
-	}
-	return &testkit.Key{Dir: dir, Signer: s, Verifier: v}, nil
+	return testkit.NewKey(dir)
 }
 
 // release pushes a small image running as user and gives it what admission asks for: a
 // signature (unless unsigned) and the SBOM, provenance, control-results and vulnerability
 // attestations, all by k; the vulnerability database is a day old.
 func release(ctx context.Context, repo, user string, k *testkit.Key, unsigned bool) (name.Digest, error) {
-	img, err := image(user)
+	img, err := testkit.NewImage(user)
 	if err != nil {
 		return name.Digest{}, err
 	}
@@ -165,21 +150,6 @@ func release(ctx context.Context, repo, user string, k *testkit.Key, unsigned bo
 		}
 	}
 	return ref, nil
-}
-
-func image(user string) (v1.Image, error) {
-	img, err := random.Image(512, 2)
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.Config.User, cf.Config.Entrypoint = user, []string{"/movies"}
-	cf.OS, cf.Architecture = "linux", "amd64"
-	return mutate.ConfigFile(img, cf)
 }
 
 // copySignature copies the cosign signature manifest of one digest onto another.

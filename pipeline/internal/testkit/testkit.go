@@ -123,22 +123,30 @@ type Key struct {
 // MustKey generates an encrypted cosign key pair in a temporary directory.
 func MustKey(tb testing.TB) *Key {
 	tb.Helper()
-	dir := tb.TempDir()
-	if _, err := keys.Generate(dir, []byte(Password)); err != nil {
+	k, err := NewKey(tb.TempDir())
+	if err != nil {
 		tb.Fatal(err)
+	}
+	return k
+}
+
+// NewKey generates an encrypted cosign key pair (password Password) in dir.
+func NewKey(dir string) (*Key, error) {
+	if _, err := keys.Generate(dir, []byte(Password)); err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
 	}
 	s, err := keys.LoadSigner(filepath.Join(dir, keys.PrivateKeyFile), []byte(Password))
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	v, err := keys.LoadVerifier(filepath.Join(dir, keys.PublicKeyFile))
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	if v.ID != s.ID {
-		tb.Fatalf("key ids differ: %s %s", v.ID, s.ID)
+		return nil, fmt.Errorf("key ids differ: %s %s", v.ID, s.ID)
 	}
-	return &Key{Dir: dir, Signer: s, Verifier: v}
+	return &Key{Dir: dir, Signer: s, Verifier: v}, nil
 }
 
 // PrivatePath and PublicPath are the key files.
@@ -150,23 +158,28 @@ func (k *Key) PublicPath() string { return filepath.Join(k.Dir, keys.PublicKeyFi
 // MustImage makes a small random image that runs as user.
 func MustImage(tb testing.TB, user string) v1.Image {
 	tb.Helper()
-	img, err := random.Image(512, 2)
+	img, err := NewImage(user)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return img
+}
+
+// NewImage makes a small random linux/amd64 image whose entrypoint is /movies, run as user.
+func NewImage(user string) (v1.Image, error) {
+	img, err := random.Image(512, 2)
+	if err != nil {
+		return nil, err
+	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	cf = cf.DeepCopy()
 	cf.Config.User = user
 	cf.Config.Entrypoint = []string{"/movies"}
 	cf.OS, cf.Architecture = "linux", "amd64"
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return img
+	return mutate.ConfigFile(img, cf)
 }
 
 // MustPush pushes img to repo:tag and returns repo@digest.
