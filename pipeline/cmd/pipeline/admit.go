@@ -35,10 +35,7 @@ func runAdmit(ctx context.Context, a *app, args []string) error {
 	skip := fs.Bool("skip-content", false, "do not download the layers to check them against their digests")
 	var o output
 	o.register(fs, "text")
-	if err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	if err := o.check(); err != nil {
+	if err := parse(fs, args, 0, &o); err != nil {
 		return err
 	}
 	if (len(images) > 0) == (*manifest != "") {

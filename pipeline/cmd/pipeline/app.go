@@ -124,8 +124,8 @@ func (a *app) flags(name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses flags and checks the number of positional arguments.
-func parse(fs *flag.FlagSet, args []string, positional int) error {
+// parse parses flags, checks the number of positional arguments, then each option group.
+func parse(fs *flag.FlagSet, args []string, positional int, groups ...checker) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -136,8 +136,16 @@ func parse(fs *flag.FlagSet, args []string, positional int) error {
 		fs.Usage()
 		return fmt.Errorf("%w: want %d argument(s), got %d", errUsage, positional, fs.NArg())
 	}
+	for _, g := range groups {
+		if err := g.check(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// checker is an option group that validates its flags once they are parsed.
+type checker interface{ check() error }
 
 // output is the machine-output choice shared by every command.
 type output struct {

@@ -18,13 +18,7 @@ func runAttest(ctx context.Context, a *app, args []string) error {
 	pred := fs.String("predicate", "", "predicate JSON `FILE`")
 	var o output
 	o.register(fs, "text")
-	if err := parse(fs, args, 1); err != nil {
-		return err
-	}
-	if err := o.check(); err != nil {
-		return err
-	}
-	if err := key.check(); err != nil {
+	if err := parse(fs, args, 1, &o, &key); err != nil {
 		return err
 	}
 	if *kind == "" || *pred == "" {

@@ -39,10 +39,7 @@ func runBuild(ctx context.Context, a *app, args []string) error {
 	provOut := fs.String("provenance", "", "also write the SLSA v1 provenance predicate to `FILE`")
 	var o output
 	o.register(fs, "text")
-	if err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	if err := o.check(); err != nil {
+	if err := parse(fs, args, 0, &o); err != nil {
 		return err
 	}
 	if (bo.Push == "") == (bo.OCILayout == "") {

@@ -23,13 +23,7 @@ func runControlsAttest(a *app, args []string) error {
 	key.register(fs)
 	var out output
 	out.register(fs, "text")
-	if err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	if err := out.check(); err != nil {
-		return err
-	}
-	if err := key.check(); err != nil {
+	if err := parse(fs, args, 0, &out, &key); err != nil {
 		return err
 	}
 	if o.Control == "" || o.Evidence == "" || o.Expires == "" {

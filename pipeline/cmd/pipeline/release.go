@@ -30,13 +30,7 @@ func runRelease(ctx context.Context, a *app, args []string) error {
 	fs.BoolVar(&o.NoSelfTrust, "no-self-trust", false, "admit with policy/data alone (do not trust this release's key and registry)")
 	var out output
 	out.register(fs, "text")
-	if err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	if err := out.check(); err != nil {
-		return err
-	}
-	if err := key.check(); err != nil {
+	if err := parse(fs, args, 0, &out, &key); err != nil {
 		return err
 	}
 	var err error

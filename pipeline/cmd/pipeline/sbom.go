@@ -16,10 +16,7 @@ func runSBOM(ctx context.Context, a *app, args []string) error {
 	cdx := fs.String("cyclonedx", "sbom.cyclonedx.json", "write the CycloneDX JSON document to `FILE`")
 	var o output
 	o.register(fs, "text")
-	if err := parse(fs, args, 1); err != nil {
-		return err
-	}
-	if err := o.check(); err != nil {
+	if err := parse(fs, args, 1, &o); err != nil {
 		return err
 	}
 	img, ref, err := sbom.Image(ctx, fs.Arg(0))

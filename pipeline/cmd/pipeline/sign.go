@@ -15,13 +15,7 @@ func runSign(ctx context.Context, a *app, args []string) error {
 	key.register(fs)
 	var o output
 	o.register(fs, "text")
-	if err := parse(fs, args, 1); err != nil {
-		return err
-	}
-	if err := o.check(); err != nil {
-		return err
-	}
-	if err := key.check(); err != nil {
+	if err := parse(fs, args, 1, &o, &key); err != nil {
 		return err
 	}
 	ref, err := ociutil.ParseDigest(fs.Arg(0))

@@ -38,10 +38,7 @@ func runVerify(ctx context.Context, a *app, args []string) error {
 	skip := fs.Bool("skip-content", false, "do not download the layers to check them against their digests")
 	var o output
 	o.register(fs, "json")
-	if err := parse(fs, args, 1); err != nil {
-		return err
-	}
-	if err := o.check(); err != nil {
+	if err := parse(fs, args, 1, &o); err != nil {
 		return err
 	}
 	kl, err := root.load()
