@@ -19,7 +19,7 @@ func TestControlsOPASidecarAnswersOnlyTheDecision(t *testing.T) {
 	}
 	const compile = `{"query":"data.movies.authz.allow == true; revision = data.movies.authz.revision",` +
 		`"input":{"method":"GET","route":"/v1/movies/{id}",` +
-		`"subject":{"sub":"v","roles":["viewer"]}},"unknowns":["input.resource","input.path"]}`
+		`"subject":{"roles":["viewer"]}},"unknowns":["input.resource","input.path","input.subject.sub"]}`
 	if r := do(t, "POST", o.url+"/v1/compile", o.token, compile); r.status != 200 || !strings.Contains(string(r.body), `"queries"`) {
 		t.Fatalf("the service token cannot compile: %s", r)
 	}

@@ -11,7 +11,7 @@
 #
 #   Exactly three things are allowed: the service, proven by its token, may
 #   POST /v1/data/movies/authz/decision and POST /v1/compile (partial evaluation of the
-#   decision, which the service caches per subject, roles, method and route), each with no
+#   decision, which the service caches per roles, method and route), each with no
 #   query parameters, and anyone may GET /health.
 #   Everything else is denied, including every write to /v1/policies and /v1/data, any other
 #   read of /v1/data (the whole tree would leak the token hash), /v1/query, the data-filter
@@ -84,9 +84,10 @@ allow if {
 # title: Compile queries
 # description: >-
 #   The queries the service compiles (service/authz/compile.go), each with the unknowns it
-#   sends: the decision's allow with the resource and path open, and the policy's revision.
+#   sends: the decision's allow with the resource, path and subject's sub open, and the policy's
+#   revision.
 compile_queries := {
-	"data.movies.authz.allow == true; revision = data.movies.authz.revision": ["input.resource", "input.path"],
+	"data.movies.authz.allow == true; revision = data.movies.authz.revision": ["input.resource", "input.path", "input.subject.sub"],
 	"revision = data.movies.authz.revision": [],
 }
 

@@ -110,8 +110,8 @@ test_service_token_cannot_use_query_api if {
 
 compile_body := {
 	"query": "data.movies.authz.allow == true; revision = data.movies.authz.revision",
-	"input": {"method": "GET", "route": "/v1/movies/{id}", "subject": {"sub": "s", "roles": ["viewer"]}},
-	"unknowns": ["input.resource", "input.path"],
+	"input": {"method": "GET", "route": "/v1/movies/{id}", "subject": {"roles": ["viewer"]}},
+	"unknowns": ["input.resource", "input.path", "input.subject.sub"],
 }
 
 revision_body := {"query": "revision = data.movies.authz.revision", "unknowns": []}

@@ -58,7 +58,7 @@ func input(r *http.Request, method, route string, res *authz.Resource) authz.Inp
 
 // Compiler compiles decisions; *authz.Client is the implementation. An
 // Authorizer that is also a Compiler decides stored movies on the item route
-// with the residual it compiled for the subject, roles, method and route.
+// with the residual it compiled for the roles, method and route.
 type Compiler interface {
 	Compile(ctx context.Context, in authz.Input) (authz.Compiled, error)
 }

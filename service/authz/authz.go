@@ -55,8 +55,8 @@ type Decision struct {
 	Reasons []string
 	ID      string // OPA's decision id, when decision logging is on; the compile's id when Compiled
 	Cached  bool
-	// Compiled: a residual OPA compiled for the subject, roles, method and
-	// route decided it (Reasons empty).
+	// Compiled: a residual OPA compiled for the roles, method and route
+	// decided it (Reasons empty).
 	Compiled bool
 }
 

@@ -6,7 +6,7 @@ import (
 )
 
 // cache keeps recent answers of OPA (decisions keyed by their input,
-// compiled residuals by subject, roles, method and route) for at most ttl.
+// compiled residuals by roles, method and route) for at most ttl.
 // It holds at most size entries; when full it drops expired entries, and if
 // none have expired, it starts over. Only answers OPA gave are cached, never
 // "unavailable".

@@ -61,18 +61,28 @@ func TestCompileAsksOnceAndApplies(t *testing.T) {
 	if err := json.Unmarshal([]byte(last.Load().(string)), &req); err != nil {
 		t.Fatal(err)
 	}
-	if req.Query != compileQuery || strings.Join(req.Unknowns, ",") != "input.resource,input.path" ||
-		req.Input["resource"] != nil || req.Input["path"] != nil || req.Input["route"] != "/v1/movies/{id}" {
-		t.Fatalf("compile request: %+v", req)
+	subject, _ := req.Input["subject"].(map[string]any)
+	if req.Query != compileQuery || strings.Join(req.Unknowns, ",") != "input.resource,input.path,input.subject.sub" ||
+		req.Input["resource"] != nil || req.Input["path"] != nil || req.Input["route"] != "/v1/movies/{id}" ||
+		len(subject) != 1 || subject["roles"] == nil {
+		t.Fatalf("compile request (the subject must carry its roles only): %+v", req)
 	}
-	other := editorPut
-	other.Resource = &Resource{Type: "movie", ID: "m1", Owner: "editor2"}
-	if !comp.Apply(editorPut) || comp.Apply(other) {
+	others := editorPut
+	others.Resource = &Resource{Type: "movie", ID: "m1", Owner: "editor2"}
+	if !comp.Apply(editorPut) || comp.Apply(others) {
 		t.Fatal("C-AUTHZ-OWNER the residual does not decide on the owner")
 	}
-	again, err := c.Compile(context.Background(), other)
+	// Another editor shares the compile and is decided as itself.
+	editor2 := others
+	editor2.Subject = &Subject{Sub: "editor2", Roles: []string{"editor"}}
+	again, err := c.Compile(context.Background(), editor2)
 	if err != nil || !again.Cached || again.ID != comp.ID || calls.Load() != 1 {
-		t.Fatalf("second compile for the same key: %+v, %v, %d calls", again, err, calls.Load())
+		t.Fatalf("second compile for the same roles, method and route: %+v, %v, %d calls", again, err, calls.Load())
+	}
+	notOwner := editorPut
+	notOwner.Subject = editor2.Subject
+	if !again.Apply(editor2) || again.Apply(notOwner) {
+		t.Fatal("C-AUTHZ-OWNER the shared residual does not decide on the request's own subject")
 	}
 	admin := editorPut
 	admin.Subject = &Subject{Sub: "editor", Roles: []string{"editor", "admin"}}

@@ -31,6 +31,7 @@ const (
 	fieldResourceID
 	fieldOwner
 	fieldPath
+	fieldSub
 )
 
 var resourceFields = map[string]fieldID{"type": fieldType, "id": fieldResourceID, "owner": fieldOwner}
@@ -49,6 +50,8 @@ func (o operand) value(f *Fields) (string, bool) {
 		v = f.ID
 	case fieldOwner:
 		v = f.Owner
+	case fieldSub:
+		v = f.Sub
 	case fieldPath:
 		if o.index >= len(f.Path) {
 			return "", false
@@ -145,7 +148,8 @@ func parseOperand(t term) (operand, error) {
 	return operand{}, fmt.Errorf("%w: operand of type %q", ErrUnsupported, t.Type)
 }
 
-// parseField reads input.resource.{type,id,owner} or input.path[N].
+// parseField reads input.resource.{type,id,owner}, input.path[N] or
+// input.subject.sub.
 func parseField(t term) (operand, error) {
 	parts, ok := refParts(t)
 	if !ok || len(parts) != 3 || parts[0].Type != "var" || string(parts[0].Value) != `"input"` || parts[1].Type != "string" {
@@ -163,6 +167,8 @@ func parseField(t term) (operand, error) {
 	case root == "path" && parts[2].Type == "number":
 		i, err := parseSmallInt(parts[2], maxPath-1)
 		return operand{kind: fieldValue, field: fieldPath, index: i}, err
+	case root == "subject" && parts[2].Type == "string" && string(parts[2].Value) == `"sub"`:
+		return operand{kind: fieldValue, field: fieldSub}, nil
 	}
 	return operand{}, fmt.Errorf("%w: field", ErrUnsupported)
 }

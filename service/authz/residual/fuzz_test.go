@@ -23,7 +23,7 @@ func FuzzParse(f *testing.F) {
 	inputs := []*Fields{
 		{}, movie("editor"), movie(""),
 		{Type: "movie", ID: "m1", Owner: "a", Path: []string{"v1", "movies", "m1", "x"}},
-		{Type: " ", ID: "\u00a0", Owner: "a", Path: []string{"v1"}},
+		{Type: " ", ID: "\u00a0", Owner: "a", Path: []string{"v1"}, Sub: "\u00a0"},
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		r, err := Parse(raw)

@@ -1,13 +1,14 @@
 // Package residual reads the answer of OPA's Compile API (partial evaluation
-// of data.movies.authz.allow with input.resource and input.path unknown) and
-// applies it to one request's resource and path.
+// of data.movies.authz.allow with input.resource, input.path and
+// input.subject.sub unknown, the subject's roles, the method and the route
+// known) and applies it to one request's resource, path and subject.
 //
 // It understands only what policy/api leaves behind: equality, inequality
-// and set membership between resource or path fields and constants,
+// and set membership between those fields and constants or each other,
 // is_string, trim_space and the count of the path, conjunction within a
 // query, disjunction across queries, and the empty (deny) and always-true
 // residuals. Anything else — support modules, negation, with, variables,
-// other operators, other fields (a residual that still names the subject),
+// other operators, other fields (the subject's roles, which were known),
 // oversized answers — is ErrUnsupported, and the caller asks OPA for a full
 // decision instead. It imports only the standard library.
 package residual
@@ -36,11 +37,13 @@ const (
 	maxPath    = 16
 )
 
-// Fields are the values a residual may read: the stored resource and the
-// request path. Every field is a string, as the service sends it.
+// Fields are the values a residual may read: the stored resource, the
+// request path and the subject. Every field is a string, as the service
+// sends it.
 type Fields struct {
 	Type, ID, Owner string
 	Path            []string
+	Sub             string
 }
 
 // Residual is a parsed compile answer: allow holds when every expression of

@@ -21,8 +21,9 @@ func mustParseFile(tb testing.TB, name string) *Residual {
 	return r
 }
 
+// movie is movie m1, owned by owner, asked for by "editor".
 func movie(owner string) *Fields {
-	return &Fields{Type: "movie", ID: "m1", Owner: owner, Path: []string{"v1", "movies", "m1"}}
+	return &Fields{Type: "movie", ID: "m1", Owner: owner, Path: []string{"v1", "movies", "m1"}, Sub: "editor"}
 }
 
 // The answers in testdata/ are what OPA v1.22 answered for policy/api; each
@@ -38,12 +39,15 @@ func TestRealAnswers(t *testing.T) {
 		{"C-AUTHZ-OWNER editor cannot change another's movie", "editor_put.json", movie("editor2"), false},
 		{"owner compared exactly", "editor_put.json", movie("Editor"), false},
 		{"owner with spaces", "editor_put.json", movie(" editor"), false},
-		{"wrong type", "editor_put.json", &Fields{Type: "film", ID: "m1", Owner: "editor", Path: []string{"v1", "movies", "m1"}}, false},
-		{"id is not the path id", "editor_put.json", &Fields{Type: "movie", ID: "m2", Owner: "editor", Path: []string{"v1", "movies", "m1"}}, false},
-		{"blank id", "editor_put.json", &Fields{Type: "movie", ID: " ", Owner: "editor", Path: []string{"v1", "movies", " "}}, false},
-		{"path too long", "editor_put.json", &Fields{Type: "movie", ID: "m1", Owner: "editor", Path: []string{"v1", "movies", "m1", "x"}}, false},
-		{"path too short", "editor_put.json", &Fields{Type: "movie", ID: "m1", Owner: "editor", Path: []string{"v1", "movies"}}, false},
+		{"wrong type", "editor_put.json", &Fields{Type: "film", ID: "m1", Owner: "editor", Path: []string{"v1", "movies", "m1"}, Sub: "editor"}, false},
+		{"id is not the path id", "editor_put.json", &Fields{Type: "movie", ID: "m2", Owner: "editor", Path: []string{"v1", "movies", "m1"}, Sub: "editor"}, false},
+		{"blank id", "editor_put.json", &Fields{Type: "movie", ID: " ", Owner: "editor", Path: []string{"v1", "movies", " "}, Sub: "editor"}, false},
+		{"path too long", "editor_put.json", &Fields{Type: "movie", ID: "m1", Owner: "editor", Path: []string{"v1", "movies", "m1", "x"}, Sub: "editor"}, false},
+		{"path too short", "editor_put.json", &Fields{Type: "movie", ID: "m1", Owner: "editor", Path: []string{"v1", "movies"}, Sub: "editor"}, false},
+		{"the subject compared exactly", "editor_put.json", &Fields{Type: "movie", ID: "m1", Owner: "editor", Path: []string{"v1", "movies", "m1"}, Sub: "editor "}, false},
+		{"an anonymous subject owns nothing", "editor_put.json", &Fields{Type: "movie", ID: "m1", Owner: " ", Path: []string{"v1", "movies", "m1"}, Sub: " "}, false},
 		{"viewer reads any movie", "viewer_get.json", movie("someone"), true},
+		{"an anonymous viewer reads nothing", "viewer_get.json", &Fields{Type: "movie", ID: "m1", Owner: "someone", Path: []string{"v1", "movies", "m1"}, Sub: ""}, false},
 		{"viewer read needs an owner", "viewer_get.json", movie(""), false},
 		{"C-AUTHZ-RBAC viewer cannot delete", "viewer_delete.json", movie("editor"), false},
 		{"admin deletes any movie", "admin_delete.json", movie("someone"), true},
@@ -80,7 +84,7 @@ func TestAlwaysAndNever(t *testing.T) {
 
 const (
 	owner   = `{"type":"ref","value":[{"type":"var","value":"input"},{"type":"string","value":"resource"},{"type":"string","value":"owner"}]}`
-	subject = `{"type":"ref","value":[{"type":"var","value":"input"},{"type":"string","value":"subject"},{"type":"string","value":"sub"}]}`
+	roles   = `{"type":"ref","value":[{"type":"var","value":"input"},{"type":"string","value":"subject"},{"type":"string","value":"roles"}]}`
 	eqRef   = `{"type":"ref","value":[{"type":"var","value":"eq"}]}`
 )
 
@@ -93,7 +97,7 @@ func TestUnsupportedFallsBack(t *testing.T) {
 		{"support modules", string(mustRead(t, "collection_support.json"))},
 		{"negation", string(query(`{"index":0,"negated":true,"terms":[` + eqRef + `,` + owner + `,{"type":"string","value":"a"}]}`))},
 		{"with", string(query(`{"index":0,"with":[{}],"terms":[` + eqRef + `,` + owner + `,{"type":"string","value":"a"}]}`))},
-		{"names the subject", string(query(`{"index":0,"terms":[` + eqRef + `,` + owner + `,` + subject + `]}`))},
+		{"names the roles, which were known", string(query(`{"index":0,"terms":[` + eqRef + `,` + owner + `,` + roles + `]}`))},
 		{"unknown operator", string(query(`{"index":0,"terms":[{"type":"ref","value":[{"type":"var","value":"startswith"}]},` + owner + `,{"type":"string","value":"a"}]}`))},
 		{"variable", string(query(`{"index":0,"terms":[` + eqRef + `,` + owner + `,{"type":"var","value":"x"}]}`))},
 		{"number constant", string(query(`{"index":0,"terms":[` + eqRef + `,` + owner + `,{"type":"number","value":1}]}`))},

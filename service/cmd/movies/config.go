@@ -103,7 +103,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.ipv6PrefixBits, "ipv6-prefix", 64, "IPv6 clients share per-address limits by this prefix length (1-128)")
 	fs.IntVar(&c.limiterKeys, "limiter-keys", 10000, "rate-limit buckets remembered per limiter")
 	fs.DurationVar(&c.opaTimeout, "opa-timeout", 500*time.Millisecond, "time allowed for one OPA decision")
-	fs.DurationVar(&c.decisionCacheTTL, "decision-cache-ttl", time.Second, "how long an OPA decision is reused for the identical input, and a compiled decision for the same subject, roles, method and route (0 disables both; at most 10s)")
+	fs.DurationVar(&c.decisionCacheTTL, "decision-cache-ttl", time.Second, "how long an OPA decision is reused for the identical input, and a compiled decision for the same roles, method and route (0 disables both; at most 10s)")
 	fs.IntVar(&c.tokenCacheSize, "token-cache-size", 10000, "verified tokens remembered until their exp (negative disables)")
 	fs.DurationVar(&c.tokenMaxLifetime, "token-max-lifetime", 24*time.Hour, "longest token accepted (exp - iat; iat required)")
 	fs.DurationVar(&c.tokenLeeway, "token-leeway", 30*time.Second, "clock skew allowed for exp/nbf/iat (at most 5m)")
