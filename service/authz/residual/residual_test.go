@@ -83,9 +83,9 @@ func TestAlwaysAndNever(t *testing.T) {
 }
 
 const (
-	owner   = `{"type":"ref","value":[{"type":"var","value":"input"},{"type":"string","value":"resource"},{"type":"string","value":"owner"}]}`
-	roles   = `{"type":"ref","value":[{"type":"var","value":"input"},{"type":"string","value":"subject"},{"type":"string","value":"roles"}]}`
-	eqRef   = `{"type":"ref","value":[{"type":"var","value":"eq"}]}`
+	owner = `{"type":"ref","value":[{"type":"var","value":"input"},{"type":"string","value":"resource"},{"type":"string","value":"owner"}]}`
+	roles = `{"type":"ref","value":[{"type":"var","value":"input"},{"type":"string","value":"subject"},{"type":"string","value":"roles"}]}`
+	eqRef = `{"type":"ref","value":[{"type":"var","value":"eq"}]}`
 )
 
 func query(exprs ...string) []byte {
