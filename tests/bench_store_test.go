@@ -3,6 +3,7 @@
 package tests
 
 import (
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -36,7 +37,9 @@ func BenchmarkCreateDurable(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { st.Close() })
-		urls[i] = benchServer(b, id, opa, st).URL + "/v1/movies"
+		srv := httptest.NewServer(benchHandler(b, id, opa, st))
+		b.Cleanup(srv.Close)
+		urls[i] = srv.URL + "/v1/movies"
 		hammer(b, 64, 128, "POST", urls[i], token, movieBody, 201) // warm up
 	}
 	b.ResetTimer()
