@@ -20,6 +20,7 @@ import (
 	"github.com/secure-movie-service/sms/service/authz"
 	"github.com/secure-movie-service/sms/service/limit"
 	"github.com/secure-movie-service/sms/service/logbuf"
+	"github.com/secure-movie-service/sms/service/logjson"
 	"github.com/secure-movie-service/sms/service/store"
 )
 
@@ -122,7 +123,7 @@ func benchHandler(b *testing.B, id *identityProvider, opa *opaServer, st store.S
 			return api.Identity{Sub: c.Subject, Roles: c.Roles}, err
 		},
 		Authorizer:   decider,
-		Logger:       slog.New(slog.NewJSONHandler(benchLog(b), nil)),
+		Logger:       slog.New(logjson.New(benchLog(b), nil)), // as the movies binary logs
 		SubjectLimit: limit.New(1e9, 1e9, 100, nil),
 		IPLimit:      limit.New(1e9, 1e9, 100, nil),
 		MaxInFlight:  1024,

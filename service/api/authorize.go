@@ -84,13 +84,13 @@ func (a *authorizer) decide(r *http.Request, in authz.Input) error {
 		attrs = append(attrs, slog.String("source", in.Source))
 	}
 	if err != nil {
-		a.log.LogAttrs(r.Context(), slog.LevelWarn, "authorization unavailable", attrs...)
+		logAttrs(r.Context(), a.log, slog.LevelWarn, "authorization unavailable", attrs...)
 		if !errors.Is(err, authz.ErrUnavailable) {
 			err = fmt.Errorf("%w: %w", authz.ErrUnavailable, err)
 		}
 		return err
 	}
-	a.log.LogAttrs(r.Context(), slog.LevelInfo, "authorization", attrs...)
+	logAttrs(r.Context(), a.log, slog.LevelInfo, "authorization", attrs...)
 	if !d.Allow {
 		a.denials.Inc(route)
 		return errForbidden

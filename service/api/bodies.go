@@ -2,43 +2,55 @@ package api
 
 import (
 	"encoding/json"
-	"strconv"
 	"sync"
 
 	"github.com/secure-movie-service/sms/service/store"
 )
 
-// bodies keeps the JSON of recently served movies, keyed by id, version
-// and update time (a movie's JSON never changes under one key), so a read
-// does not marshal the same movie again. At most max entries; when full it
-// starts over.
+// bodies keeps the JSON and the ETag header of recently served movies,
+// keyed by id, version and times (a movie's JSON never changes under one
+// key), so a read does not marshal the same movie again. At most max
+// entries; when full it starts over.
 type bodies struct {
 	mu  sync.Mutex
 	max int
-	m   map[string][]byte
+	m   map[bodyKey]body
 }
 
-func newBodies(max int) *bodies { return &bodies{max: max, m: make(map[string][]byte)} }
+type bodyKey struct {
+	id               string
+	version          uint64
+	created, updated int64
+}
 
-// json returns m's JSON as writeJSON would write it.
-func (b *bodies) json(m store.Movie) ([]byte, error) {
-	key := m.ID + "/" + strconv.FormatUint(m.Version, 10) + "/" + strconv.FormatInt(m.UpdatedAt.UnixNano(), 10) +
-		"/" + strconv.FormatInt(m.CreatedAt.UnixNano(), 10)
+// body is a movie's JSON as writeJSON writes it, and its ETag header value
+// (len == cap: an Add copies it).
+type body struct {
+	json []byte
+	etag []string
+}
+
+func newBodies(max int) *bodies { return &bodies{max: max, m: make(map[bodyKey]body)} }
+
+// get returns m's body.
+func (b *bodies) get(m store.Movie) (body, error) {
+	key := bodyKey{id: m.ID, version: m.Version, created: m.CreatedAt.UnixNano(), updated: m.UpdatedAt.UnixNano()}
 	b.mu.Lock()
-	body, ok := b.m[key]
+	v, ok := b.m[key]
 	b.mu.Unlock()
 	if ok {
-		return body, nil
+		return v, nil
 	}
-	body, err := json.Marshal(m)
+	js, err := json.Marshal(m)
 	if err != nil {
-		return nil, err
+		return body{}, err
 	}
+	v = body{json: js, etag: []string{etag(m.Version)}}
 	b.mu.Lock()
 	if len(b.m) >= b.max {
 		clear(b.m)
 	}
-	b.m[key] = body
+	b.m[key] = v
 	b.mu.Unlock()
-	return body, nil
+	return v, nil
 }

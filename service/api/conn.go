@@ -3,8 +3,12 @@ package api
 import (
 	"context"
 	"net"
+	"net/http"
+	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/secure-movie-service/sms/service/limit"
 )
 
 // Abusive stream resets: a client that cancels more than maxResets
@@ -23,6 +27,9 @@ type connState struct {
 	start  time.Time // of the current window
 	resets int
 	closed bool
+
+	addr             netip.Addr // the client address last seen, and its strings
+	addrStr, addrKey string
 }
 
 type connKey struct{}
@@ -56,4 +63,21 @@ func (cs *connState) reset(now time.Time) bool {
 func connOf(ctx context.Context) *connState {
 	cs, _ := ctx.Value(connKey{}).(*connState)
 	return cs
+}
+
+// clientAddr returns the client's address, for the log, and its limit key,
+// as proxies and v6Bits say. On a connection the server tracks, both strings
+// are made once for the address its requests keep giving.
+func clientAddr(r *http.Request, proxies limit.Proxies, v6Bits int) (ip, key string) {
+	a := proxies.ClientIP(r)
+	cs := connOf(r.Context())
+	if cs == nil {
+		return a.String(), limit.AddrKey(a, v6Bits)
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.addr != a || cs.addrStr == "" {
+		cs.addr, cs.addrStr, cs.addrKey = a, a.String(), limit.AddrKey(a, v6Bits)
+	}
+	return cs.addrStr, cs.addrKey
 }

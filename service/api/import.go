@@ -24,7 +24,7 @@ type importInput struct {
 // importer holds what an import needs beyond the store and OPA.
 type importer struct {
 	src        Importer
-	perSubject *limit.Limiter // 429
+	perSubject *bucket        // 429
 	global     *limit.Limiter // 503
 	inflight   chan struct{}  // 503 when full
 	log        *slog.Logger
@@ -106,7 +106,7 @@ func (im *importer) fetch(w http.ResponseWriter, r *http.Request, source, id str
 // acquire takes a token from the caller's import bucket (429), one from the
 // global bucket and a fetch slot (503); release gives the slot back.
 func (im *importer) acquire(w http.ResponseWriter, sub string) (release func(), err error) {
-	if err := take(w, im.perSubject, "import", "sub:"+sub); err != nil {
+	if err := im.perSubject.take(w, "sub:"+sub); err != nil {
 		return nil, err
 	}
 	if im.global != nil {

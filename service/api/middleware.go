@@ -20,13 +20,18 @@ import (
 	"github.com/secure-movie-service/sms/service/metrics"
 )
 
-// reqInfo is what the middleware learns about a request for the access log.
+// reqInfo is what the middleware learns about a request: for the access
+// log, and the verified identity for the handlers. One allocation holds it,
+// the response recorder and the request id's header value.
 type reqInfo struct {
 	id         string
 	clientIP   string // the client's address, for the log
 	clientKey  string // the address's limit key: IPv6 by prefix
 	subject    string
 	decisionID string
+	identity   Identity // set by authenticate
+	rec        recorder
+	idHeader   [1]string
 }
 
 type ctxKey struct{}
@@ -70,12 +75,13 @@ func frame(c *Config, m *apiMetrics, next http.Handler) http.Handler {
 	refused := newRefusals(c.Logger, c.RefusalLogInterval)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ip := c.Proxies.ClientIP(r)
-		ri := &reqInfo{id: newRequestID(), clientIP: ip.String(), clientKey: limit.AddrKey(ip, c.IPv6PrefixBits)}
+		ri := &reqInfo{id: newRequestID()}
+		ri.clientIP, ri.clientKey = clientAddr(r, c.Proxies, c.IPv6PrefixBits)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
 		h := w.Header()
 		// Canonical keys and shared values: no canonicalisation or allocation per header.
-		h["X-Request-Id"] = []string{ri.id}
+		ri.idHeader[0] = ri.id
+		h["X-Request-Id"] = ri.idHeader[:]
 		h["X-Content-Type-Options"] = hdrNosniff
 		h["Cache-Control"] = hdrNoStore
 		h["Content-Security-Policy"] = hdrCSP
@@ -83,7 +89,8 @@ func frame(c *Config, m *apiMetrics, next http.Handler) http.Handler {
 		if r.TLS != nil {
 			h["Strict-Transport-Security"] = hdrHSTS
 		}
-		rec := &recorder{ResponseWriter: w}
+		rec := &ri.rec
+		rec.ResponseWriter = w
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -105,13 +112,26 @@ func frame(c *Config, m *apiMetrics, next http.Handler) http.Handler {
 				refused.add(ri.clientIP)
 				return
 			}
-			c.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("log", "access"),
+			logAttrs(r.Context(), c.Logger, slog.LevelInfo, "request", slog.String("log", "access"),
 				slog.String("request_id", ri.id), slog.String("method", r.Method), slog.String("route", r.Pattern),
 				slog.Int("status", rec.status), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 				slog.String("subject", ri.subject), slog.String("client_ip", ri.clientIP), slog.String("decision_id", ri.decisionID))
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// logAttrs logs as l.LogAttrs does, without the caller's program counter:
+// the per-request lines skip the stack walk it costs, and the service's
+// handler does not add the source.
+func logAttrs(ctx context.Context, l *slog.Logger, level slog.Level, msg string, attrs ...slog.Attr) {
+	h := l.Handler()
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(attrs...)
+	_ = h.Handle(ctx, r)
 }
 
 // The security headers every response carries. Each slice has len == cap,
@@ -160,10 +180,10 @@ func limitInFlight(n int, perIP *limit.Concurrency, reg *metrics.Registry, next 
 	}
 }
 
-// limitIP applies a per-address limit (named policy) to unauthenticated traffic.
-func limitIP(l *limit.Limiter, policy string, next handlerFunc) handlerFunc {
+// limitIP applies a per-address limit to unauthenticated traffic.
+func limitIP(b *bucket, next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := take(w, l, policy, info(r).clientKey); err != nil {
+		if err := b.take(w, info(r).clientKey); err != nil {
 			return err
 		}
 		return next(w, r)
@@ -175,15 +195,15 @@ func limitIP(l *limit.Limiter, policy string, next handlerFunc) handlerFunc {
 // against the client address, so guessing tokens is rate limited too, and an
 // address whose bucket is empty is refused before its token costs a
 // signature verification or a log line.
-func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, perSubject *limit.Concurrency, log *SampledLog,
+func authenticate(authn Authenticator, ipLimit, subjectLimit *bucket, perSubject *limit.Concurrency, log *SampledLog,
 	failures *metrics.CounterVec, next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ri := info(r)
-		if ipLimit != nil && !ipLimit.Has(ri.clientKey) {
-			return take(w, ipLimit, "ip", ri.clientKey) // 429 with the bucket's Retry-After
+		if ipLimit != nil && !ipLimit.l.Has(ri.clientKey) {
+			return ipLimit.take(w, ri.clientKey) // 429 with the bucket's Retry-After
 		}
 		refuse := func(reason, params string) error {
-			if err := take(w, ipLimit, "ip", ri.clientKey); err != nil {
+			if err := ipLimit.take(w, ri.clientKey); err != nil {
 				return err
 			}
 			failures.Inc(reason)
@@ -203,8 +223,8 @@ func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, per
 			}
 			return refuse("invalid", `error="invalid_token"`)
 		}
-		ri.subject = id.Sub
-		if err := take(w, subjectLimit, "subject", "sub:"+id.Sub); err != nil {
+		ri.subject, ri.identity = id.Sub, id
+		if err := subjectLimit.take(w, "sub:"+id.Sub); err != nil {
 			return err
 		}
 		release, ok := perSubject.Acquire(id.Sub)
@@ -212,7 +232,7 @@ func authenticate(authn Authenticator, ipLimit, subjectLimit *limit.Limiter, per
 			return errTooManyInFlight
 		}
 		defer release()
-		return next(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+		return next(w, r)
 	}
 }
 
@@ -229,12 +249,8 @@ func routeLabel(r *http.Request) string {
 	return r.Pattern
 }
 
-type identityKey struct{}
-
-func identity(r *http.Request) Identity {
-	id, _ := r.Context().Value(identityKey{}).(Identity)
-	return id
-}
+// identity is the verified identity of r's caller (zero before authenticate).
+func identity(r *http.Request) Identity { return info(r).identity }
 
 // bearer returns the token of the one Authorization header, if it is a
 // well-formed Bearer credential.
@@ -264,24 +280,45 @@ func unauthorized(params string) error {
 		header: map[string]string{"WWW-Authenticate": challenge}}
 }
 
-// take takes a token from key's bucket, or returns a 429 with Retry-After.
-// Either way the response carries the IETF RateLimit-Policy and RateLimit
-// headers of the bucket, named policy.
-func take(w http.ResponseWriter, l *limit.Limiter, policy, key string) error {
+// bucket is a rate limiter as a route applies it, under the name its IETF
+// RateLimit headers give it; nil means no limit.
+type bucket struct {
+	l      *limit.Limiter
+	name   string
+	policy []string // the RateLimit-Policy value, the same for every request
+}
+
+// newBucket names l (nil: no limit). name is one of this package's names (no
+// quote or backslash in it), so quoting it is adding quotes.
+func newBucket(l *limit.Limiter, name string) *bucket {
 	if l == nil {
 		return nil
 	}
-	res := l.Take(key)
 	quota, window := l.Quota()
-	h := w.Header()
+	return &bucket{l: l, name: name, policy: []string{`"` + name + `";q=` + strconv.Itoa(quota) + ";w=" + strconv.Itoa(seconds(window))}}
+}
+
+// take takes a token from key's bucket, or returns a 429 with Retry-After.
+// Either way the response carries the bucket's RateLimit-Policy and
+// RateLimit headers.
+func (b *bucket) take(w http.ResponseWriter, key string) error {
+	if b == nil {
+		return nil
+	}
+	res := b.l.Take(key)
 	reset := res.Full
 	if !res.OK {
 		reset = res.Wait
 	}
-	// policy is one of this package's names (no quote or backslash in it), so quoting is
-	// adding quotes; strconv and canonical keys instead of fmt and Set on every request.
-	h["Ratelimit-Policy"] = []string{`"` + policy + `";q=` + strconv.Itoa(quota) + ";w=" + strconv.Itoa(seconds(window))}
-	h["Ratelimit"] = []string{`"` + policy + `";r=` + strconv.Itoa(res.Remaining) + ";t=" + strconv.Itoa(seconds(reset))}
+	// Canonical keys, a shared policy value (len == cap, so an Add copies) and one string
+	// for the state: no fmt, no canonicalisation.
+	var buf [64]byte
+	v := append(append(append(buf[:0], '"'), b.name...), `";r=`...)
+	v = append(strconv.AppendInt(v, int64(res.Remaining), 10), ";t="...)
+	v = strconv.AppendInt(v, int64(seconds(reset)), 10)
+	h := w.Header()
+	h["Ratelimit-Policy"] = b.policy
+	h["Ratelimit"] = []string{string(v)}
 	if res.OK {
 		return nil
 	}

@@ -53,12 +53,12 @@ func getMovie(st store.Store, az *authorizer, bs *bodies) handlerFunc {
 		if err != nil {
 			return err
 		}
-		body, err := bs.json(m)
+		body, err := bs.get(m)
 		if err != nil {
 			return err
 		}
-		w.Header()["Etag"] = []string{etag(m.Version)}
-		writeBody(w, http.StatusOK, body)
+		w.Header()["Etag"] = body.etag
+		writeBody(w, http.StatusOK, body.json)
 		return nil
 	}
 }

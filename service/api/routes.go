@@ -15,13 +15,15 @@ func routes(c *Config) http.Handler {
 	h := func(fn handlerFunc) http.Handler { return serve(c.Logger, fn) }
 	perSubject := limit.NewConcurrency(c.MaxInFlightPerSubject)
 	authnLog := NewSampledLog(c.Logger, 5, 20) // "authentication failed": at most 5 lines a second
+	ipBucket, subjectBucket := newBucket(c.IPLimit, "ip"), newBucket(c.SubjectLimit, "subject")
 	v1 := func(fn handlerFunc) http.Handler {
-		return h(authenticate(c.Authenticate, c.IPLimit, c.SubjectLimit, perSubject, authnLog, m.authnFailures, fn))
+		return h(authenticate(c.Authenticate, ipBucket, subjectBucket, perSubject, authnLog, m.authnFailures, fn))
 	}
-	public := func(fn handlerFunc) http.Handler { return h(limitIP(c.IPLimit, "ip", fn)) }
+	public := func(fn handlerFunc) http.Handler { return h(limitIP(ipBucket, fn)) }
 	// Probes have a budget of their own, so a flood from a prober's address
 	// cannot starve them.
-	probe := func(fn handlerFunc) http.Handler { return h(limitIP(c.ProbeLimit, "probe", fn)) }
+	probeBucket := newBucket(c.ProbeLimit, "probe")
+	probe := func(fn handlerFunc) http.Handler { return h(limitIP(probeBucket, fn)) }
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/movies", v1(listMovies(c.Store, az, c.Now)))
@@ -60,6 +62,6 @@ func itemMethodNotAllowed(w http.ResponseWriter, r *http.Request) error {
 }
 
 func newImporter(c *Config) *importer {
-	return &importer{src: c.Importer, perSubject: c.ImportSubjectLimit, global: c.ImportLimit,
+	return &importer{src: c.Importer, perSubject: newBucket(c.ImportSubjectLimit, "import"), global: c.ImportLimit,
 		inflight: make(chan struct{}, c.MaxImportsInFlight), log: c.Logger}
 }
