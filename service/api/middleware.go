@@ -17,6 +17,7 @@ import (
 
 	"github.com/secure-movie-service/sms/service/auth"
 	"github.com/secure-movie-service/sms/service/limit"
+	"github.com/secure-movie-service/sms/service/logjson"
 	"github.com/secure-movie-service/sms/service/metrics"
 )
 
@@ -122,10 +123,15 @@ func frame(c *Config, m *apiMetrics, next http.Handler) http.Handler {
 }
 
 // logAttrs logs as l.LogAttrs does, without the caller's program counter:
-// the per-request lines skip the stack walk it costs, and the service's
-// handler does not add the source.
+// the per-request lines skip the stack walk it costs (the service's handler
+// does not add the source), and with the movies binary's handler, copying
+// their attributes into a slog.Record.
 func logAttrs(ctx context.Context, l *slog.Logger, level slog.Level, msg string, attrs ...slog.Attr) {
 	h := l.Handler()
+	if lh, ok := h.(*logjson.Handler); ok {
+		lh.LogAttrs(ctx, level, msg, attrs...)
+		return
+	}
 	if !h.Enabled(ctx, level) {
 		return
 	}

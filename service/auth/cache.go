@@ -6,6 +6,20 @@ import (
 	"time"
 )
 
+// tokenBufs hold a token's bytes while it is hashed, so that hashing does
+// not copy each token to the heap.
+var tokenBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// hashToken is the token's SHA-256, its key in the cache.
+func hashToken(token string) [sha256.Size]byte {
+	bp := tokenBufs.Get().(*[]byte)
+	*bp = append((*bp)[:0], token...)
+	sum := sha256.Sum256(*bp)
+	clear(*bp) // no token bytes linger in the pool
+	tokenBufs.Put(bp)
+	return sum
+}
+
 // evictSample is how many entries an insert into a full cache looks at; it
 // evicts the one that expires first.
 const evictSample = 4

@@ -154,7 +154,7 @@ func (v *Verifier) Verify(t Token) (Claims, error) {
 	now := v.now()
 	var sum [sha256.Size]byte
 	if v.cache != nil {
-		sum = sha256.Sum256([]byte(token))
+		sum = hashToken(token)
 		if c, ok := v.cache.get(sum, now); ok && v.checkTimes(&c, now) == nil {
 			return c.clone(), nil
 		}

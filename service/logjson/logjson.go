@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -27,6 +28,8 @@ type Handler struct {
 	mu    *sync.Mutex // one Write at a time, shared with the handlers With makes
 	level slog.Leveler
 	fast  bool // the record's own attributes are all there is to write
+
+	addSource bool
 }
 
 // New returns a Handler writing to w with opts (nil: level Info), as
@@ -40,7 +43,7 @@ func New(w io.Writer, opts *slog.HandlerOptions) *Handler {
 		level = opts.Level
 	}
 	return &Handler{json: slog.NewJSONHandler(w, opts), out: w, mu: &sync.Mutex{}, level: level,
-		fast: opts.ReplaceAttr == nil && !opts.AddSource}
+		fast: opts.ReplaceAttr == nil && !opts.AddSource, addSource: opts.AddSource}
 }
 
 // Enabled reports whether l is at or above the handler's level.
@@ -49,13 +52,13 @@ func (h *Handler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.
 // WithAttrs returns a handler that adds attrs to every record (written by
 // slog.JSONHandler).
 func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &Handler{json: h.json.WithAttrs(attrs), out: h.out, mu: h.mu, level: h.level}
+	return &Handler{json: h.json.WithAttrs(attrs), out: h.out, mu: h.mu, level: h.level, addSource: h.addSource}
 }
 
 // WithGroup returns a handler that nests later attributes under name
 // (written by slog.JSONHandler).
 func (h *Handler) WithGroup(name string) slog.Handler {
-	return &Handler{json: h.json.WithGroup(name), out: h.out, mu: h.mu, level: h.level}
+	return &Handler{json: h.json.WithGroup(name), out: h.out, mu: h.mu, level: h.level, addSource: h.addSource}
 }
 
 // bufs holds line buffers; a line longer than maxPooled is not kept.
@@ -79,9 +82,49 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	if !ok {
 		return h.slow(ctx, r)
 	}
+	return h.write(b)
+}
+
+// LogAttrs writes what Handle writes for a record of level, msg and attrs
+// made now, without making one: a request's lines skip copying their
+// attributes into a slog.Record and iterating over them.
+func (h *Handler) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	now := time.Now()
+	if h.fast {
+		bp := bufs.Get().(*[]byte)
+		defer func() {
+			if cap(*bp) <= maxPooled {
+				bufs.Put(bp)
+			}
+		}()
+		b, ok := appendHead((*bp)[:0], now, level, msg)
+		for i := 0; ok && i < len(attrs); i++ {
+			b, ok = appendAttr(b, attrs[i])
+		}
+		*bp = b
+		if ok {
+			h.write(append(b, "}\n"...))
+			return
+		}
+	}
+	var pc uintptr
+	if h.addSource {
+		var pcs [1]uintptr
+		runtime.Callers(2, pcs[:]) // LogAttrs's caller, as slog.Logger.LogAttrs records its own
+		pc = pcs[0]
+	}
+	r := slog.NewRecord(now, level, msg, pc)
+	r.AddAttrs(attrs...)
+	h.slow(ctx, r)
+}
+
+func (h *Handler) write(line []byte) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	_, err := h.out.Write(b)
+	_, err := h.out.Write(line)
 	return err
 }
 
@@ -94,9 +137,23 @@ func (h *Handler) slow(ctx context.Context, r slog.Record) error {
 // appendRecord appends r's line as slog.JSONHandler writes it, or reports
 // false when r holds something only slog.JSONHandler writes.
 func appendRecord(b []byte, r slog.Record) ([]byte, bool) {
+	b, ok := appendHead(b, r.Time, r.Level, r.Message)
+	if !ok {
+		return b, false
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		b, ok = appendAttr(b, a)
+		return ok
+	})
+	return append(b, "}\n"...), ok
+}
+
+// appendHead appends the line's start: its time (none when t is zero),
+// level and message.
+func appendHead(b []byte, t time.Time, level slog.Level, msg string) ([]byte, bool) {
 	b = append(b, '{')
-	if !r.Time.IsZero() {
-		t := r.Time.Round(0) // no monotonic reading
+	if !t.IsZero() {
+		t = t.Round(0) // no monotonic reading
 		if y := t.Year(); y < 0 || y >= 10000 {
 			return b, false
 		}
@@ -105,15 +162,9 @@ func appendRecord(b []byte, r slog.Record) ([]byte, bool) {
 		b = append(b, `",`...)
 	}
 	b = append(b, `"level":`...)
-	b = appendString(b, r.Level.String(), false)
+	b = appendString(b, level.String(), false)
 	b = append(b, `,"msg":`...)
-	b = appendString(b, r.Message, false)
-	ok := true
-	r.Attrs(func(a slog.Attr) bool {
-		b, ok = appendAttr(b, a)
-		return ok
-	})
-	return append(b, "}\n"...), ok
+	return appendString(b, msg, false), true
 }
 
 // appendAttr appends `,"key":value`, or reports false for what the fast

@@ -25,6 +25,42 @@ func both(t testing.TB, opts *slog.HandlerOptions, log func(*slog.Logger)) (want
 	return clock.ReplaceAllString(a.String(), `"time":"T"`), clock.ReplaceAllString(b.String(), `"time":"T"`)
 }
 
+// logDirect writes one line with Handler.LogAttrs and returns it, its time
+// replaced by T.
+func logDirect(opts *slog.HandlerOptions, level slog.Level, msg string, attrs ...slog.Attr) string {
+	var b bytes.Buffer
+	New(&b, opts).LogAttrs(context.Background(), level, msg, attrs...)
+	return regexp.MustCompile(`"time":"[^"]*"`).ReplaceAllString(b.String(), `"time":"T"`)
+}
+
+// TestLogAttrsWritesWhatHandleWrites: the direct path writes the line a
+// logger's LogAttrs writes, for fast and slow attributes, and honours the
+// level and the options.
+func TestLogAttrsWritesWhatHandleWrites(t *testing.T) {
+	for _, attrs := range [][]slog.Attr{
+		{slog.String("log", "access"), slog.Int("status", 200), slog.Float64("duration_ms", 0.5), slog.Any("r", []string{"a"})},
+		{slog.Time("t", time.Unix(0, 0)), slog.Group("g", slog.Int("a", 1)), slog.Any("v", valuer{})},
+		nil,
+	} {
+		for _, opts := range []*slog.HandlerOptions{nil, {Level: slog.LevelError}} {
+			want, _ := both(t, opts, func(l *slog.Logger) { l.LogAttrs(context.Background(), slog.LevelInfo, "m", attrs...) })
+			if got := logDirect(opts, slog.LevelInfo, "m", attrs...); got != want {
+				t.Fatalf("%v %+v: got\n%s\nwant\n%s", attrs, opts, got, want)
+			}
+		}
+	}
+}
+
+// TestLogAttrsAddsItsCallersSource: with AddSource, the line names the
+// caller of LogAttrs, as a logger's LogAttrs names its caller.
+func TestLogAttrsAddsItsCallersSource(t *testing.T) {
+	var b bytes.Buffer
+	New(&b, &slog.HandlerOptions{AddSource: true}).LogAttrs(context.Background(), slog.LevelInfo, "m")
+	if !strings.Contains(b.String(), `"function":"github.com/secure-movie-service/sms/service/logjson.TestLogAttrsAddsItsCallersSource"`) {
+		t.Fatalf("source: %s", b.String())
+	}
+}
+
 // TestTimes: a record's time is written as slog.JSONHandler writes it, its
 // monotonic reading dropped; no time, no field; a year past 9999 as slog
 // reports it.
@@ -165,12 +201,14 @@ func FuzzSameAsJSONHandler(f *testing.F) {
 	f.Add("\u2028", "\xff", "\b\f", int64(math.MaxInt64), 1e-7, "")
 	f.Add("", "k", "<&>", int64(0), 1e300, "\"\\")
 	f.Fuzz(func(t *testing.T, msg, key, val string, i int64, fl float64, item string) {
-		want, got := both(t, nil, func(l *slog.Logger) {
-			l.LogAttrs(context.Background(), slog.LevelWarn, msg, slog.String(key, val), slog.Int64("i", i),
-				slog.Float64("f", fl), slog.Any("list", []string{item, val}), slog.Any("err", errors.New(item)))
-		})
+		attrs := []slog.Attr{slog.String(key, val), slog.Int64("i", i), slog.Float64("f", fl),
+			slog.Any("list", []string{item, val}), slog.Any("err", errors.New(item))}
+		want, got := both(t, nil, func(l *slog.Logger) { l.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...) })
 		if got != want {
 			t.Fatalf("got\n%s\nwant\n%s", got, want)
+		}
+		if direct := logDirect(nil, slog.LevelWarn, msg, attrs...); direct != want {
+			t.Fatalf("LogAttrs wrote\n%s\nwant\n%s", direct, want)
 		}
 	})
 }
