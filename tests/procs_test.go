@@ -49,17 +49,33 @@ func (l *lockedBuffer) String() string {
 
 // proc is a started child process.
 type proc struct {
-	cmd    *exec.Cmd
-	out    *lockedBuffer // stdout and stderr
-	waited chan struct{}
-	err    error
+	cmd     *exec.Cmd
+	out     *lockedBuffer // stdout and stderr, unless they go to logPath
+	logPath string
+	waited  chan struct{}
+	err     error
 }
 
 func startProc(tb testing.TB, dir, bin string, args ...string) *proc {
+	return startProcLogging(tb, dir, bin, "", args...)
+}
+
+// startProcLogging starts bin with its stdout and stderr in the file logPath (when not
+// empty) rather than in memory: the file costs the process its own writes and nothing
+// else, as when `make run` is redirected or a container runtime keeps the log.
+func startProcLogging(tb testing.TB, dir, bin, logPath string, args ...string) *proc {
 	tb.Helper()
-	p := &proc{cmd: exec.Command(bin, args...), out: &lockedBuffer{}, waited: make(chan struct{})}
+	p := &proc{cmd: exec.Command(bin, args...), out: &lockedBuffer{}, logPath: logPath, waited: make(chan struct{})}
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if logPath != "" {
+		f, err := os.Create(logPath)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer f.Close() // the child has its own descriptor
+		p.cmd.Stdout, p.cmd.Stderr = f, f
+	}
 	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	if err := p.cmd.Start(); err != nil {
 		tb.Fatalf("start %s: %v", bin, err)
@@ -67,6 +83,15 @@ func startProc(tb testing.TB, dir, bin string, args ...string) *proc {
 	go func() { p.err = p.cmd.Wait(); close(p.waited) }()
 	tb.Cleanup(func() { p.kill() })
 	return p
+}
+
+// logs is what the process has written so far.
+func (p *proc) logs() string {
+	if p.logPath == "" {
+		return p.out.String()
+	}
+	b, _ := os.ReadFile(p.logPath)
+	return string(b)
 }
 
 func (p *proc) kill() {
@@ -182,6 +207,7 @@ type moviesOpts struct {
 	extra                []string
 	https                bool
 	bin                  string // the movies binary; default: built from this checkout
+	logPath              string // where its output goes; default: memory (see startProcLogging)
 }
 
 // startMovies starts the movies binary on an ephemeral loopback port and
@@ -201,9 +227,9 @@ func startMovies(tb testing.TB, id *identityProvider, o moviesOpts) *moviesServe
 	if bin == "" {
 		bin = binary(tb, "./service/cmd/movies")
 	}
-	m := &moviesServer{proc: startProc(tb, tb.TempDir(), bin, args...), dataDir: o.dataDir}
+	m := &moviesServer{proc: startProcLogging(tb, tb.TempDir(), bin, o.logPath, args...), dataDir: o.dataDir}
 	waitFor(tb, 20*time.Second, "movies to listen", func() bool {
-		sc := bufio.NewScanner(strings.NewReader(m.out.String()))
+		sc := bufio.NewScanner(strings.NewReader(m.logs()))
 		for sc.Scan() {
 			var line struct{ Msg, Addr, URL string }
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
@@ -213,7 +239,7 @@ func startMovies(tb testing.TB, id *identityProvider, o moviesOpts) *moviesServe
 		}
 		select {
 		case <-m.waited:
-			tb.Fatalf("movies exited: %v\n%s", m.err, m.out)
+			tb.Fatalf("movies exited: %v\n%s", m.err, m.logs())
 		default:
 		}
 		return false
