@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -567,5 +568,19 @@ func TestRefusalsAreSummedNotLogged(t *testing.T) {
 	}
 	if lines > 10 {
 		t.Fatalf("C-RATE %d summary lines for one short flood", lines)
+	}
+}
+
+// TestBearerAcceptsOnlyToken68: every byte outside RFC 7235's token68 makes
+// the credential malformed.
+func TestBearerAcceptsOnlyToken68(t *testing.T) {
+	for c := range 256 {
+		r := httptest.NewRequest("GET", "/v1/movies", nil)
+		r.Header.Set("Authorization", "Bearer a"+string([]byte{byte(c)})+"b")
+		_, ok := bearer(r)
+		want := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-._~+/=", rune(c))
+		if ok != want {
+			t.Errorf("byte %#x: accepted %v, want %v", c, ok, want)
+		}
 	}
 }

@@ -270,12 +270,21 @@ func bearer(r *http.Request) (auth.Token, bool) {
 		return "", false
 	}
 	for i := 0; i < len(token); i++ {
-		if c := token[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' || c == '+' || c == '/' || c == '=') {
+		if !token68[token[i]] {
 			return "", false
 		}
 	}
 	return auth.Token(token), true
 }
+
+// token68 marks the bytes of RFC 7235's token68: letters, digits and
+// "-._~+/=".
+var token68 = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~+/=", byte(c)) >= 0
+	}
+	return t
+}()
 
 func unauthorized(params string) error {
 	challenge := `Bearer realm="movies"`

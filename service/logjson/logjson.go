@@ -242,6 +242,15 @@ func appendFloat(b []byte, f float64) ([]byte, bool) {
 	return b, true
 }
 
+// plain marks the bytes a JSON string holds as they are: printable ASCII
+// but the quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendString appends s as a quoted JSON string without HTML escaping:
 // quote, backslash and control characters escaped, invalid UTF-8 as
 // U+FFFD, U+2028 and U+2029 escaped. slog writes \b and \f as \u0008 and
@@ -252,7 +261,7 @@ func appendString(b []byte, s string, marshal bool) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+		if plain[c] {
 			i++
 			continue
 		}

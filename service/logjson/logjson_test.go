@@ -220,6 +220,7 @@ func BenchmarkRequestLine(b *testing.B) {
 	}{
 		{"slog.JSONHandler", func(w *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(w, nil) }},
 		{"logjson", func(w *bytes.Buffer) slog.Handler { return New(w, nil) }},
+		{"logjson.LogAttrs", func(w *bytes.Buffer) slog.Handler { return New(w, nil) }},
 	} {
 		b.Run(impl.name, func(b *testing.B) {
 			var w bytes.Buffer
@@ -231,7 +232,11 @@ func BenchmarkRequestLine(b *testing.B) {
 				if i%1000 == 0 {
 					w.Reset()
 				}
-				l.LogAttrs(context.Background(), slog.LevelInfo, "authorization", slog.String("log", "audit"),
+				logAttrs := l.LogAttrs
+				if impl.name == "logjson.LogAttrs" {
+					logAttrs = l.Handler().(*Handler).LogAttrs
+				}
+				logAttrs(context.Background(), slog.LevelInfo, "authorization", slog.String("log", "audit"),
 					slog.String("request_id", "0123456789abcdef01234567"), slog.String("subject", "subject-001"),
 					slog.String("method", "GET"), slog.String("route", "/v1/movies/{id}"), slog.Bool("allow", true),
 					slog.String("decision_id", "c-0123456789ab-1"), slog.Any("reasons", reasons), slog.Bool("cached", true),
