@@ -54,7 +54,26 @@ func (c Compiled) Apply(in Input) bool {
 		Path: in.Path, Sub: in.Subject.Sub})
 }
 
-type compileKey struct{ roles, method, route string }
+// compileKey identifies a compile: the roles (up to four held as they are,
+// a longer list encoded into the first), the method and the route.
+type compileKey struct {
+	n             int // the number of roles; -1 for a nil list, which is sent as null
+	roles         [4]string
+	method, route string
+}
+
+func newCompileKey(in Input) compileKey {
+	k := compileKey{n: len(in.Subject.Roles), method: in.Method, route: in.Route}
+	switch {
+	case in.Subject.Roles == nil:
+		k.n = -1
+	case k.n <= len(k.roles):
+		copy(k.roles[:], in.Subject.Roles)
+	default:
+		k.roles[0] = rolesKey(in.Subject.Roles)
+	}
+	return k
+}
 
 // compiler asks OPA's Compile API and caches what it answers for at most
 // the decision cache's TTL, and never past a change of policy revision.
@@ -88,7 +107,7 @@ func (c *Client) Compile(ctx context.Context, in Input) (Compiled, error) {
 	if cc == nil || in.Subject == nil || in.Source != "" {
 		return Compiled{}, ErrNotCompiled
 	}
-	key := compileKey{roles: rolesKey(in.Subject.Roles), method: in.Method, route: in.Route}
+	key := newCompileKey(in)
 	if comp, ok := cc.cache.get(key); ok && comp.Revision == *cc.revision.Load() {
 		comp.Cached = true
 		return comp, nil
@@ -194,14 +213,9 @@ type compileSubject struct {
 	Roles []string `json:"roles"`
 }
 
-// rolesKey encodes roles so that no two lists share a key, and a nil list
-// (sent as null) none with an empty one.
+// rolesKey encodes roles so that no two lists share a key.
 func rolesKey(roles []string) string {
-	if roles == nil {
-		return "null"
-	}
 	var b strings.Builder
-	b.WriteByte('[')
 	for _, r := range roles {
 		b.WriteString(strconv.Itoa(len(r)))
 		b.WriteByte(':')

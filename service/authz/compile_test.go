@@ -169,3 +169,18 @@ func TestCompileCoalesces(t *testing.T) {
 		t.Fatalf("%d compiles asked of OPA, %d answers not marked cached; want 1 and 1", calls.Load(), fresh)
 	}
 }
+
+// TestCompileKeysDistinguishRoleLists: no two role lists share a compile
+// (nil, sent as null, is not the empty list; order and duplicates count).
+func TestCompileKeysDistinguishRoleLists(t *testing.T) {
+	lists := [][]string{nil, {}, {""}, {"", ""}, {"a"}, {"a", "b"}, {"b", "a"}, {"a", "a"}, {"ab"},
+		{"a", "b", "c", "d"}, {"a", "b", "c", "d", "e"}, {"a", "b", "c", "d", "e", ""}, {"1:a1:b1:c1:d1:e"}}
+	seen := map[compileKey]int{}
+	for i, roles := range lists {
+		k := newCompileKey(Input{Method: "GET", Route: "/v1/movies/{id}", Subject: &Subject{Sub: "s", Roles: roles}})
+		if j, ok := seen[k]; ok {
+			t.Errorf("%q and %q share a compile key", lists[j], roles)
+		}
+		seen[k] = i
+	}
+}
