@@ -176,11 +176,11 @@ func limitInFlight(n int, perIP *limit.Concurrency, reg *metrics.Registry, next 
 		default:
 			return errAtCapacity
 		}
-		release, ok := perIP.Acquire(info(r).clientKey)
+		slot, ok := perIP.Acquire(info(r).clientKey)
 		if !ok {
 			return errTooManyInFlight
 		}
-		defer release()
+		defer slot.Release()
 		next.ServeHTTP(w, r)
 		return nil
 	}
@@ -233,11 +233,11 @@ func authenticate(authn Authenticator, ipLimit, subjectLimit *bucket, perSubject
 		if err := subjectLimit.take(w, "sub:"+id.Sub); err != nil {
 			return err
 		}
-		release, ok := perSubject.Acquire(id.Sub)
+		slot, ok := perSubject.Acquire(id.Sub)
 		if !ok {
 			return errTooManyInFlight
 		}
-		defer release()
+		defer slot.Release()
 		return next(w, r)
 	}
 }

@@ -17,22 +17,32 @@ func NewConcurrency(max int) *Concurrency {
 	return &Concurrency{max: max, n: make(map[string]int)}
 }
 
-// Acquire takes one of key's slots. When ok, release must be called once
-// the request is done.
-func (c *Concurrency) Acquire(key string) (release func(), ok bool) {
+// Acquire takes one of key's slots. When ok, the slot's Release must be
+// called once the request is done.
+func (c *Concurrency) Acquire(key string) (slot Slot, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.n[key] >= c.max {
-		return nil, false
+		return Slot{}, false
 	}
 	c.n[key]++
-	return func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.n[key]--; c.n[key] <= 0 {
-			delete(c.n, key)
-		}
-	}, true
+	return Slot{c: c, key: key}, true
+}
+
+// Slot is one request's place under a Concurrency cap (a value: taking one
+// allocates nothing).
+type Slot struct {
+	c   *Concurrency
+	key string
+}
+
+// Release gives the slot back.
+func (s Slot) Release() {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	if s.c.n[s.key]--; s.c.n[s.key] <= 0 {
+		delete(s.c.n, s.key)
+	}
 }
 
 // Len reports how many keys have requests in flight.

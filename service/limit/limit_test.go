@@ -112,14 +112,14 @@ func TestConcurrencyPerKey(t *testing.T) {
 	if !ok {
 		t.Fatal("another key shares the cap")
 	}
-	r1()
+	r1.Release()
 	if r, ok := c.Acquire("a"); !ok {
 		t.Fatal("a released slot was not given back")
 	} else {
-		r()
+		r.Release()
 	}
-	r2()
-	rb()
+	r2.Release()
+	rb.Release()
 	if c.Len() != 0 {
 		t.Fatalf("%d idle keys remembered", c.Len())
 	}
