@@ -66,17 +66,21 @@ var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 const maxPooled = 16 << 10
 
+func getBuf() *[]byte { return bufs.Get().(*[]byte) }
+
+func putBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooled {
+		bufs.Put(bp)
+	}
+}
+
 // Handle writes r as one line.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	if !h.fast {
 		return h.slow(ctx, r)
 	}
-	bp := bufs.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= maxPooled {
-			bufs.Put(bp)
-		}
-	}()
+	bp := getBuf()
+	defer putBuf(bp)
 	b, ok := appendRecord((*bp)[:0], r)
 	*bp = b
 	if !ok {
@@ -94,19 +98,15 @@ func (h *Handler) LogAttrs(ctx context.Context, level slog.Level, msg string, at
 	}
 	now := time.Now()
 	if h.fast {
-		bp := bufs.Get().(*[]byte)
-		defer func() {
-			if cap(*bp) <= maxPooled {
-				bufs.Put(bp)
-			}
-		}()
+		bp := getBuf()
+		defer putBuf(bp)
 		b, ok := appendHead((*bp)[:0], now, level, msg)
 		for i := 0; ok && i < len(attrs); i++ {
 			b, ok = appendAttr(b, attrs[i])
 		}
-		*bp = b
+		*bp = append(b, "}\n"...)
 		if ok {
-			h.write(append(b, "}\n"...))
+			h.write(*bp)
 			return
 		}
 	}
