@@ -3,15 +3,18 @@
 package tests
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,7 +28,9 @@ import (
 // stdout (into a file, as `make run > log` or a container runtime keeps them: the service
 // pays for its own writes, and the client's process does not collect them), the default 1s
 // decision cache — with only the rate and in-flight limits raised by flags, against a plain
-// net/http handler serving the same bytes, in the same run, with the same client. Two
+// net/http handler serving the same bytes in a process of its own (as the issue's wrk setup
+// has it; in the client's process it would share the client's scheduler and skip the
+// cross-process wake-ups the service pays), in the same run, with the same client. Two
 // workloads:
 //
 //   - hot: one movie, one token (every cache hits);
@@ -57,11 +62,7 @@ func BenchmarkAPIvsPlain(b *testing.B) {
 		}
 		bodies["/v1/movies/"+mid] = r.body
 	}
-	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Write(bodies[r.URL.Path])
-	}))
-	b.Cleanup(plain.Close)
+	plain := startPlain(b, bodies)
 
 	rng := rand.New(rand.NewPCG(14, 14))
 	pairs := make([][2]int, 1<<14)
@@ -83,10 +84,10 @@ func BenchmarkAPIvsPlain(b *testing.B) {
 		var svcLat, plainLat []time.Duration
 		var tSvc, tPlain time.Duration
 		var ratios []float64
-		drive(b, clients, 2000, plain.URL, wl.next) // warm connections and caches
+		drive(b, clients, 2000, plain, wl.next) // warm connections and caches
 		drive(b, clients, 2000, svc.url, wl.next)
 		for range rounds { // interleaved, so drift on a shared machine hits both
-			elPlain, lat := drive(b, clients, perRound, plain.URL, wl.next)
+			elPlain, lat := drive(b, clients, perRound, plain, wl.next)
 			tPlain, plainLat = tPlain+elPlain, append(plainLat, lat...)
 			elSvc, lat := drive(b, clients, perRound, svc.url, wl.next)
 			tSvc, svcLat = tSvc+elSvc, append(svcLat, lat...)
@@ -181,4 +182,27 @@ func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
 	s := slices.Clone(lat)
 	slices.Sort(s)
 	return s[len(s)/2], s[len(s)*99/100]
+}
+
+// startPlain starts this test binary as the plain handler serving bodies, in a process of
+// its own, and returns its URL.
+func startPlain(b *testing.B, bodies map[string][]byte) string {
+	raw, _ := json.Marshal(bodies)
+	path := filepath.Join(b.TempDir(), "bodies.json")
+	writeFile(b, path, raw, 0o600)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = []string{plainEnv + "=" + path}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		b.Fatalf("the plain handler did not start: %v", err)
+	}
+	return strings.TrimSpace(line)
 }
