@@ -17,7 +17,7 @@ RELEASEFLAGS ?=
 BENCHTIME ?= 3s
 SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help build run test test-service test-toolkit test-policy test-cluster lint fuzz bench scan vuln release registry etcd promtool lint-openapi verify-controls
+.PHONY: help build run test test-service test-toolkit test-policy test-cluster lint fuzz bench scan vuln release registry etcd promtool wrk lint-openapi verify-controls
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -60,8 +60,9 @@ lint-openapi: ## Spectral (OAS + OWASP rulesets, pinned in tools/spectral/packag
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s)
 	scripts/fuzz.sh $(FUZZTIME)
 
-bench: registry ## Benchmarks: the movies binary as make run starts it vs a plain handler (hot and mixed: ratios, p50/p99), durable vs fsync-off writes, webhook latency, pipeline release vs the upstream CLIs
+bench: registry wrk ## Benchmarks: the movies binary as make run starts it vs a plain handler (hot and mixed: ratios, p50/p99; a Go client, then wrk on its own CPU), durable vs fsync-off writes, webhook latency, pipeline release vs the upstream CLIs
 	$(GO) test -tags smsbench -run '^$$' -bench '^BenchmarkAPIvsPlain$$' -benchtime 1x ./tests/
+	pipeline/bench/api-wrk.sh 3
 	$(GO) test -tags smsbench -run '^$$' -bench '^Benchmark(CreateDurable|InProcess)' -benchtime $(BENCHTIME) ./tests/
 	$(GO) test -tags smsbench -run '^$$' -bench . -benchtime $(BENCHTIME) ./service/store/
 	$(GO) test -tags smsbench -count=1 -run '^TestWebhookLatency$$' -v ./pipeline/webhook/
@@ -102,6 +103,11 @@ registry: ## Install Debian's docker-registry for the end-to-end supply-chain te
 	@command -v docker-registry >/dev/null || { \
 	  echo "installing docker-registry (Debian package) for the registry tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker-registry >/dev/null; }
+
+wrk: ## Install Debian's wrk for the API benchmark (pipeline/bench/api-wrk.sh), when missing
+	@command -v wrk >/dev/null || { \
+	  echo "installing wrk (Debian package) for the API benchmark"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 
 promtool: ## Install Debian's prometheus package (promtool) for the alert-rule tests (deploy/prometheus), when missing
 	@command -v promtool >/dev/null || { \

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEV=.dev
+DEV=${MOVIES_DEV_DIR:-.dev}
 ISSUER=https://movies.dev.local
 AUDIENCE=movies-api
 API_ADDR=${MOVIES_ADDR:-127.0.0.1:8080}
