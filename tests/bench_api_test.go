@@ -3,7 +3,6 @@
 package tests
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -184,25 +182,18 @@ func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
 	return s[len(s)/2], s[len(s)*99/100]
 }
 
-// startPlain starts this test binary as the plain handler serving bodies, in a process of
-// its own, and returns its URL.
+// startPlain starts pipeline/bench/plain serving bodies, in a process of its own, and
+// returns its URL.
 func startPlain(b *testing.B, bodies map[string][]byte) string {
 	raw, _ := json.Marshal(bodies)
 	path := filepath.Join(b.TempDir(), "bodies.json")
 	writeFile(b, path, raw, 0o600)
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = []string{plainEnv + "=" + path}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		b.Fatalf("the plain handler did not start: %v", err)
-	}
-	return strings.TrimSpace(line)
+	p := startProc(b, b.TempDir(), binary(b, "./pipeline/bench/plain"), "-addr", "127.0.0.1:0", "-bodies", path)
+	var url string
+	waitFor(b, 20*time.Second, "the plain handler to listen", func() bool {
+		line, _, ok := strings.Cut(p.out.String(), "\n")
+		url = line
+		return ok && strings.HasPrefix(line, "http://")
+	})
+	return url
 }

@@ -17,7 +17,6 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	servePlainIfAsked()
 	dir, err := os.MkdirTemp("", "sms-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

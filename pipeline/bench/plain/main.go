@@ -1,6 +1,8 @@
-// Command plain is the baseline of pipeline/bench/api-wrk.sh: a plain net/http
-// handler (no middleware, no timeouts) serving fixed bytes per path, as the
-// movies API served them, with the Content-Type it sent.
+// Command plain is the baseline of the API benchmarks (BenchmarkAPIvsPlain and
+// pipeline/bench/api-wrk.sh): a plain net/http handler (no middleware, no
+// timeouts) serving fixed bytes per path, as the movies API served them, with
+// the Content-Type it sent. It prints its URL on a line of its own once it
+// listens.
 //
 //	plain -addr 127.0.0.1:PORT -bodies FILE   (FILE: a JSON object of path → base64 body)
 package main
@@ -9,6 +11,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 )
@@ -27,7 +30,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bodies:", err)
 		os.Exit(2)
 	}
-	err = http.ListenAndServe(*addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { // #nosec G114 -- a benchmark baseline on loopback, deliberately without the service's timeouts
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fmt.Printf("http://%s\n", ln.Addr())
+	err = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { // #nosec G114 -- a benchmark baseline on loopback, deliberately without the service's timeouts
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Write(bodies[r.URL.Path])
 	}))
