@@ -2,32 +2,17 @@ package store
 
 import (
 	"go/build/constraint"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/secure-movie-service/sms/service/internal/depcheck"
 )
 
 // TestStdlibOnly: this package, tests included, imports only the standard
 // library (an import path whose first element has no dot).
-func TestStdlibOnly(t *testing.T) {
-	files, _ := filepath.Glob("*.go")
-	for _, f := range files {
-		ast, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range ast.Imports {
-			p, _ := strconv.Unquote(imp.Path.Value)
-			if strings.Contains(strings.Split(p, "/")[0], ".") {
-				t.Errorf("%s imports %s, which is not in the standard library", f, p)
-			}
-		}
-	}
-}
+func TestStdlibOnly(t *testing.T) { depcheck.StandardLibraryOnly(t) }
 
 // TestBenchHooksAreTagged: the exported switches that turn fsync or group
 // commit off exist only under the smsbench build tag, never in a production
