@@ -82,12 +82,12 @@ func BenchmarkAPIvsPlain(b *testing.B) {
 		var svcLat, plainLat []time.Duration
 		var tSvc, tPlain time.Duration
 		var ratios []float64
-		drive(b, clients, 2000, plain, wl.next) // warm connections and caches
-		drive(b, clients, 2000, svc.url, wl.next)
+		drive(b, clients, 2000, 200, gets(plain, wl.next)) // warm connections and caches
+		drive(b, clients, 2000, 200, gets(svc.url, wl.next))
 		for range rounds { // interleaved, so drift on a shared machine hits both
-			elPlain, lat := drive(b, clients, perRound, plain, wl.next)
+			elPlain, lat := drive(b, clients, perRound, 200, gets(plain, wl.next))
 			tPlain, plainLat = tPlain+elPlain, append(plainLat, lat...)
-			elSvc, lat := drive(b, clients, perRound, svc.url, wl.next)
+			elSvc, lat := drive(b, clients, perRound, 200, gets(svc.url, wl.next))
 			tSvc, svcLat = tSvc+elSvc, append(svcLat, lat...)
 			ratios = append(ratios, elPlain.Seconds()/elSvc.Seconds())
 		}
@@ -140,10 +140,10 @@ func benchCatalogue(b *testing.B, movies, subjects int) (string, []string, []str
 	return dir, ids, owners
 }
 
-// drive sends n GETs of base+path from clients concurrent keep-alive clients, request i
-// asking for next(i), and returns the elapsed time and each request's latency. Every answer
-// must be 200.
-func drive(b *testing.B, clients, n int, base string, next func(int) (string, string)) (time.Duration, []time.Duration) {
+// drive sends n requests from clients concurrent keep-alive clients, request i made by
+// build(i), and returns the elapsed time and each request's latency. Every answer must have
+// status want.
+func drive(b *testing.B, clients, n, want int, build func(i int) (*http.Request, error)) (time.Duration, []time.Duration) {
 	hc := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: clients}}
 	defer hc.CloseIdleConnections()
 	lat := make([]time.Duration, n)
@@ -154,8 +154,11 @@ func drive(b *testing.B, clients, n int, base string, next func(int) (string, st
 	for range clients {
 		wg.Go(func() {
 			for i := left.Add(-1); i >= 0; i = left.Add(-1) {
-				path, token := next(int(i))
-				req, _ := newRequest("GET", base+path, token, "")
+				req, err := build(int(i))
+				if err != nil {
+					b.Error(err)
+					return
+				}
 				t0 := time.Now()
 				resp, err := hc.Do(req)
 				if err != nil {
@@ -165,8 +168,8 @@ func drive(b *testing.B, clients, n int, base string, next func(int) (string, st
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				lat[i] = time.Since(t0)
-				if resp.StatusCode != 200 {
-					b.Errorf("GET %s: status %d", path, resp.StatusCode)
+				if resp.StatusCode != want {
+					b.Errorf("%s %s: status %d", req.Method, req.URL.Path, resp.StatusCode)
 					return
 				}
 			}
@@ -174,6 +177,14 @@ func drive(b *testing.B, clients, n int, base string, next func(int) (string, st
 	}
 	wg.Wait()
 	return time.Since(start), lat
+}
+
+// gets makes request i a GET of base+path with token, where (path, token) = next(i).
+func gets(base string, next func(int) (string, string)) func(int) (*http.Request, error) {
+	return func(i int) (*http.Request, error) {
+		path, token := next(i)
+		return newRequest("GET", base+path, token, "")
+	}
 }
 
 func percentiles(lat []time.Duration) (p50, p99 time.Duration) {

@@ -10,8 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,9 +57,9 @@ func BenchmarkInProcess(b *testing.B) {
 		next func(int) (string, string)
 	}{{"hot", hot}, {"mixed", mixed}} {
 		b.Run(wl.name, func(b *testing.B) {
-			drive(b, 16, 500, svc.URL, wl.next)
+			drive(b, 16, 500, 200, gets(svc.URL, wl.next))
 			b.ResetTimer()
-			el, _ := drive(b, 16, b.N, svc.URL, wl.next)
+			el, _ := drive(b, 16, b.N, 200, gets(svc.URL, wl.next))
 			b.ReportMetric(float64(b.N)/el.Seconds(), "req/s")
 		})
 		// The handler alone, without a connection: its CPU and allocations per request.
@@ -139,36 +137,4 @@ func benchLog(b *testing.B) io.Writer {
 	w := logbuf.New(f, 5*time.Millisecond, 1<<20)
 	b.Cleanup(func() { w.Close(); f.Close() })
 	return w
-}
-
-// hammer sends n requests from the given number of concurrent clients over
-// keep-alive connections and returns the elapsed time. Every answer must
-// have status want.
-func hammer(b *testing.B, clients, n int, method, url, token, body string, want int) time.Duration {
-	hc := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: clients}}
-	defer hc.CloseIdleConnections()
-	var left atomic.Int64
-	left.Store(int64(n))
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range clients {
-		wg.Go(func() {
-			for left.Add(-1) >= 0 {
-				req, _ := newRequest(method, url, token, body)
-				resp, err := hc.Do(req)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != want {
-					b.Errorf("%s %s: status %d", method, url, resp.StatusCode)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return time.Since(start)
 }
