@@ -4,8 +4,10 @@
 # log, the API's JSON logs, 1s caches; only the rate and in-flight limits raised, by
 # environment) share one CPU, wrk runs on another, and a plain net/http handler serving the
 # same bytes (pipeline/bench/plain), on the server's CPU, is measured in the same run, rounds
-# interleaved. Workloads: hot (one movie, one token) and mixed (1000 movies x 200 subjects, a
-# random pair per request). Prints every round and each workload's median ratio with p50/p99.
+# interleaved; so is the plain handler sending the API's response header fields as well, whose
+# ratio is the ceiling the response contract alone leaves the API. Workloads: hot (one movie,
+# one token) and mixed (1000 movies x 200 subjects, a random pair per request). Prints every
+# round and each workload's median ratios with p50/p99.
 # Usage: pipeline/bench/api-wrk.sh [ROUNDS]   (from the repository root; needs wrk and taskset;
 # SERVER_CPU, CLIENT_CPU and DURATION override 0, 1 and 10s)
 set -euo pipefail
@@ -49,14 +51,20 @@ def call(method, path, token, body=None):
     req = urllib.request.Request(f"http://{api}{path}", method=method, data=body,
                                  headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
     with urllib.request.urlopen(req) as r:
-        return r.read()
-bodies = {}
+        return r.read(), r.headers
+bodies, headers = {}, {}
 for i in range(1000):
     movie = {"title": f"Movie {i}", "year": 1950 + i % 70, "genres": ["Drama"], "director": "Someone"}
-    mid = json.loads(call("POST", "/v1/movies", editor, json.dumps(movie).encode()))["id"]
+    mid = json.loads(call("POST", "/v1/movies", editor, json.dumps(movie).encode())[0])["id"]
     path = f"/v1/movies/{mid}"
-    bodies[path] = base64.b64encode(call("GET", path, tokens[0])).decode()
+    body, hdr = call("GET", path, tokens[0])
+    bodies[path] = base64.b64encode(body).decode()
+    headers[path] = {}
+    for k, v in hdr.items():
+        if k.lower() not in ("date", "content-length", "connection"):  # urllib asked to close
+            headers[path].setdefault(k, []).append(v)
 json.dump(bodies, open(f"{work}/bodies.json", "w"))
+json.dump(headers, open(f"{work}/headers.json", "w"))
 paths = list(bodies)
 lua = lambda ps, ts: ("local paths = " + json.dumps(ps).replace("[", "{").replace("]", "}") +
     "\nlocal tokens = " + json.dumps(ts).replace("[", "{").replace("]", "}") +
@@ -66,10 +74,18 @@ open(f"{work}/hot.lua", "w").write(lua(paths[:1], tokens[:1]))
 open(f"{work}/mixed.lua", "w").write(lua(paths, tokens))
 EOF
 
+# The baselines on the server's CPU: plain, and plain sending the API's response header fields
+# too (what the response contract alone costs: the ceiling of the service's ratio).
 go build -o "$work/plain" ./pipeline/bench/plain
+headers=127.0.0.1:$(port)
 setsid taskset -c "$server_cpu" "$work/plain" -addr "$plain" -bodies "$work/bodies.json" >"$work/plain.log" 2>&1 &
 groups+=($!)
-for _ in $(seq 100); do curl -s -o /dev/null "http://$plain/" && break; sleep 0.1; done
+setsid taskset -c "$server_cpu" "$work/plain" -addr "$headers" -bodies "$work/bodies.json" \
+  -headers "$work/headers.json" >"$work/headers.log" 2>&1 &
+groups+=($!)
+for u in "$plain" "$headers"; do
+  for _ in $(seq 100); do curl -s -o /dev/null "http://$u/" && break; sleep 0.1; done
+done
 
 # run URL SCRIPT: "req/s p50 p99" of one wrk round.
 run() {
@@ -78,19 +94,20 @@ run() {
     $0 ~ /Non-2xx/ { print "non-2xx answers: " $0 > "/dev/stderr"; exit 1 }
     END { print rps, p50, p99 }'
 }
+median() { sort -n "$1" | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 for wl in hot mixed; do
-  run "http://$plain" "$work/$wl.lua" >/dev/null # warm connections and caches
-  run "http://$api" "$work/$wl.lua" >/dev/null
+  for u in "$plain" "$headers" "$api"; do run "http://$u" "$work/$wl.lua" >/dev/null; done # warm up
   : >"$work/ratios"
+  : >"$work/ceilings"
   for r in $(seq "$rounds"); do
-    p=$(run "http://$plain" "$work/$wl.lua")
-    s=$(run "http://$api" "$work/$wl.lua")
-    read -r prps pp50 pp99 <<<"$p"
-    read -r srps sp50 sp99 <<<"$s"
-    ratio=$(python3 -c "print(f'{$srps / $prps:.2f}')")
+    read -r prps pp50 pp99 <<<"$(run "http://$plain" "$work/$wl.lua")"
+    read -r hrps _ _ <<<"$(run "http://$headers" "$work/$wl.lua")"
+    read -r srps sp50 sp99 <<<"$(run "http://$api" "$work/$wl.lua")"
+    read -r ratio ceiling <<<"$(python3 -c "print(f'{$srps / $prps:.2f} {$hrps / $prps:.2f}')")"
     echo "$ratio" >>"$work/ratios"
-    printf '%-5s round %d ratio %s  service %8.0f req/s p50 %s p99 %s  plain %8.0f req/s p50 %s p99 %s\n' \
-      "$wl" "$r" "$ratio" "$srps" "$sp50" "$sp99" "$prps" "$pp50" "$pp99"
+    echo "$ceiling" >>"$work/ceilings"
+    printf '%-5s round %d ratio %s  service %6.0f req/s p50 %s p99 %s  plain %6.0f req/s p50 %s p99 %s  plain+headers %6.0f req/s (%s)\n' \
+      "$wl" "$r" "$ratio" "$srps" "$sp50" "$sp99" "$prps" "$pp50" "$pp99" "$hrps" "$ceiling"
   done
-  echo "$wl median ratio $(sort -n "$work/ratios" | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')"
+  echo "$wl median ratio $(median "$work/ratios")  (plain with the API's header fields: $(median "$work/ceilings"))"
 done

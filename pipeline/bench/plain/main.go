@@ -1,10 +1,16 @@
 // Command plain is the baseline of the API benchmarks (BenchmarkAPIvsPlain and
 // pipeline/bench/api-wrk.sh): a plain net/http handler (no middleware, no
 // timeouts) serving fixed bytes per path, as the movies API served them, with
-// the Content-Type it sent. It prints its URL on a line of its own once it
+// the Content-Type it sent. With -headers it also sends, per path, the header
+// fields the API sent with those bytes: the ceiling the API's response
+// contract alone leaves it. It prints its URL on a line of its own once it
 // listens.
 //
-//	plain -addr 127.0.0.1:PORT -bodies FILE   (FILE: a JSON object of path → base64 body)
+//	plain -addr 127.0.0.1:PORT -bodies FILE [-headers FILE]
+//
+// -bodies: a JSON object of path → base64 body; -headers: of path → header
+// fields (name → values) as the API answered, less those net/http writes
+// itself (Date, Content-Length, Connection).
 package main
 
 import (
@@ -18,28 +24,48 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on (loopback)")
-	path := flag.String("bodies", "", "JSON object of request path → body (base64)")
+	bodiesPath := flag.String("bodies", "", "JSON object of request path → body (base64)")
+	headersPath := flag.String("headers", "", "JSON object of request path → response header fields to send (optional)")
 	flag.Parse()
-	raw, err := os.ReadFile(*path)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
 	var bodies map[string][]byte
-	if err := json.Unmarshal(raw, &bodies); err != nil {
-		fmt.Fprintln(os.Stderr, "bodies:", err)
-		os.Exit(2)
+	headers := map[string]http.Header{}
+	if err := load(*bodiesPath, &bodies); err != nil {
+		fail(err)
+	}
+	if *headersPath != "" {
+		if err := load(*headersPath, &headers); err != nil {
+			fail(err)
+		}
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+		fail(err)
 	}
 	fmt.Printf("http://%s\n", ln.Addr())
+	jsonType := []string{"application/json; charset=utf-8"}
 	err = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { // #nosec G114 -- a benchmark baseline on loopback, deliberately without the service's timeouts
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		h := w.Header()
+		h["Content-Type"] = jsonType
+		for k, v := range headers[r.URL.Path] {
+			h[k] = v
+		}
 		w.Write(bodies[r.URL.Path])
 	}))
+	fail(err)
+}
+
+func load(path string, v any) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+func fail(err error) {
 	fmt.Fprintln(os.Stderr, err)
-	os.Exit(1)
+	os.Exit(2)
 }
