@@ -1,7 +1,6 @@
 package sigstoretest
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -14,8 +13,6 @@ import (
 	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/rekor/pkg/types"
-	"github.com/sigstore/sigstore/pkg/signature"
-	"github.com/sigstore/sigstore/pkg/signature/dsse"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/secure-movie-service/sms/pipeline/sign"
@@ -27,20 +24,7 @@ import (
 func (s *Sigstore) Bundle(tb TB, statement []byte, spec Spec) []byte {
 	tb.Helper()
 	cert, key, certPEM, _ := s.issue(tb, spec)
-	sv, err := signature.LoadECDSASignerVerifier(key, cryptoHash)
-	must(tb, err)
-	env, err := dsse.WrapSigner(sv, ctypes.IntotoPayloadType).SignMessage(bytesReader(statement))
-	must(tb, err)
-	var e struct {
-		PayloadType string `json:"payloadType"`
-		Payload     string `json:"payload"`
-		Signatures  []struct {
-			Sig string `json:"sig"`
-		} `json:"signatures"`
-	}
-	must(tb, json.Unmarshal(env, &e))
-	sig, err := base64.StdEncoding.DecodeString(e.Signatures[0].Sig)
-	must(tb, err)
+	env, payload, sig := signDSSE(tb, key, statement)
 	rb := s.entry(tb, spec, "dsse", types.ArtifactProperties{ArtifactBytes: env}, certPEM, sig)
 	body, err := base64.StdEncoding.DecodeString(rb.Payload.Body.(string))
 	must(tb, err)
@@ -59,8 +43,6 @@ func (s *Sigstore) Bundle(tb TB, statement []byte, spec Spec) []byte {
 		InclusionProof: &protorekor.InclusionProof{LogIndex: *proof.LogIndex, RootHash: root, TreeSize: *proof.TreeSize,
 			Hashes: [][]byte{}, Checkpoint: &protorekor.Checkpoint{Envelope: *proof.Checkpoint}},
 	}
-	payload, err := base64.StdEncoding.DecodeString(e.Payload)
-	must(tb, err)
 	b := &protobundle.Bundle{
 		MediaType: "application/vnd.dev.sigstore.bundle.v0.3+json",
 		VerificationMaterial: &protobundle.VerificationMaterial{
@@ -68,7 +50,7 @@ func (s *Sigstore) Bundle(tb TB, statement []byte, spec Spec) []byte {
 			TlogEntries: []*protorekor.TransparencyLogEntry{entry},
 		},
 		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
-			Payload: payload, PayloadType: e.PayloadType, Signatures: []*protodsse.Signature{{Sig: sig}},
+			Payload: payload, PayloadType: ctypes.IntotoPayloadType, Signatures: []*protodsse.Signature{{Sig: sig}},
 		}},
 	}
 	out, err := protojson.Marshal(b)
@@ -96,8 +78,6 @@ func AttachBundle(tb TB, ref name.Digest, bundle []byte, predicateType string) {
 	tb.Helper()
 	must(tb, ociremote.WriteAttestationNewBundleFormat(ref, bundle, predicateType))
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
 // PublishBundles attaches to ref, as OCI 1.1 referrers, a signing bundle and a bundle for
 // each predicate, all made as spec says: what cosign v3 attaches by default.

@@ -89,18 +89,7 @@ func (s *Sigstore) SignPayload(tb TB, payload []byte, spec Spec) Material {
 func (s *Sigstore) Attest(tb TB, statement []byte, predicateType string, spec Spec) Material {
 	tb.Helper()
 	_, key, certPEM, chainPEM := s.issue(tb, spec)
-	sv, err := signature.LoadECDSASignerVerifier(key, cryptoHash)
-	must(tb, err)
-	env, err := dsse.WrapSigner(sv, ctypes.IntotoPayloadType).SignMessage(bytes.NewReader(statement))
-	must(tb, err)
-	var e struct {
-		Signatures []struct {
-			Sig string `json:"sig"`
-		} `json:"signatures"`
-	}
-	must(tb, json.Unmarshal(env, &e))
-	sig, err := base64.StdEncoding.DecodeString(e.Signatures[0].Sig)
-	must(tb, err)
+	env, _, sig := signDSSE(tb, key, statement)
 	rb := s.entry(tb, spec, "dsse", types.ArtifactProperties{ArtifactBytes: env}, certPEM, sig)
 	opts := []static.Option{static.WithLayerMediaType(ctypes.DssePayloadType), static.WithCertChain(certPEM, chainPEM),
 		static.WithAnnotations(map[string]string{"predicateType": predicateType})}
@@ -110,6 +99,27 @@ func (s *Sigstore) Attest(tb TB, statement []byte, predicateType string, spec Sp
 	layer, err := static.NewAttestation(env, opts...)
 	must(tb, err)
 	return Material{Layer: layer, Bundle: rb}
+}
+
+// signDSSE signs the in-toto statement with key into a DSSE envelope, and returns the
+// envelope, its payload and its one signature.
+func signDSSE(tb TB, key *ecdsa.PrivateKey, statement []byte) (env, payload, sig []byte) {
+	sv, err := signature.LoadECDSASignerVerifier(key, cryptoHash)
+	must(tb, err)
+	env, err = dsse.WrapSigner(sv, ctypes.IntotoPayloadType).SignMessage(bytes.NewReader(statement))
+	must(tb, err)
+	var e struct {
+		Payload    string `json:"payload"`
+		Signatures []struct {
+			Sig string `json:"sig"`
+		} `json:"signatures"`
+	}
+	must(tb, json.Unmarshal(env, &e))
+	payload, err = base64.StdEncoding.DecodeString(e.Payload)
+	must(tb, err)
+	sig, err = base64.StdEncoding.DecodeString(e.Signatures[0].Sig)
+	must(tb, err)
+	return env, payload, sig
 }
 
 // issue makes the certificate the spec asks for, and its PEM and chain PEM.
