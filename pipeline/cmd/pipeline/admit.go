@@ -19,14 +19,12 @@ func runAdmit(ctx context.Context, a *app, args []string) error {
 	}
 	fs := a.flags("admit", "(--key cosign.pub | --trusted-root FILE) (--image REF … | --manifest FILE) [--data FILE …]  |  admit serve -h")
 	var (
-		key    verifyingKeys
-		root   trustedRoot
+		tr     trust
 		data   policyData
 		limit  registryCap
 		images list
 	)
-	key.register(fs)
-	root.register(fs)
+	tr.register(fs)
 	limit.register(fs)
 	timeout := fs.Duration("timeout", 5*time.Minute, "deadline for the whole admission, registry requests included")
 	fs.Var(&images, "image", "image `REF` to admit (repeatable): image rules only")
@@ -45,11 +43,7 @@ func runAdmit(ctx context.Context, a *app, args []string) error {
 	if err := limit.check(); err != nil {
 		return err
 	}
-	kl, err := root.load()
-	if err != nil {
-		return err
-	}
-	ks, err := key.load(kl)
+	ks, kl, err := tr.load()
 	if err != nil {
 		return err
 	}

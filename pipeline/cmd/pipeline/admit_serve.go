@@ -14,13 +14,11 @@ import (
 func runAdmitServe(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("admit serve", "--tls-cert FILE --tls-key FILE (--key cosign.pub | --trusted-root FILE) [--data FILE …] [flags]")
 	var (
-		keys  verifyingKeys
-		root  trustedRoot
+		tr    trust
 		data  policyData
 		limit registryCap
 	)
-	keys.register(fs)
-	root.register(fs)
+	tr.register(fs)
 	data.register(fs)
 	limit.register(fs)
 	addr := fs.String("addr", ":8443", "HTTPS listen `address`")
@@ -42,11 +40,7 @@ func runAdmitServe(ctx context.Context, a *app, args []string) error {
 	if err := limit.check(); err != nil {
 		return err
 	}
-	kl, err := root.load()
-	if err != nil {
-		return err
-	}
-	ks, err := keys.load(kl)
+	ks, kl, err := tr.load()
 	if err != nil {
 		return err
 	}

@@ -77,6 +77,28 @@ func (r *trustedRoot) load() (*keyless.Verifier, error) {
 	return keyless.New(tr, r.ignoreTlog), nil
 }
 
+// trust is what the verifying commands verify with: --key public keys and a --trusted-root
+// for keyless material; at least one of the two.
+type trust struct {
+	keys verifyingKeys
+	root trustedRoot
+}
+
+func (t *trust) register(fs *flag.FlagSet) {
+	t.keys.register(fs)
+	t.root.register(fs)
+}
+
+// load returns the keys and the keyless verifier (nil without --trusted-root).
+func (t *trust) load() ([]*keys.Verifier, *keyless.Verifier, error) {
+	kl, err := t.root.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	ks, err := t.keys.load(kl)
+	return ks, kl, err
+}
+
 // policyData is --data: JSON documents merged over policy/data, repeatable.
 type policyData struct{ files list }
 

@@ -28,12 +28,10 @@ type verifyReport struct {
 func runVerify(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("verify", "(--key cosign.pub [--key …] | --trusted-root FILE) [--data FILE …] IMAGE@DIGEST")
 	var (
-		key  verifyingKeys
-		root trustedRoot
+		tr   trust
 		data policyData
 	)
-	key.register(fs)
-	root.register(fs)
+	tr.register(fs)
 	data.register(fs)
 	skip := fs.Bool("skip-content", false, "do not download the layers to check them against their digests")
 	var o output
@@ -41,11 +39,7 @@ func runVerify(ctx context.Context, a *app, args []string) error {
 	if err := parse(fs, args, 1, &o); err != nil {
 		return err
 	}
-	kl, err := root.load()
-	if err != nil {
-		return err
-	}
-	ks, err := key.load(kl)
+	ks, kl, err := tr.load()
 	if err != nil {
 		return err
 	}
