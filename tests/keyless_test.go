@@ -23,22 +23,13 @@ const (
 // release workflow's identity: the identity-only trust SECURITY.md rotates to.
 func (w *scWorld) identityTrust(t *testing.T, subjectRegexp string) string {
 	t.Helper()
-	p := filepath.Join(w.dir, "identity-trust.json")
-	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{
-		"trusted_keys":      map[string]any{},
-		"registries":        []string{w.reg + "/"},
-		"source_repository": w.source,
-		"controls":          map[string]any{"required": []string{"C-SUPPLY-01"}},
-		"builder_ids":       []string{"https://github.com/secure-movie-service/sms/pipeline@local"},
+	return w.overlay(t, "identity-trust.json", map[string]any{
+		"trusted_keys": map[string]any{},
 		"trust": []any{map[string]any{"repository": w.reg + "/", "identities": []any{map[string]any{
 			"issuer": ghIssuer, "subject_regexp": subjectRegexp,
 			"github": map[string]string{"repository": "https://github.com/secure-movie-service/sms", "trigger": "push"},
 		}}}},
-	}})
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	})
 }
 
 // TestKeylessReleaseEndToEnd: an image pipeline release pushed (signed with the release key)

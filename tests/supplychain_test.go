@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -177,15 +178,26 @@ func (w *scWorld) controls(t *testing.T, rev string) string {
 // trust writes a policy data overlay that trusts the world's key and registry.
 func (w *scWorld) trust(t *testing.T) string {
 	t.Helper()
-	id := w.keyID(t, w.pub)
-	p := filepath.Join(w.dir, "trust.json")
-	b, _ := json.Marshal(map[string]any{"supply_chain": map[string]any{
-		"trusted_keys":      map[string]any{id: map[string]string{"name": "e2e"}},
+	return w.overlay(t, "trust.json", map[string]any{"trusted_keys": map[string]any{w.keyID(t, w.pub): map[string]string{"name": "e2e"}}})
+}
+
+// overlay writes, as name, policy data for the world's registry, source, controls and
+// builder, with trust (trusted_keys, trust) from trust. The release scans with the database
+// go.mod pins, which ages by the calendar: the overlay accepts it however old it is, so these
+// tests do not start failing on the 31st day. Freshness (VULN_DB_STALE) is judged by tests
+// with dates of their own (pipeline/admit, policy/admission).
+func (w *scWorld) overlay(t *testing.T, name string, trust map[string]any) string {
+	t.Helper()
+	sc := map[string]any{
 		"registries":        []string{w.reg + "/"},
 		"source_repository": w.source,
 		"controls":          map[string]any{"required": []string{"C-SUPPLY-01"}},
 		"builder_ids":       []string{"https://github.com/secure-movie-service/sms/pipeline@local"},
-	}})
+		"vulnerability":     map[string]any{"max_db_age_days": 100 * 365},
+	}
+	maps.Copy(sc, trust)
+	p := filepath.Join(w.dir, name)
+	b, _ := json.Marshal(map[string]any{"supply_chain": sc})
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secure-movie-service/sms/pipeline/admit"
 	"github.com/secure-movie-service/sms/pipeline/internal/testkit"
@@ -78,6 +79,7 @@ func TestVerifiedFactsAreUsedForTheirReferenceOnly(t *testing.T) {
 	v, err := admit.Run(context.Background(), admit.Options{
 		Keys: ks, Images: []string{good.String(), unsigned.String()}, Evaluator: ev, Progress: &progress,
 		Verified: map[string]admit.Verification{good.String(): {Facts: facts}},
+		Now:      func() time.Time { return testkit.VulnNow }, // the fixture's scan is fresh then, whatever today is
 	})
 	if !errors.Is(err, admit.ErrDenied) {
 		t.Fatalf("got %v, want a denial of the unsigned image", err)
