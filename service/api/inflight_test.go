@@ -128,7 +128,13 @@ func (s *stallAuthz) Decide(ctx context.Context, _ authz.Input) (authz.Decision,
 // connection once it passes maxResets.
 func TestRapidResetClosesTheConnection(t *testing.T) {
 	sa := &stallAuthz{entered: make(chan struct{}, 1)}
-	hs := newHarness(t, func(c *Config) { c.Authorizer = sa })
+	hs := newHarness(t, func(c *Config) {
+		c.Authorizer = sa
+		// A handler gives its slot back only after it has seen the reset, so on a loaded
+		// machine earlier requests may still hold theirs: the in-flight caps (tested on their
+		// own) must not answer for the handler here.
+		c.MaxInFlight, c.MaxInFlightPerIP, c.MaxInFlightPerSubject = 4*maxResets, 4*maxResets, 4*maxResets
+	})
 	srv := httptest.NewUnstartedServer(hs.h)
 	srv.EnableHTTP2 = true
 	srv.Config.ConnContext = ConnContext
