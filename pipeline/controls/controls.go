@@ -37,9 +37,10 @@ const (
 // what is missing, or an error when the platform cannot be asked here (not verifiable).
 type PlatformCheck func(ctx context.Context) (holds bool, detail string, err error)
 
-// Check is a pipeline check named by `check:<name>` evidence. It returns nil when the check
-// passed and an error saying what failed otherwise.
-type Check func(ctx context.Context) error
+// Check is a pipeline check named by `check:<name>` evidence. It returns what it checked
+// (the reports show it beside a pass, e.g. the vulnerability database's date) and nil when it
+// passed, an error saying what failed otherwise.
+type Check func(ctx context.Context) (detail string, err error)
 
 // Options configure a verification.
 type Options struct {
@@ -158,7 +159,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var (
 		goRes       *goResults
 		regoRes     *regoResults
-		checkRes    map[string]error
+		checkRes    map[string]checkResult
 		policyData  []string
 		goDir       = o.Root
 		platformRes = map[string]platformResult{}
@@ -249,8 +250,8 @@ func collectEvidence(m *threatmodel.Model) (map[string]threatmodel.Evidence, []s
 
 // runChecks runs the named checks the pipeline provides; a name it does not provide is left
 // out (missing evidence).
-func runChecks(ctx context.Context, checks map[string]Check, names []string) map[string]error {
-	out := map[string]error{}
+func runChecks(ctx context.Context, checks map[string]Check, names []string) map[string]checkResult {
+	out := map[string]checkResult{}
 	for _, name := range names {
 		if chk, ok := checks[name]; ok {
 			out[name] = safeCheck(ctx, chk)
@@ -305,14 +306,21 @@ func runPlatform(ctx context.Context, chk PlatformCheck) (res platformResult) {
 	return res
 }
 
+// checkResult is what a check said.
+type checkResult struct {
+	detail string
+	err    error
+}
+
 // safeCheck runs a check, turning a panic into a failure.
-func safeCheck(ctx context.Context, c Check) (err error) {
+func safeCheck(ctx context.Context, c Check) (res checkResult) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("check panicked: %v", v)
+			res.err = fmt.Errorf("check panicked: %v", v)
 		}
 	}()
-	return c(ctx)
+	res.detail, res.err = c(ctx)
+	return res
 }
 
 // revision returns HEAD and whether the work tree is dirty.

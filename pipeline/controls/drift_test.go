@@ -2,6 +2,7 @@ package controls
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -198,6 +199,45 @@ func TestDriftGuard(t *testing.T) {
 				}
 			}
 			t.Fatalf("no %s finding about %s saying %q; findings:\n%s", tc.rule, tc.subject, tc.say, strings.Join(all, "\n"))
+		})
+	}
+}
+
+// TestCheckEvidence: check:<name> evidence shows what the check checked beside a pass (the
+// vulnerability database's date, for the scans), its error beside a failure; a check that
+// panics fails, and one the pipeline does not provide is missing.
+func TestCheckEvidence(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		check         Check
+		status, shown string
+	}{
+		{"pass", func(context.Context) (string, error) { return "database of 2026-11-05: 0 called", nil }, StatusPass, "database of 2026-11-05: 0 called"},
+		{"fail", func(context.Context) (string, error) { return "ignored", errors.New("GO-2099-0001 called") }, StatusFail, "GO-2099-0001 called"},
+		{"panic", func(context.Context) (string, error) { panic("boom") }, StatusFail, "check panicked: boom"},
+		{"missing", nil, StatusMissing, `the pipeline provides no check "fixture"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := mustFixture(t)
+			mustEdit(t, dir, fixtureModel, "      - go:example.com/fixture.TestLimit\n", "      - go:example.com/fixture.TestLimit\n      - check:fixture\n")
+			o := fixtureOptions(dir)
+			if tc.check != nil {
+				o.Checks = map[string]Check{"fixture": tc.check}
+			}
+			r, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := r.control("C-LIMIT")
+			e := c.Evidence[len(c.Evidence)-1]
+			if e.ID != "check:fixture" || e.Status != tc.status || e.Detail != tc.shown {
+				t.Fatalf("got %+v, want %s %q", e, tc.status, tc.shown)
+			}
+			var txt strings.Builder
+			r.WriteText(&txt, true)
+			if !strings.Contains(txt.String(), tc.shown) {
+				t.Fatalf("the text report does not show %q:\n%s", tc.shown, txt.String())
+			}
 		})
 	}
 }

@@ -73,7 +73,7 @@ type evaluator struct {
 	o         *Options
 	goRes     *goResults
 	regoRes   *regoResults
-	checks    map[string]error
+	checks    map[string]checkResult
 	platform  map[string]platformResult
 	reviewers *signoff.Reviewers
 	now       time.Time
@@ -314,14 +314,14 @@ func (ev *evaluator) evidence(e threatmodel.Evidence) EvidenceResult {
 	case threatmodel.EvidenceRego:
 		res.Status, res.Detail = ev.regoEvidence(e)
 	case threatmodel.EvidenceCheck:
-		err, ran := ev.checks[e.Test]
+		c, ran := ev.checks[e.Test]
 		switch {
 		case !ran:
 			res.Status, res.Detail = StatusMissing, fmt.Sprintf("the pipeline provides no check %q", e.Test)
-		case err != nil:
-			res.Status, res.Detail = StatusFail, oneLine(err.Error())
+		case c.err != nil:
+			res.Status, res.Detail = StatusFail, oneLine(c.err.Error())
 		default:
-			res.Status = StatusPass
+			res.Status, res.Detail = StatusPass, oneLine(c.detail)
 		}
 	}
 	return res

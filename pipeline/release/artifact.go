@@ -140,8 +140,7 @@ func (a *artifact) scan(ctx context.Context) error {
 	if err := r.s.write(r.o.OutDir, a.file("vuln.json"), a.vulns); err != nil {
 		return err
 	}
-	r.step(a, "vuln", t, "govulncheck %s, database of %s: %d called, %d waived, %d informational",
-		rep.Scanner.Version, r.vulnDB.Modified.Format(time.DateOnly), len(rep.Findings), len(rep.Waived), len(rep.Informational))
+	r.step(a, "vuln", t, "%s", rep.Summary())
 	return nil
 }
 

@@ -30,11 +30,11 @@ const VEXDir = "vex"
 // root/vex as the only exceptions. The error names the database's date and each finding.
 // With reuse, findings cached for unchanged inputs are reused (ResultCache); without, every
 // module is scanned now, as control results that get signed must be.
-func CheckSource(root, cacheDir string, reuse bool) func(context.Context) error {
-	return func(ctx context.Context) error {
+func CheckSource(root, cacheDir string, reuse bool) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
 		db, err := pinnedDB(ctx, root, cacheDir)
 		if err != nil {
-			return err
+			return "", err
 		}
 		o := Options{DB: db, Mode: ModeSource, Dir: root, VEX: filepath.Join(root, VEXDir)}
 		if reuse {
@@ -42,33 +42,33 @@ func CheckSource(root, cacheDir string, reuse bool) func(context.Context) error 
 		}
 		r, err := Scan(ctx, o)
 		if err != nil {
-			return err
+			return "", err
 		}
-		return r.Err()
+		return r.Summary(), r.Err()
 	}
 }
 
 // CheckImage is the image-scan check: it builds the service image in memory from the
 // committed source (pipeline/build, no cache), takes the binary out of the image's layer
 // and scans it in binary mode.
-func CheckImage(root, cacheDir string) func(context.Context) error {
-	return func(ctx context.Context) error {
+func CheckImage(root, cacheDir string) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
 		db, err := pinnedDB(ctx, root, cacheDir)
 		if err != nil {
-			return err
+			return "", err
 		}
 		res, err := build.Assemble(ctx, build.Options{SourceDir: root, CacheDir: ""})
 		if err != nil {
-			return fmt.Errorf("image scan: %w", err)
+			return "", fmt.Errorf("image scan: %w", err)
 		}
 		r, err := ScanImage(ctx, res.Image, "/movies", Options{DB: db, VEX: filepath.Join(root, VEXDir)})
 		if err != nil {
-			return fmt.Errorf("image scan %s: %w", res.Digest, err)
+			return "", fmt.Errorf("image scan %s: %w", res.Digest, err)
 		}
 		if err := r.Err(); err != nil {
-			return fmt.Errorf("image %s: %w", res.Digest, err)
+			return "", fmt.Errorf("image %s: %w", res.Digest, err)
 		}
-		return nil
+		return fmt.Sprintf("image %s: %s", res.Digest, r.Summary()), nil
 	}
 }
 

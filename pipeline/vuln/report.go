@@ -112,6 +112,17 @@ func orDash(s string) string {
 	return s
 }
 
+// Summary is the report in one line: scanner, the database's date, the counts and any
+// warning (a database past MaxDBAge).
+func (r *Report) Summary() string {
+	s := fmt.Sprintf("govulncheck %s, database of %s: %d called, %d waived, %d informational", r.Scanner.Version,
+		r.DB.Modified.Format(time.DateOnly), len(r.Findings), len(r.Waived), len(r.Informational))
+	for _, w := range r.Warnings {
+		s += "; warning: " + w
+	}
+	return s
+}
+
 // WriteText writes the report for a person.
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "govulncheck %s, %s scan of %s\n", r.Scanner.Version, r.Mode, strings.Join(r.Targets, ", "))

@@ -141,6 +141,10 @@ func TestScan(t *testing.T) {
 		if !strings.Contains(text.String(), "2099-01-02T03:04:05Z") || !strings.Contains(text.String(), "warning: the vulnerability database is 31 days old") {
 			t.Fatalf("text report:\n%s", text.String())
 		}
+		// The one line the release step and the controls reports show.
+		if s := r.Summary(); !strings.Contains(s, "database of 2099-01-02") || !strings.Contains(s, "warning: the vulnerability database is 31 days old") {
+			t.Fatalf("summary %q", s)
+		}
 	})
 	t.Run("C-IMAGE-SCAN extracts the binary from the image layer", func(t *testing.T) {
 		bin, err := os.ReadFile(fx.Binary)

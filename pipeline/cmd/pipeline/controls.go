@@ -147,18 +147,18 @@ func pipelineChecks(root string, cached bool) map[string]controls.Check {
 		groups[g] = &groupRun{}
 	}
 	fromScan := func(group, name string) controls.Check {
-		return func(ctx context.Context) error {
+		return func(ctx context.Context) (string, error) {
 			g := groups[group]
 			g.once.Do(func() { g.r, g.err = scan.Run(ctx, scan.Options{Root: root, Only: []string{group}}) })
 			if g.err != nil {
-				return fmt.Errorf("pipeline scan %s: %w", group, g.err)
+				return "", fmt.Errorf("pipeline scan %s: %w", group, g.err)
 			}
 			c := g.r.Check(name)
 			if !c.Ran {
-				return fmt.Errorf("pipeline scan did not run %s: %s", name, c.Detail)
+				return "", fmt.Errorf("pipeline scan did not run %s: %s", name, c.Detail)
 			}
 			if c.Passed {
-				return nil
+				return c.Detail, nil
 			}
 			var where []string
 			for _, f := range g.r.Findings {
@@ -166,7 +166,7 @@ func pipelineChecks(root string, cached bool) map[string]controls.Check {
 					where = append(where, fmt.Sprintf("%s:%d %s %s", f.File, f.Line, f.Rule, f.Message))
 				}
 			}
-			return fmt.Errorf("%d findings: %s", c.Findings, strings.Join(where, "; "))
+			return "", fmt.Errorf("%d findings: %s", c.Findings, strings.Join(where, "; "))
 		}
 	}
 	return map[string]controls.Check{

@@ -26,7 +26,7 @@ import (
 
 // Names of the checks.
 const (
-	NetworkPolicy = "network-policy" // a NetworkPolicy confines the API pods to their port and DNS
+	NetworkPolicy = "network-policy" // a NetworkPolicy confines the API pods to their port in, DNS and public HTTPS out
 	DeploymentTLS = "deployment-tls" // the deployed API serves HTTPS only
 	SecretScan    = "secret-scan"    // no private key or live token is committed
 )
@@ -123,22 +123,22 @@ func apiPods(objs []object) ([]podTemplate, []string, error) {
 // CheckNetworkPolicy passes when every workload in deploy/kubernetes is selected by a
 // NetworkPolicy that governs both ingress and egress, admits traffic only from named sources
 // (the ingress controller's namespace) and only to the pod's own container ports, and lets it
-// out only to DNS.
-func CheckNetworkPolicy(root string) func(context.Context) error {
-	return func(context.Context) error {
+// out only to DNS and to HTTPS on public addresses.
+func CheckNetworkPolicy(root string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) {
 		objs, err := manifests(filepath.Join(root, ManifestDir))
 		if err != nil {
-			return err
+			return "", err
 		}
 		pods, where, err := apiPods(objs)
 		if err != nil {
-			return err
+			return "", err
 		}
 		var problems []string
 		for i, pod := range pods {
 			selected, reasons, err := podNetworkPolicies(objs, pod)
 			if err != nil {
-				return err
+				return "", err
 			}
 			switch {
 			case !selected:
@@ -148,9 +148,9 @@ func CheckNetworkPolicy(root string) func(context.Context) error {
 			}
 		}
 		if len(problems) > 0 {
-			return errors.New(strings.Join(problems, "; "))
+			return "", errors.New(strings.Join(problems, "; "))
 		}
-		return nil
+		return fmt.Sprintf("%d workloads, each selected by a NetworkPolicy that limits its ingress and egress", len(pods)), nil
 	}
 }
 
@@ -212,7 +212,7 @@ func podNetworkPolicies(objs []object, pod podTemplate) (selected bool, reasons 
 	return selected, reasons, nil
 }
 
-// problems lists what lets more through than the pod's ports in, and DNS out.
+// problems lists what lets more through than the pod's ports in, and DNS and public HTTPS out.
 func (np networkPolicy) problems(ports map[string]bool) []string {
 	var bad []string
 	if !contains(np.PolicyTypes, "Ingress") || !contains(np.PolicyTypes, "Egress") {
@@ -303,15 +303,15 @@ func contains(list []string, s string) bool {
 // declares no port (OPA on loopback) is reachable only from inside the pod; OPA may declare
 // the port of its --diagnostic-addr, which serves /health and /metrics only, when its API
 // (--addr) listens on loopback.
-func CheckDeploymentTLS(root string) func(context.Context) error {
-	return func(context.Context) error {
+func CheckDeploymentTLS(root string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) {
 		objs, err := manifests(filepath.Join(root, ManifestDir))
 		if err != nil {
-			return err
+			return "", err
 		}
 		pods, where, err := apiPods(objs)
 		if err != nil {
-			return err
+			return "", err
 		}
 		var problems []string
 		for i, pod := range pods {
@@ -322,9 +322,9 @@ func CheckDeploymentTLS(root string) func(context.Context) error {
 			}
 		}
 		if len(problems) > 0 {
-			return errors.New(strings.Join(problems, "; "))
+			return "", errors.New(strings.Join(problems, "; "))
 		}
-		return nil
+		return fmt.Sprintf("%d workloads: every container that declares a port serves HTTPS (or only OPA's diagnostics)", len(pods)), nil
 	}
 }
 
@@ -398,28 +398,30 @@ const maxScanFile = 2 << 20
 // CheckSecrets passes when no file that git tracks or would add (ignored files excluded)
 // holds a PEM private key with its body, or — outside tests and test data — a token in a
 // well-known live format.
-func CheckSecrets(root string) func(context.Context) error {
-	return func(ctx context.Context) error {
+func CheckSecrets(root string) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
 		out, err := exec.CommandContext(ctx, "git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output() // #nosec G204 -- fixed git command; the root is the operator's
 		if err != nil {
-			return fmt.Errorf("git ls-files: %w", err)
+			return "", fmt.Errorf("git ls-files: %w", err)
 		}
 		var findings []string
+		files := 0
 		for _, f := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
 			if f == "" {
 				continue
 			}
+			files++
 			found, err := scanFile(filepath.Join(root, f), f)
 			if err != nil {
-				return err
+				return "", err
 			}
 			findings = append(findings, found...)
 		}
 		if len(findings) > 0 {
 			sort.Strings(findings)
-			return fmt.Errorf("%d committed secrets: %s", len(findings), strings.Join(findings, "; "))
+			return "", fmt.Errorf("%d committed secrets: %s", len(findings), strings.Join(findings, "; "))
 		}
-		return nil
+		return fmt.Sprintf("%d files that git tracks or would add: no private key or live token", files), nil
 	}
 }
 

@@ -86,7 +86,7 @@ func TestNetworkPolicy(t *testing.T) {
 		{"plain HTTP to public addresses out", netpol + strings.Replace(httpsOut, "{port: 443}", "{port: 80}", 1), "egress allows port 80"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckNetworkPolicy(mustManifests(t, deployment, tc.netpol))(context.Background())
+			_, err := CheckNetworkPolicy(mustManifests(t, deployment, tc.netpol))(context.Background())
 			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
@@ -95,19 +95,19 @@ func TestNetworkPolicy(t *testing.T) {
 }
 
 func TestDeploymentTLS(t *testing.T) {
-	if err := CheckDeploymentTLS(mustManifests(t, deployment))(context.Background()); err != nil {
+	if _, err := CheckDeploymentTLS(mustManifests(t, deployment))(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	env := strings.Replace(deployment, `args: ["-addr", "0.0.0.0:8443", "-tls-cert", "/tls/tls.crt", "-tls-key", "/tls/tls.key"]`,
 		"env: [{name: MOVIES_TLS_CERT, value: /c}, {name: MOVIES_TLS_KEY, value: /k}]", 1)
-	if err := CheckDeploymentTLS(mustManifests(t, env))(context.Background()); err != nil {
+	if _, err := CheckDeploymentTLS(mustManifests(t, env))(context.Background()); err != nil {
 		t.Fatalf("TLS from the environment: %v", err)
 	}
 	for name, doc := range map[string]string{
 		"plaintext": strings.Replace(deployment, `, "-tls-cert", "/tls/tls.crt", "-tls-key", "/tls/tls.key"`, "", 1),
 		"key only":  strings.Replace(deployment, `"-tls-cert", "/tls/tls.crt", `, "", 1),
 	} {
-		err := CheckDeploymentTLS(mustManifests(t, doc))(context.Background())
+		_, err := CheckDeploymentTLS(mustManifests(t, doc))(context.Background())
 		if err == nil || !strings.Contains(err.Error(), "container movies serves plaintext HTTP") {
 			t.Errorf("%s: err = %v", name, err)
 		}
@@ -116,11 +116,11 @@ func TestDeploymentTLS(t *testing.T) {
           image: y
           args: ["run", "--server", "--addr=127.0.0.1:8181"]
 `
-	if err := CheckDeploymentTLS(mustManifests(t, sidecar))(context.Background()); err != nil {
+	if _, err := CheckDeploymentTLS(mustManifests(t, sidecar))(context.Background()); err != nil {
 		t.Errorf("a loopback sidecar without ports: %v", err)
 	}
 	diag := strings.Replace(sidecar, `"--addr=127.0.0.1:8181"]`, `"--addr=127.0.0.1:8181", "--diagnostic-addr=:8282"]`, 1) + "          ports: [{containerPort: 8282}]\n"
-	if err := CheckDeploymentTLS(mustManifests(t, diag))(context.Background()); err != nil {
+	if _, err := CheckDeploymentTLS(mustManifests(t, diag))(context.Background()); err != nil {
 		t.Errorf("a loopback OPA declaring its diagnostic port: %v", err)
 	}
 	for name, doc := range map[string]string{
@@ -128,15 +128,15 @@ func TestDeploymentTLS(t *testing.T) {
 		"its API port declared":         strings.Replace(diag, "containerPort: 8282}]", "containerPort: 8282}, {containerPort: 8181}]", 1),
 		"a port that is not the diag's": strings.Replace(diag, "containerPort: 8282", "containerPort: 9000", 1),
 	} {
-		if err := CheckDeploymentTLS(mustManifests(t, doc))(context.Background()); err == nil || !strings.Contains(err.Error(), "container opa serves plaintext") {
+		if _, err := CheckDeploymentTLS(mustManifests(t, doc))(context.Background()); err == nil || !strings.Contains(err.Error(), "container opa serves plaintext") {
 			t.Errorf("OPA with %s: err = %v", name, err)
 		}
 	}
 	exposed := sidecar + "          ports: [{containerPort: 8181}]\n"
-	if err := CheckDeploymentTLS(mustManifests(t, exposed))(context.Background()); err == nil || !strings.Contains(err.Error(), "container opa serves plaintext") {
+	if _, err := CheckDeploymentTLS(mustManifests(t, exposed))(context.Background()); err == nil || !strings.Contains(err.Error(), "container opa serves plaintext") {
 		t.Errorf("a sidecar with a port and no TLS: err = %v", err)
 	}
-	if err := CheckDeploymentTLS(t.TempDir())(context.Background()); err == nil {
+	if _, err := CheckDeploymentTLS(t.TempDir())(context.Background()); err == nil {
 		t.Error("no manifests passed")
 	}
 }
@@ -184,7 +184,7 @@ func TestSecretScan(t *testing.T) {
 		".gitignore":         "secret.key\n",
 		"secret.key":         key, // ignored: never committed
 	}
-	if err := CheckSecrets(mustGitRepo(t, clean))(context.Background()); err != nil {
+	if _, err := CheckSecrets(mustGitRepo(t, clean))(context.Background()); err != nil {
 		t.Fatalf("clean repository: %v", err)
 	}
 	for name, tc := range map[string]struct{ file, body, want string }{
@@ -195,7 +195,7 @@ func TestSecretScan(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			files := map[string]string{"main.go": "package main\n", tc.file: tc.body}
-			err := CheckSecrets(mustGitRepo(t, files))(context.Background())
+			_, err := CheckSecrets(mustGitRepo(t, files))(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
