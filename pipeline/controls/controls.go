@@ -153,7 +153,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r.Revision, r.Dirty = revision(ctx, o)
 
-	parsed, goPkgs, regoPkgs := collectEvidence(m)
+	parsed, goTests, regoPkgs := collectEvidence(m)
 
 	// Run Go tests, Rego tests and checks at the same time; the first error stops the rest.
 	var (
@@ -172,7 +172,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		goRes, err = runGoTests(gctx, o.GoCommand, goDir, o.GoEnv, o.GoFlags, goPkgs)
+		goRes, err = runGoTests(gctx, o.GoCommand, goDir, o.GoEnv, o.GoFlags, goTests)
 		return err
 	})
 	g.Go(func() (err error) {
@@ -188,7 +188,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	r.GoPackages, r.GoSeconds = goPkgs, goRes.elapsed.Seconds()
+	r.GoPackages, r.GoSeconds = sortedKeys(goTests), goRes.elapsed.Seconds()
 	r.RegoPackages, r.RegoSeconds = regoPkgs, regoRes.elapsed.Seconds()
 
 	claims, err := policyClaims(o.path(o.PolicyRoot))
@@ -215,12 +215,12 @@ func reviewersOf(o Options) (*signoff.Reviewers, string, error) {
 	return reviewers, from, nil
 }
 
-// collectEvidence parses every evidence id of the model and lists, sorted, the Go and Rego
-// packages they name (each runs once).
-func collectEvidence(m *threatmodel.Model) (map[string]threatmodel.Evidence, []string, []string) {
+// collectEvidence parses every evidence id of the model and returns the Go tests it names
+// (package → top-level test names, sorted) and the Rego packages, sorted.
+func collectEvidence(m *threatmodel.Model) (map[string]threatmodel.Evidence, map[string][]string, []string) {
 	parsed := map[string]threatmodel.Evidence{}
-	var goPkgs, regoPkgs []string
-	seenGo, seenRego := map[string]bool{}, map[string]bool{}
+	goTests := map[string][]string{}
+	var regoPkgs []string
 	for _, c := range m.Controls {
 		for _, id := range c.Evidence {
 			e, err := threatmodel.ParseEvidence(id)
@@ -230,22 +230,21 @@ func collectEvidence(m *threatmodel.Model) (map[string]threatmodel.Evidence, []s
 			parsed[id] = e
 			switch e.Kind {
 			case threatmodel.EvidenceGo:
-				if !seenGo[e.Package] {
-					seenGo[e.Package] = true
-					goPkgs = append(goPkgs, e.Package)
+				if !slices.Contains(goTests[e.Package], e.Test) {
+					goTests[e.Package] = append(goTests[e.Package], e.Test)
 				}
 			case threatmodel.EvidenceRego:
-				if !seenRego[e.Package] {
-					seenRego[e.Package] = true
+				if !slices.Contains(regoPkgs, e.Package) {
 					regoPkgs = append(regoPkgs, e.Package)
 				}
 			}
 		}
 	}
-	sort.Strings(goPkgs)
+	for _, names := range goTests {
+		sort.Strings(names)
+	}
 	sort.Strings(regoPkgs)
-
-	return parsed, goPkgs, regoPkgs
+	return parsed, goTests, regoPkgs
 }
 
 // runChecks runs the named checks the pipeline provides; a name it does not provide is left

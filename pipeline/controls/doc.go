@@ -2,8 +2,9 @@
 // threatmodel/threatmodel.yaml, runs every piece of evidence the model names, and decides,
 // for every control and threat, whether it holds.
 //
-// Evidence runs once: a single `go test -json` over every Go package the evidence names (so
-// each package builds and runs once, whatever the number of ids that point into it), the Rego
+// Evidence runs once: a single `go test -json -run` over every Go package the evidence names,
+// running exactly the tests it names (with their subtests; each package builds and runs once,
+// whatever the number of ids that point into it, and its other tests are make test's), the Rego
 // tests of every policy directory that declares a named package through OPA's tester
 // in-process, and the pipeline checks the caller provides (check:<name>). A control holds when
 // it answers at least one threat and every evidence id resolved to a test that ran and passed

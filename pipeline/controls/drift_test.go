@@ -241,3 +241,25 @@ func TestCheckEvidence(t *testing.T) {
 		})
 	}
 }
+
+// TestOnlyEvidenceRuns: go test runs the tests the evidence names (with all their subtests)
+// and no other test of their packages; make test runs those.
+func TestOnlyEvidenceRuns(t *testing.T) {
+	dir := mustFixture(t)
+	mark := filepath.Join(t.TempDir(), "ran")
+	mustEdit(t, dir, "check_test.go", "import \"testing\"\n", "import (\n\t\"os\"\n\t\"testing\"\n)\n\n"+
+		"func TestNotEvidence(t *testing.T) { os.WriteFile(os.Getenv(\"SMS_MARK\"), nil, 0o600) }\n")
+	o := fixtureOptions(dir)
+	o.GoEnv = append(o.GoEnv, "SMS_MARK="+mark)
+	r, err := Run(context.Background(), o)
+	if err != nil || !r.Passed {
+		t.Fatalf("run: %v, passed %v", err, r != nil && r.Passed)
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Fatal("a test no evidence names ran")
+	}
+	c, _ := r.control("C-CHECK")
+	if c.Status != StatusPass || len(c.Evidence) != 2 {
+		t.Fatalf("C-CHECK %+v", c)
+	}
+}

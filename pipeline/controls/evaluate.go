@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -342,10 +343,9 @@ func (ev *evaluator) goEvidence(e threatmodel.Evidence) (string, string) {
 		if p.result == "" {
 			msg += " (the package reported no result)"
 		}
-		names := make([]string, 0, len(p.tests))
-		for t := range p.tests {
-			names = append(names, t)
-		}
+		names := append(sortedKeys(p.tests), p.listed...)
+		slices.Sort(names)
+		names = slices.Compact(names)
 		if s := suggest(name, names); len(s) > 0 {
 			msg += "; did you mean " + strings.Join(s, " or ") + "?"
 		}

@@ -10,6 +10,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -29,6 +32,7 @@ type goPackage struct {
 	tests    map[string]string // test name (with subtests) -> pass, fail or skip
 	result   string            // the package's own action: pass, fail, skip ("" if never reported)
 	buildErr string            // build output when the package or its tests did not build
+	listed   []string          // the package's tests, from `go test -list` (only where a named one did not run)
 	output   map[string]*bytes.Buffer
 }
 
@@ -48,21 +52,80 @@ func (r *goResults) pkg(path string) *goPackage {
 	return p
 }
 
+// testName matches a line of `go test -list`.
+var testName = regexp.MustCompile(`^(Test|Fuzz|Example)[A-Za-z0-9_]*$`)
+
 // maxOutput bounds the output kept per failing test.
 const maxOutput = 8 << 10
 
-// runGoTests runs `go test -json` once over every package, in dir, and collects each test's
-// outcome. A package that does not exist or does not build is reported as such; err is only
-// for a go command that could not run at all.
-func runGoTests(ctx context.Context, gocmd, dir string, env, flags, pkgs []string) (*goResults, error) {
+// runGoTests runs, with one `go test -json`, the tests the evidence names (package → top-level
+// test names; their subtests run with them) and collects each test's outcome. A package that
+// does not exist or does not build is reported as such; err is only for a go command that
+// could not run at all. Where a named test did not run, the package's tests are listed, so
+// that a report can say which name was meant.
+func runGoTests(ctx context.Context, gocmd, dir string, env, flags []string, tests map[string][]string) (*goResults, error) {
 	res := &goResults{pkgs: map[string]*goPackage{}}
-	if len(pkgs) == 0 {
+	if len(tests) == 0 {
 		return res, nil
 	}
+	start := time.Now()
 	// go test's own 10-minute timeout is too short for a loaded CI runner; the caller's
 	// flags may set another.
-	args := append([]string{"test", "-json", "-timeout=45m"}, flags...)
-	args = append(args, pkgs...)
+	args := append([]string{"test", "-json", "-timeout=45m", "-run", runPattern(tests)}, flags...)
+	stderr, err := goJSON(ctx, gocmd, dir, env, append(args, sortedKeys(tests)...), res)
+	if err != nil {
+		return nil, err
+	}
+	res.stderr = stderr
+	if pkgs := res.lacking(tests); len(pkgs) > 0 {
+		listed := &goResults{pkgs: map[string]*goPackage{}}
+		if _, err := goJSON(ctx, gocmd, dir, env, append([]string{"test", "-json", "-list", "."}, pkgs...), listed); err != nil {
+			return nil, err
+		}
+		for path, p := range listed.pkgs {
+			res.pkg(path).listed = p.listed
+		}
+	}
+	res.elapsed = time.Since(start)
+	return res, nil
+}
+
+// runPattern is the -run pattern that matches exactly the named top-level tests.
+func runPattern(tests map[string][]string) string {
+	var names []string
+	for _, ns := range tests {
+		for _, n := range ns {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	sort.Strings(names)
+	return "^(" + strings.Join(names, "|") + ")$"
+}
+
+// lacking lists, sorted, the packages that built but did not run every test named for them.
+func (r *goResults) lacking(tests map[string][]string) []string {
+	var out []string
+	for path, names := range tests {
+		p := r.pkgs[path]
+		if p != nil && p.buildErr != "" {
+			continue
+		}
+		for _, n := range names {
+			if p == nil || p.tests[n] == "" {
+				out = append(out, path)
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// goJSON runs the go command with args (a -json test run) in dir and parses its events into
+// res; it returns the command's standard error.
+func goJSON(ctx context.Context, gocmd, dir string, env, args []string, res *goResults) (string, error) {
 	cmd := exec.CommandContext(ctx, gocmd, args...) // #nosec G204 -- go test over the packages the reviewed model names; no shell
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
@@ -70,28 +133,25 @@ func runGoTests(ctx context.Context, gocmd, dir string, env, flags, pkgs []strin
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("go test: %w", err)
+		return "", fmt.Errorf("go test: %w", err)
 	}
 	events, perr := parseGoEvents(out, res)
 	werr := cmd.Wait()
-	res.elapsed = time.Since(start)
-	res.stderr = stderr.String()
 	if perr != nil {
-		return nil, fmt.Errorf("go test -json output: %w", perr)
+		return "", fmt.Errorf("go test -json output: %w", perr)
 	}
 	var exit *exec.ExitError
 	if werr != nil && !errors.As(werr, &exit) {
-		return nil, fmt.Errorf("go test: %w", werr)
+		return "", fmt.Errorf("go test: %w", werr)
 	}
 	if werr != nil && events == 0 {
 		// go test failed before it ran anything (bad flag, broken go.work, …).
-		return nil, fmt.Errorf("go test: %w: %s", werr, strings.TrimSpace(res.stderr))
+		return "", fmt.Errorf("go test: %w: %s", werr, strings.TrimSpace(stderr.String()))
 	}
-	return res, nil
+	return stderr.String(), nil
 }
 
 func parseGoEvents(r io.Reader, res *goResults) (int, error) {
@@ -131,6 +191,9 @@ func parseGoEvents(r io.Reader, res *goResults) (int, error) {
 				p.tests[e.Test] = e.Action
 			}
 		case "output":
+			if name := strings.TrimSpace(e.Output); e.Test == "" && testName.MatchString(name) {
+				p.listed = append(p.listed, name) // a line of `go test -list`
+			}
 			if e.Test != "" {
 				b := p.output[e.Test]
 				if b == nil {
