@@ -17,7 +17,7 @@ RELEASEFLAGS ?=
 BENCHTIME ?= 3s
 SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help build run test test-service test-toolkit test-policy test-cluster lint fuzz bench scan vuln release registry etcd promtool wrk lint-openapi verify-controls
+.PHONY: help build run test test-service test-toolkit test-policy test-cluster lint fuzz bench bench-controls scan vuln release registry etcd promtool wrk lint-openapi verify-controls
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ bench: registry wrk ## Benchmarks: the movies binary as make run starts it vs a 
 	$(GO) test -tags smsbench -run '^$$' -bench . -benchtime $(BENCHTIME) ./service/store/
 	$(GO) test -tags smsbench -count=1 -run '^TestWebhookLatency$$' -v ./pipeline/webhook/
 	pipeline/bench/release.sh 3
+
+bench-controls: ## make verify-controls against a plain go test -count=1 ./... (interleaved rounds, ratio; a clean clone)
+	pipeline/bench/controls.sh 2
 
 verify-controls: registry promtool ## Run every threat-model control's evidence; reports in out/controls/ (exit 1 names the control; CONTROLS_FLAGS=--require-attestations fails on a missing attestation)
 	$(GO) run ./pipeline/cmd/pipeline controls -out out/controls $(CONTROLS_FLAGS)
