@@ -233,10 +233,12 @@ func TestCheckEvidence(t *testing.T) {
 			if e.ID != "check:fixture" || e.Status != tc.status || e.Detail != tc.shown {
 				t.Fatalf("got %+v, want %s %q", e, tc.status, tc.shown)
 			}
-			var txt strings.Builder
-			r.WriteText(&txt, true)
-			if !strings.Contains(txt.String(), tc.shown) {
-				t.Fatalf("the text report does not show %q:\n%s", tc.shown, txt.String())
+			for _, verbose := range []bool{true, false} {
+				var txt strings.Builder
+				r.WriteText(&txt, verbose)
+				if !strings.Contains(txt.String(), tc.shown) {
+					t.Fatalf("the text report (verbose %v) does not show %q:\n%s", verbose, tc.shown, txt.String())
+				}
 			}
 		})
 	}

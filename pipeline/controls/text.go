@@ -58,6 +58,7 @@ func (r *Report) WriteText(w io.Writer, verbose bool) {
 	r.writeHeader(w)
 	r.writeThreats(w)
 	r.writeTested(w, verbose)
+	r.writeChecks(w)
 	r.writeAttested(w)
 	r.writeModelProblems(w)
 	r.writeVerdict(w)
@@ -100,6 +101,24 @@ func (r *Report) writeThreats(w io.Writer) {
 			if !strings.HasPrefix(reason, "failing controls: ") {
 				fmt.Fprintf(w, "       %s\n", reason)
 			}
+		}
+	}
+}
+
+// writeChecks writes each check:<name> evidence once, with what it checked or why it failed
+// (the vulnerability scans name their database's date here).
+func (r *Report) writeChecks(w io.Writer) {
+	seen := map[string]bool{}
+	for _, c := range r.Controls {
+		for _, e := range c.Evidence {
+			if e.Kind != threatmodel.EvidenceCheck || seen[e.ID] {
+				continue
+			}
+			if len(seen) == 0 {
+				fmt.Fprintf(w, "\nchecks\n")
+			}
+			seen[e.ID] = true
+			fmt.Fprintf(w, "  %s %-28s %s\n", mark(e.Status), e.ID, short(e.Detail, 300))
 		}
 	}
 }
