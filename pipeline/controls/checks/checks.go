@@ -150,7 +150,7 @@ func CheckNetworkPolicy(root string) func(context.Context) (string, error) {
 		if len(problems) > 0 {
 			return "", errors.New(strings.Join(problems, "; "))
 		}
-		return fmt.Sprintf("%d workloads, each selected by a NetworkPolicy that limits its ingress and egress", len(pods)), nil
+		return fmt.Sprintf("%d workload(s), each selected by a NetworkPolicy that limits its ingress and egress", len(pods)), nil
 	}
 }
 
@@ -324,7 +324,7 @@ func CheckDeploymentTLS(root string) func(context.Context) (string, error) {
 		if len(problems) > 0 {
 			return "", errors.New(strings.Join(problems, "; "))
 		}
-		return fmt.Sprintf("%d workloads: every container that declares a port serves HTTPS (or only OPA's diagnostics)", len(pods)), nil
+		return fmt.Sprintf("%d workload(s): every container that declares a port serves HTTPS (or only OPA's diagnostics)", len(pods)), nil
 	}
 }
 
