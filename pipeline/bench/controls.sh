@@ -5,12 +5,12 @@
 set -euo pipefail
 rounds=${1:-2}
 make registry promtool >/dev/null
-secs() { local s; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; echo "$(date +%s.%N) - $s" | bc; }
+secs() { local s; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; awk -v s="$s" -v e="$(date +%s.%N)" 'BEGIN { print e - s }'; }
 ratios=()
 for r in $(seq "$rounds"); do
   t=$(secs go test -count=1 ./...)
   c=$(secs make verify-controls)
-  ratio=$(echo "scale=2; $c / $t" | bc)
+  ratio=$(awk -v c="$c" -v t="$t" 'BEGIN { printf "%.2f", c / t }')
   ratios+=("$ratio")
   printf 'round %d  go test %6.1fs  verify-controls %6.1fs  ratio %s\n' "$r" "$t" "$c" "$ratio"
 done

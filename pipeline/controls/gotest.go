@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -94,14 +93,10 @@ func runGoTests(ctx context.Context, gocmd, dir string, env, flags []string, tes
 func runPattern(tests map[string][]string) string {
 	var names []string
 	for _, ns := range tests {
-		for _, n := range ns {
-			if !slices.Contains(names, n) {
-				names = append(names, n)
-			}
-		}
+		names = append(names, ns...)
 	}
-	sort.Strings(names)
-	return "^(" + strings.Join(names, "|") + ")$"
+	slices.Sort(names)
+	return "^(" + strings.Join(slices.Compact(names), "|") + ")$"
 }
 
 // lacking lists, sorted, the packages that built but did not run every test named for them.
@@ -119,7 +114,7 @@ func (r *goResults) lacking(tests map[string][]string) []string {
 			}
 		}
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 

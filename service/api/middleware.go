@@ -205,7 +205,7 @@ func authenticate(authn Authenticator, ipLimit, subjectLimit *bucket, perSubject
 	failures *metrics.CounterVec, next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ri := info(r)
-		if ipLimit != nil && !ipLimit.l.Has(ri.clientKey) {
+		if ipLimit.empty(ri.clientKey) {
 			return ipLimit.take(w, ri.clientKey) // 429 with the bucket's Retry-After
 		}
 		refuse := func(reason, params string) error {
@@ -312,6 +312,9 @@ func newBucket(l *limit.Limiter, name string) *bucket {
 	quota, window := l.Quota()
 	return &bucket{l: l, name: name, policy: []string{`"` + name + `";q=` + strconv.Itoa(quota) + ";w=" + strconv.Itoa(seconds(window))}}
 }
+
+// empty reports whether key's bucket has no token left (never, without a limit).
+func (b *bucket) empty(key string) bool { return b != nil && !b.l.Has(key) }
 
 // take takes a token from key's bucket, or returns a 429 with Retry-After.
 // Either way the response carries the bucket's RateLimit-Policy and

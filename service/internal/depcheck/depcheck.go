@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,18 +32,10 @@ func StandardLibraryOnly(t testing.TB, allowed ...string) {
 		}
 		for _, imp := range f.Imports {
 			path, _ := strconv.Unquote(imp.Path.Value)
-			if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") && path != self && !hasPrefix(path, allowed) {
+			isPrefix := func(p string) bool { return strings.HasPrefix(path, p) }
+			if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") && path != self && !slices.ContainsFunc(allowed, isPrefix) {
 				t.Errorf("%s imports %s, which is not in the standard library", name, path)
 			}
 		}
 	}
-}
-
-func hasPrefix(path string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(path, p) {
-			return true
-		}
-	}
-	return false
 }
